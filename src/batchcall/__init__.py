@@ -1,0 +1,1 @@
+"""batchcall: bulk outbound engagements by AI agents."""

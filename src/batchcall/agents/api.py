@@ -1,0 +1,41 @@
+from fastapi import APIRouter, Request
+
+from batchcall.agents import service
+from batchcall.agents.schemas import Agent, AgentCreate, AgentUpdate
+from batchcall.auth.dependencies import Admin, DbSession, Reader
+from batchcall.kit.pagination import Limit, Offset, Page
+from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
+
+router = APIRouter(tags=["agents"], route_class=UnitOfWorkRoute)
+
+
+@router.post("/agents", status_code=201)
+def create_agent(request: Request, body: AgentCreate, principal: Admin, session: DbSession) -> Agent:
+    agent = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
+    return Agent.model_validate(agent)
+
+
+@router.get("/agents")
+def list_agents(
+    principal: Reader,
+    session: DbSession,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[Agent]:
+    agents, total = service.list_agents(session, principal.workspace_id, limit, offset)
+    return Page.of([Agent.model_validate(a) for a in agents], total, limit, offset)
+
+
+@router.get("/agents/{agent_id}")
+def get_agent(agent_id: str, principal: Reader, session: DbSession) -> Agent:
+    return Agent.model_validate(service.get(session, principal.workspace_id, agent_id))
+
+
+@router.patch("/agents/{agent_id}")
+def update_agent(agent_id: str, body: AgentUpdate, principal: Admin, session: DbSession) -> Agent:
+    return Agent.model_validate(service.update(session, principal.workspace_id, agent_id, body))
+
+
+@router.delete("/agents/{agent_id}", status_code=204)
+def delete_agent(agent_id: str, principal: Admin, session: DbSession) -> None:
+    service.delete(session, principal.workspace_id, agent_id)

@@ -1,0 +1,52 @@
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from batchcall.agents import repository
+from batchcall.agents.schemas import AgentCreate, AgentUpdate
+from batchcall.kit.tenancy import get_owned
+from batchcall.models import Agent
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
+
+
+def create(session: Session, workspace_id: str, data: AgentCreate, now: datetime) -> Agent:
+    agent = Agent(workspace_id=workspace_id, created_at=now, **data.model_dump())
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def get(session: Session, workspace_id: str, agent_id: str) -> Agent:
+    return get_owned(session, Agent, workspace_id, agent_id, "Agent")
+
+
+def update(session: Session, workspace_id: str, agent_id: str, data: AgentUpdate) -> Agent:
+    agent = get(session, workspace_id, agent_id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(agent, name, value)
+    session.flush()
+    return agent
+
+
+def delete(session: Session, workspace_id: str, agent_id: str) -> None:
+    session.delete(get(session, workspace_id, agent_id))
+    session.flush()
+
+
+def list_agents(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[Agent], int]:
+    return repository.list_agents(session, workspace_id, limit, offset)
+
+
+def render_prompt(template: str, variables: Mapping[str, Any]) -> str:
+    """Fill ``{{name}}`` placeholders; a placeholder without a value is left as written."""
+
+    def substitute(match: re.Match[str]) -> str:
+        value = variables.get(match.group(1))
+        return match.group(0) if value is None else str(value)
+
+    return PLACEHOLDER.sub(substitute, template)

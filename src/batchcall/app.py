@@ -1,0 +1,38 @@
+"""The FastAPI application: routers, middleware, error handlers, and the dispatcher's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from batchcall import observability
+from batchcall.agents.api import router as agents_router
+from batchcall.batches.api import router as batches_router
+from batchcall.calls.api import router as calls_router
+from batchcall.contacts.api import router as contacts_router
+from batchcall.kit.http import BodySizeLimit, install_error_handlers
+from batchcall.numbers.api import router as numbers_router
+from batchcall.runtime import Runtime
+
+NATIVE_ROUTERS = (agents_router, numbers_router, contacts_router, batches_router, calls_router)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.engine.dispose()
+
+    app = FastAPI(
+        title="batchcall",
+        version="0.1.0",
+        description="Bulk outbound engagements by AI agents: phone calls, SMS and email.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    for router in NATIVE_ROUTERS:
+        app.include_router(router, prefix="/v1")
+    app.include_router(observability.router)
+    return app

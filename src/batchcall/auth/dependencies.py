@@ -1,0 +1,63 @@
+"""FastAPI dependencies that turn credentials into a ``Principal`` with the scope the route needs."""
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from batchcall.auth import service
+from batchcall.auth.scopes import Scope
+from batchcall.auth.service import Principal
+from batchcall.idempotency import service as idempotency
+from batchcall.kit.errors import Unauthorized
+from batchcall.kit.routing import get_session
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key_id>.<secret>`")
+
+
+def bearer_principal(
+    session: Annotated[Session, Depends(get_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
+    return service.verify_api_key(session, credentials.credentials)
+
+
+async def guard_idempotency(request: Request, session: Session, principal: Principal) -> None:
+    """Replay a keyed POST that was answered before; remember a new one so its answer is stored."""
+    if request.method != "POST":
+        return
+    key = next((request.headers[h] for h in idempotency.HEADERS if h in request.headers), None)
+    if key is None:
+        return
+    hashed = idempotency.request_hash(request.method, request.url.path, await request.body())
+    request.state.idempotency = await run_in_threadpool(
+        idempotency.check, session, principal.workspace_id, key, hashed
+    )
+
+
+def requires(
+    scope: Scope, authenticate: Callable[..., Principal] = bearer_principal
+) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates, checks ``scope`` and applies idempotency keys."""
+
+    async def dependency(
+        request: Request,
+        session: Annotated[Session, Depends(get_session)],
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> Principal:
+        principal.require(scope)
+        await guard_idempotency(request, session, principal)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(requires(Scope.READ))]
+Writer = Annotated[Principal, Depends(requires(Scope.CALL_MANAGEMENT))]
+Admin = Annotated[Principal, Depends(requires(Scope.ADMIN))]
+DbSession = Annotated[Session, Depends(get_session)]

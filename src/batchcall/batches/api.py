@@ -1,0 +1,89 @@
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+
+from batchcall.auth.dependencies import DbSession, Reader, Writer
+from batchcall.batches import service
+from batchcall.batches.schemas import Batch, BatchCreate, BatchUpdate
+from batchcall.kit.pagination import Limit, Offset, Page
+from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
+from batchcall.models import Batch as BatchModel
+from batchcall.models import BatchStatus
+
+router = APIRouter(tags=["batches"], route_class=UnitOfWorkRoute)
+
+
+def _one(session: Session, batch: BatchModel) -> Batch:
+    return service.present(session, [batch])[0]
+
+
+@router.post("/batches", status_code=201)
+def create_batch(request: Request, body: BatchCreate, principal: Writer, session: DbSession) -> Batch:
+    """A draft, unless ``schedule`` is ``immediate`` or ``scheduled_at`` is given."""
+    batch = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
+    return _one(session, batch)
+
+
+@router.get("/batches")
+def list_batches(
+    principal: Reader,
+    session: DbSession,
+    status: BatchStatus | None = None,
+    agent_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[Batch]:
+    found, total = service.list_batches(session, principal.workspace_id, status, agent_id, limit, offset)
+    return Page.of(service.present(session, found), total, limit, offset)
+
+
+@router.get("/batches/{batch_id}")
+def get_batch(batch_id: str, principal: Reader, session: DbSession) -> Batch:
+    return _one(session, service.get(session, principal.workspace_id, batch_id))
+
+
+@router.patch("/batches/{batch_id}")
+def update_batch(
+    batch_id: str, body: BatchUpdate, request: Request, principal: Writer, session: DbSession
+) -> Batch:
+    """Change settings; only a draft may change (409 otherwise)."""
+    now = runtime_of(request).clock.now()
+    return _one(session, service.update_settings(session, principal.workspace_id, batch_id, body, now))
+
+
+@router.delete("/batches/{batch_id}", status_code=204)
+def delete_batch(batch_id: str, principal: Writer, session: DbSession) -> None:
+    """Delete a draft, completed or canceled batch with its calls (409 otherwise: cancel it first)."""
+    service.delete(session, principal.workspace_id, batch_id)
+
+
+Transition = Callable[[Session, str, str, datetime], BatchModel]
+
+
+def _transition(action: Transition, batch_id: str, request: Request, principal_workspace: str, session: Session) -> Batch:
+    return _one(session, action(session, principal_workspace, batch_id, runtime_of(request).clock.now()))
+
+
+@router.post("/batches/{batch_id}/schedule")
+def schedule_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+    """Draft with calls to scheduled (``scheduled_at`` in the future) or active."""
+    return _transition(service.schedule, batch_id, request, principal.workspace_id, session)
+
+
+@router.post("/batches/{batch_id}/pause")
+def pause_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+    """Active or scheduled to paused: no new dials; calls in flight finish."""
+    return _transition(service.pause, batch_id, request, principal.workspace_id, session)
+
+
+@router.post("/batches/{batch_id}/resume")
+def resume_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+    return _transition(service.resume, batch_id, request, principal.workspace_id, session)
+
+
+@router.post("/batches/{batch_id}/cancel")
+def cancel_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+    """Cancel the batch and every call not yet started."""
+    return _transition(service.cancel, batch_id, request, principal.workspace_id, session)

@@ -1,0 +1,175 @@
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from batchcall.kit.schema import Read, Write
+from batchcall.models import Channel, Rotation
+
+RETRIABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail")
+DEFAULT_RETRY_ON = ["no_answer", "busy", "failed"]
+ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. 'America/New_York')") from None
+    return value
+
+
+def _clock_time(value: str) -> str:
+    try:
+        parsed = time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a time of day as HH:MM") from None
+    return parsed.strftime("%H:%M")
+
+
+def _working_days(value: list[int]) -> list[int]:
+    if not value:
+        raise ValueError("needs at least one day")
+    if any(day < 1 or day > 7 for day in value):
+        raise ValueError("days run from 1 (Monday) to 7 (Sunday)")
+    return sorted(set(value))
+
+
+def _retry_on(value: list[str]) -> list[str]:
+    unknown = [v for v in value if v not in RETRIABLE_OUTCOMES]
+    if unknown:
+        raise ValueError(f"cannot retry on {unknown}; choose from {list(RETRIABLE_OUTCOMES)}")
+    return list(dict.fromkeys(value))
+
+
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+WorkingDays = Annotated[list[int], AfterValidator(_working_days)]
+RetryOn = Annotated[list[str], AfterValidator(_retry_on)]
+
+
+class BatchSettings(Write):
+    """The fields a batch may be created with and changed while it is a draft."""
+
+    name: str = Field(min_length=1, max_length=255)
+    agent_id: str | None = None
+    channel: Channel = Channel.PHONE
+    call_type: str = Field(default="informational", max_length=64)
+    language: str = Field(default="en", max_length=16)
+    from_numbers: list[str] = Field(default_factory=list, description="Caller ids, E.164")
+    phone_number_ids: list[str] = Field(default_factory=list)
+    rotation: Rotation = Rotation.RANDOM
+    scheduled_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="Calls not placed by then end as expired")
+    timezone: TimeZone = "UTC"
+    start_time: ClockTime | None = Field(default=None, description="Daily window start, HH:MM, batch timezone")
+    end_time: ClockTime | None = Field(default=None, description="Daily window end, HH:MM, batch timezone")
+    working_days: WorkingDays = Field(default_factory=lambda: list(ALL_DAYS), description="1=Mon .. 7=Sun")
+    respect_recipient_timezone: bool = False
+    max_concurrent_calls: int = Field(default=10, ge=1, le=10_000)
+    max_calls_per_day: int | None = Field(default=None, ge=1)
+    max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    max_retry_attempts: int = Field(default=0, ge=0, le=20)
+    retry_delay_seconds: int = Field(default=300, ge=0, le=30 * 86_400)
+    retry_on: RetryOn = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
+    dedup_days: int | None = Field(default=None, ge=0, le=3650, description="Default: the workspace's")
+    file_name: str | None = Field(default=None, max_length=255)
+    source_system: str | None = Field(default=None, max_length=255)
+    source_org_id: str | None = Field(default=None, max_length=255)
+    source_object: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchCreate(BatchSettings):
+    schedule: Literal["draft", "immediate", "scheduled"] | None = Field(
+        default=None, description="'immediate' starts now; a scheduled_at schedules; otherwise a draft"
+    )
+
+
+class BatchUpdate(Write):
+    """Any subset of the settings; only a draft may change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    agent_id: str | None = None
+    channel: Channel | None = None
+    call_type: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=16)
+    from_numbers: list[str] | None = None
+    phone_number_ids: list[str] | None = None
+    rotation: Rotation | None = None
+    scheduled_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    timezone: TimeZone | None = None
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
+    working_days: WorkingDays | None = None
+    respect_recipient_timezone: bool | None = None
+    max_concurrent_calls: int | None = Field(default=None, ge=1, le=10_000)
+    max_calls_per_day: int | None = Field(default=None, ge=1)
+    max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    max_retry_attempts: int | None = Field(default=None, ge=0, le=20)
+    retry_delay_seconds: int | None = Field(default=None, ge=0, le=30 * 86_400)
+    retry_on: RetryOn | None = None
+    dedup_days: int | None = Field(default=None, ge=0, le=3650)
+    file_name: str | None = Field(default=None, max_length=255)
+    source_system: str | None = Field(default=None, max_length=255)
+    source_org_id: str | None = Field(default=None, max_length=255)
+    source_object: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, Any] | None = None
+
+
+class Counters(BaseModel):
+    total: int = 0
+    queued: int = 0
+    in_progress: int = 0
+    completed: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    voicemail: int = 0
+    failed: int = 0
+    skipped: int = 0
+    canceled: int = 0
+    expired: int = 0
+    sent: int = Field(default=0, description="Calls dialled at least once")
+    picked_up: int = Field(default=0, description="Calls answered by a person")
+
+
+class Batch(Read):
+    id: str
+    name: str
+    status: str
+    status_reason: str | None
+    agent_id: str | None
+    channel: str
+    call_type: str
+    language: str
+    from_numbers: list[str]
+    rotation: str
+    schedule: str
+    scheduled_at: datetime | None
+    ends_at: datetime | None
+    timezone: str
+    start_time: str | None
+    end_time: str | None
+    working_days: list[int]
+    respect_recipient_timezone: bool
+    max_concurrent_calls: int
+    max_calls_per_day: int | None
+    max_calls_per_second: float | None
+    max_retry_attempts: int
+    retry_delay_seconds: int
+    retry_on: list[str]
+    dedup_days: int
+    file_name: str | None
+    source_system: str | None
+    source_org_id: str | None
+    source_object: str | None
+    metadata: dict[str, Any]
+    next_dial_at: datetime | None
+    counters: Counters
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+

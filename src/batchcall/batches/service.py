@@ -1,0 +1,213 @@
+"""A batch's settings and its lifecycle: draft -> scheduled -> active <-> paused -> completed, or canceled."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from batchcall.agents import service as agents
+from batchcall.auth import repository as workspaces
+from batchcall.batches import repository
+from batchcall.batches.schemas import Batch as BatchRead
+from batchcall.batches.schemas import BatchCreate, BatchUpdate, Counters
+from batchcall.kit.errors import Conflict, Invalid
+from batchcall.kit.tenancy import get_owned
+from batchcall.models import WAITING_STATUSES, Batch, BatchStatus, Call, CallStatus
+from batchcall.numbers import service as numbers
+
+log = logging.getLogger("batchcall.batches")
+
+# Which states each transition may start from.
+TRANSITIONS: dict[str, frozenset[BatchStatus]] = {
+    "schedule": frozenset({BatchStatus.DRAFT}),
+    "pause": frozenset({BatchStatus.ACTIVE, BatchStatus.SCHEDULED}),
+    "resume": frozenset({BatchStatus.PAUSED}),
+    "cancel": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
+    "update": frozenset({BatchStatus.DRAFT}),
+    "delete": frozenset({BatchStatus.DRAFT, BatchStatus.COMPLETED, BatchStatus.CANCELED}),
+    "add_calls": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
+}
+
+
+def require_state(batch: Batch, action: str) -> None:
+    allowed = TRANSITIONS[action]
+    if batch.status not in allowed:
+        needed = " or ".join(sorted(allowed))
+        raise Conflict(
+            f"Cannot {action.replace('_', ' ')} batch {batch.id}: it is {batch.status}, and this needs {needed}",
+            batch_status=batch.status,
+        )
+
+
+def get(session: Session, workspace_id: str, batch_id: str) -> Batch:
+    return get_owned(session, Batch, workspace_id, batch_id, "Batch")
+
+
+def get_for_update(session: Session, workspace_id: str, batch_id: str) -> Batch:
+    """The batch, locked for the rest of the transaction (after the ownership check)."""
+    get(session, workspace_id, batch_id)
+    batch = repository.lock(session, batch_id)
+    assert batch is not None
+    session.refresh(batch)
+    return batch
+
+
+def _settings_to_columns(
+    session: Session, workspace_id: str, values: dict[str, Any], current: Batch | None
+) -> dict[str, Any]:
+    """Check references and turn API fields into column values."""
+    columns = dict(values)
+    agent_id = columns.get("agent_id", current.agent_id if current else None)
+    if columns.get("agent_id") is not None:
+        agents.get(session, workspace_id, agent_id)
+    explicit = columns.get("from_numbers") or columns.get("phone_number_ids")
+    if explicit or (agent_id is not None and not (current and current.from_numbers)):
+        columns["from_numbers"] = numbers.resolve_caller_ids(
+            session, workspace_id, columns.get("from_numbers") or [], columns.get("phone_number_ids") or [], agent_id
+        )
+    columns.pop("phone_number_ids", None)
+    if "metadata" in columns:
+        columns["metadata_"] = columns.pop("metadata")
+    start = columns.get("start_time", current.start_time if current else None)
+    end = columns.get("end_time", current.end_time if current else None)
+    if (start is None) != (end is None):
+        raise Invalid("start_time and end_time go together: give both or neither")
+    if start is not None and start == end:
+        raise Invalid("start_time and end_time must differ")
+    return columns
+
+
+def create(
+    session: Session, workspace_id: str, data: BatchCreate, now: datetime, dialect: str = "native"
+) -> Batch:
+    values = data.model_dump(exclude={"schedule"})
+    columns = _settings_to_columns(session, workspace_id, values, None)
+    if columns["dedup_days"] is None:
+        workspace = workspaces.get_workspace(session, workspace_id)
+        columns["dedup_days"] = workspace.customer_dedup_days if workspace else 0
+    batch = Batch(workspace_id=workspace_id, dialect=dialect, created_at=now, updated_at=now, **columns)
+    batch.rotation_cursor = 0
+    if data.schedule == "immediate":
+        batch.schedule = "immediate"
+        _start(batch, now)
+    elif data.schedule != "draft" and data.scheduled_at is not None:
+        batch.schedule = "scheduled"
+        batch.status = BatchStatus.SCHEDULED
+    else:
+        batch.schedule = "scheduled" if data.scheduled_at is not None else "immediate"
+        batch.status = BatchStatus.DRAFT
+    session.add(batch)
+    session.flush()
+    log.info("batch created", extra={"batch_id": batch.id, "status": batch.status})
+    return batch
+
+
+def update_settings(session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime) -> Batch:
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "update")
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    for name, value in _settings_to_columns(session, workspace_id, changes, batch).items():
+        setattr(batch, name, value)
+    if "scheduled_at" in changes:
+        batch.schedule = "scheduled"
+    batch.updated_at = now
+    session.flush()
+    return batch
+
+
+def delete(session: Session, workspace_id: str, batch_id: str) -> None:
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "delete")
+    session.delete(batch)
+    session.flush()
+
+
+def _start(batch: Batch, now: datetime) -> None:
+    batch.status = BatchStatus.ACTIVE
+    batch.started_at = batch.started_at or now
+
+
+def _set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:
+    log.info(
+        "batch %s: %s -> %s%s", batch.id, batch.status, status, f" ({reason})" if reason else "",
+        extra={"batch_id": batch.id, "from": batch.status, "to": str(status), "reason": reason},
+    )
+    if status == BatchStatus.ACTIVE:
+        _start(batch, now)
+    else:
+        batch.status = status
+    batch.status_reason = reason
+    batch.updated_at = now
+
+
+def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:
+    if batch.scheduled_at is not None and batch.scheduled_at > now and batch.started_at is None:
+        return BatchStatus.SCHEDULED
+    return BatchStatus.ACTIVE
+
+
+def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "schedule")
+    if counters_of(session, [batch])[batch.id].total == 0:
+        raise Conflict(f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status)
+    _set_status(batch, _active_or_scheduled(batch, now), now)
+    session.flush()
+    return batch
+
+
+def pause(session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None) -> Batch:
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "pause")
+    _set_status(batch, BatchStatus.PAUSED, now, reason)
+    session.flush()
+    return batch
+
+
+def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "resume")
+    _set_status(batch, _active_or_scheduled(batch, now), now)
+    session.flush()
+    return batch
+
+
+def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+    """Cancel the batch and every call not yet started; calls in flight finish."""
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "cancel")
+    session.execute(
+        update(Call)
+        .where(Call.batch_id == batch.id, Call.status.in_(WAITING_STATUSES))
+        .values(status=CallStatus.CANCELED, updated_at=now, completed_at=now, lease_owner=None,
+                lease_expires_at=None)
+    )
+    _set_status(batch, BatchStatus.CANCELED, now)
+    batch.completed_at = now
+    session.flush()
+    return batch
+
+
+def counters_of(session: Session, batches: Sequence[Batch]) -> dict[str, Counters]:
+    return repository.counters(session, [b.id for b in batches])
+
+
+def list_batches(
+    session: Session, workspace_id: str, status: str | None, agent_id: str | None, limit: int, offset: int
+) -> tuple[list[Batch], int]:
+    return repository.list_batches(session, workspace_id, status, agent_id, limit, offset)
+
+
+def present(session: Session, batches: Sequence[Batch]) -> list[BatchRead]:
+    """Batches as answered, each with counters derived from its calls."""
+    counters = counters_of(session, batches)
+    return [
+        BatchRead(**_attributes(batch), metadata=batch.metadata_, counters=counters[batch.id]) for batch in batches
+    ]
+
+
+def _attributes(batch: Batch) -> dict[str, Any]:
+    return {name: getattr(batch, name) for name in BatchRead.model_fields.keys() - {"counters", "metadata"}}

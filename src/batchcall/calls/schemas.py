@@ -1,0 +1,82 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from batchcall.kit.schema import Read
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class AddCalls(BaseModel):
+    rows: list[Any] = Field(description="Rows to call; each an object with the row fields")
+    country_code: str | None = Field(default=None, description="Region for national numbers, ISO 3166-1 alpha-2")
+    update_existing: bool = Field(default=False, description="Overwrite contacts' names and email")
+
+
+class AddCallsResult(BaseModel):
+    accepted: int
+    skipped: int
+    errors: list[RowErrorOut]
+    call_ids: list[str]
+
+
+class Attempt(Read):
+    id: str
+    number: int
+    provider: str
+    provider_call_id: str | None
+    channel: str
+    to: str | None
+    from_number: str | None = Field(serialization_alias="from")
+    status: str
+    outcome: str | None
+    error: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None
+    cost_micros: int | None
+    transcript: str | None
+    summary: str | None
+
+
+class CallSummary(Read):
+    id: str
+    batch_id: str
+    row_number: int
+    status: str
+    channel: str
+    to: str | None
+    from_number: str | None = Field(serialization_alias="from")
+    email: str | None
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+    instruction: str | None
+    variables: dict[str, Any]
+    metadata: dict[str, Any] = Field(validation_alias="metadata_")
+    scheduled_time: datetime | None
+    call_type: str | None
+    max_retries: int | None
+    source_record_id: str | None
+    crm_contact_id: str | None
+    outcome: str | None
+    skip_reason: str | None
+    attempts: int = Field(validation_alias="attempt_count")
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class CallDetail(CallSummary):
+    attempts: list[Attempt]  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, summary: CallSummary, attempts: list[Attempt]) -> "CallDetail":
+        return cls(**summary.model_dump(exclude={"attempts"}), attempts=attempts)

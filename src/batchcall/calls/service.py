@@ -1,0 +1,217 @@
+"""Adding calls to a batch: every row is checked, the good ones stored in bulk, the rest reported."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from batchcall.agents import service as agents
+from batchcall.batches import service as batches
+from batchcall.calls import repository
+from batchcall.contacts import repository as contacts
+from batchcall.ingest.phone import PhoneError
+from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize, rules_for
+from batchcall.kit.errors import Invalid
+from batchcall.kit.ids import contact_id, new_id
+from batchcall.kit.tenancy import get_owned
+from batchcall.models import Attempt, Batch, Call, CallStatus, Channel
+
+CHUNK_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    country_code: str | None = None
+    update_existing_contacts: bool = False
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    call_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Submission:
+    """What one request has seen so far, across its chunks."""
+
+    batch: Batch
+    rules: RowRules
+    options: IngestOptions
+    now: datetime
+    dedup_since: datetime | None
+    next_row_number: int
+    first_row_of: dict[str, int] = field(default_factory=dict)
+    result: IngestResult = field(default_factory=IngestResult)
+
+
+def add_calls(
+    session: Session,
+    batch: Batch,
+    rows: Iterable[tuple[int, Any]],
+    now: datetime,
+    options: IngestOptions = IngestOptions(),
+) -> IngestResult:
+    """Check and store ``rows`` (row number, raw row) for ``batch``; nothing is written if this raises."""
+    batches.require_state(batch, "add_calls")
+    submission = _Submission(
+        batch=batch,
+        rules=_rules(session, batch, options),
+        options=options,
+        now=now,
+        dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
+        next_row_number=repository.next_row_number(session, batch.id),
+    )
+    for chunk in _chunks(rows, CHUNK_ROWS):
+        _add_chunk(session, submission, chunk)
+    submission.result.errors.sort(key=lambda error: error.row)
+    return submission.result
+
+
+def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
+    required = agents.get(session, batch.workspace_id, batch.agent_id).required_variables if batch.agent_id else []
+    try:
+        return rules_for(batch.channel, batch.timezone, options.country_code, required)
+    except PhoneError as exc:
+        raise Invalid(f"country_code: {exc}") from None
+
+
+def _chunks(rows: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _add_chunk(session: Session, submission: _Submission, chunk: list[tuple[int, Any]]) -> None:
+    result = submission.result
+    drafts: list[CallDraft] = []
+    for row, raw in chunk:
+        outcome = normalize(raw, row, submission.rules)
+        if isinstance(outcome, RowError):
+            result.errors.append(outcome)
+            result.skipped += 1
+        else:
+            drafts.append(outcome)
+    skip_reasons = _skip_reasons(session, submission, drafts)
+    batch, now = submission.batch, submission.now
+    contact_rows: dict[str, dict[str, Any]] = {}
+    call_rows: list[dict[str, Any]] = []
+    for draft in drafts:
+        reason = skip_reasons.get(draft.row)
+        if reason is not None:
+            result.errors.append(RowError(draft.row, _dedup_field(draft), reason))
+            result.skipped += 1
+        contact = None
+        if draft.to is not None:
+            contact = contact_id(batch.workspace_id, draft.to)
+            contact_rows[contact] = _contact_row(batch.workspace_id, contact, draft, now)
+        call_rows.append(_call_row(submission, draft, contact, reason))
+    contacts.upsert_contacts(session, list(contact_rows.values()), submission.options.update_existing_contacts)
+    repository.insert_calls(session, call_rows)
+    for row in call_rows:
+        if row["status"] != CallStatus.SKIPPED:
+            result.accepted += 1
+            result.call_ids.append(row["id"])
+
+
+def _dedup_field(draft: CallDraft) -> str:
+    return "email" if draft.channel == Channel.EMAIL else "phone_number"
+
+
+def _skip_reasons(session: Session, submission: _Submission, drafts: list[CallDraft]) -> dict[int, str]:
+    """Rows that are valid but must not be called: repeats, do-not-call numbers, numbers reached lately."""
+    reasons: dict[int, str] = {}
+    for draft in drafts:
+        first = submission.first_row_of.setdefault(draft.dedup_key, draft.row)
+        if first != draft.row:
+            reasons[draft.row] = f"duplicate of row {first} in this submission"
+    phones = {d.to for d in drafts if d.to is not None and d.row not in reasons}
+    workspace_id = submission.batch.workspace_id
+    blocked = contacts.blocked_numbers(session, workspace_id, phones)
+    recent: set[str] = set()
+    if submission.dedup_since is not None:
+        recent = repository.numbers_contacted_since(session, workspace_id, phones - blocked, submission.dedup_since)
+    for draft in drafts:
+        if draft.row in reasons or draft.to is None:
+            continue
+        if draft.to in blocked:
+            reasons[draft.row] = f"{draft.to} is on the do-not-call list"
+        elif draft.to in recent:
+            reasons[draft.row] = f"{draft.to} was contacted within the last {submission.batch.dedup_days} day(s)"
+    return reasons
+
+
+def _contact_row(workspace_id: str, id_: str, draft: CallDraft, now: datetime) -> dict[str, Any]:
+    first_name, last_name = draft.fields["first_name"], draft.fields["last_name"]
+    if first_name is None and last_name is None and draft.fields["name"]:
+        first_name, _, rest = draft.fields["name"].partition(" ")
+        last_name = rest or None
+    return {
+        "id": id_,
+        "workspace_id": workspace_id,
+        "phone": draft.to,
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": draft.email,
+        "attributes": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _call_row(submission: _Submission, draft: CallDraft, contact: str | None, skip_reason: str | None) -> dict[str, Any]:
+    now = submission.now
+    if skip_reason is not None:
+        status, due = CallStatus.SKIPPED, None
+    elif draft.scheduled_time is not None and draft.scheduled_time > now:
+        status, due = CallStatus.SCHEDULED, draft.scheduled_time
+    else:
+        status, due = CallStatus.QUEUED, now
+    row_number = submission.next_row_number
+    submission.next_row_number += 1
+    return {
+        "id": new_id(),
+        "workspace_id": submission.batch.workspace_id,
+        "batch_id": submission.batch.id,
+        "contact_id": contact,
+        "row_number": row_number,
+        "channel": draft.channel,
+        "to": draft.to,
+        "from_number": None,
+        "email": draft.email,
+        "scheduled_time": draft.scheduled_time,
+        **draft.fields,
+        "status": status,
+        "skip_reason": skip_reason,
+        "outcome": None,
+        "attempt_count": 0,
+        "next_attempt_at": due,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": now if skip_reason is not None else None,
+    }
+
+
+def get(session: Session, workspace_id: str, call_id: str) -> Call:
+    return get_owned(session, Call, workspace_id, call_id, "Call")
+
+
+def attempts_of(session: Session, call: Call) -> list[Attempt]:
+    return repository.attempts_of(session, call.id)
+
+
+def list_calls(
+    session: Session, batch: Batch, status: str | None, limit: int, offset: int
+) -> tuple[list[Call], int]:
+    return repository.list_calls(session, batch.id, status, limit, offset)
+
+
+def iter_calls(session: Session, batch_id: str) -> Iterator[Call]:
+    return repository.iter_calls(session, batch_id)

@@ -1,0 +1,161 @@
+"""The ``batchcall`` command: serve, worker, migrate, workspaces and keys, submit, status, export."""
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from batchcall import db
+from batchcall.auth import repository as auth_repository
+from batchcall.auth import service as auth
+from batchcall.config import Settings, get_settings
+from batchcall.kit.errors import AppError
+from batchcall.runtime import Runtime
+
+app = typer.Typer(help="batchcall: bulk outbound engagements by AI agents.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of a workspace.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(key_app, name="key")
+console = Console()
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+
+
+def _runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    db.migrate(settings.database_url)
+    return Runtime.from_settings(settings)
+
+
+def _fail(error: AppError) -> None:
+    console.print(f"[red]error:[/red] {error.message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    db.migrate(get_settings().database_url)
+    console.print("schema is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+) -> None:
+    """Run the API (and, unless BATCHCALL_RUN_DISPATCHER=false, the dispatcher) in this process."""
+    from batchcall.app import create_app
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = _runtime(settings)
+    uvicorn.run(
+        create_app(runtime),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: str,
+    slug: Annotated[str | None, typer.Option(help="URL-safe name; derived from NAME if omitted")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a workspace and an API key with every scope (shown once)."""
+    runtime = _runtime()
+    try:
+        with db.unit_of_work(runtime.sessions) as session:
+            workspace = auth.create_workspace(session, name, runtime.clock.now(), slug)
+            key = auth.create_key(session, workspace.id, runtime.clock.now(), name="default")
+    except AppError as error:
+        _fail(error)
+    answer = {
+        "workspace_id": workspace.id,
+        "slug": workspace.slug,
+        "api_key": key.api_key,
+        "key_id": key.key_id,
+        "key_secret": key.key_secret,
+    }
+    if as_json:
+        print(json.dumps(answer))
+    else:
+        console.print(f"workspace [bold]{workspace.name}[/bold] ({workspace.id}, slug {workspace.slug})")
+        console.print(f"API key (shown once): [bold]{key.api_key}[/bold]")
+
+
+@workspace_app.command("list")
+def workspace_list(as_json: JsonOption = False) -> None:
+    runtime = _runtime()
+    with runtime.sessions() as session:
+        rows = [{"id": w.id, "name": w.name, "slug": w.slug} for w in auth_repository.list_workspaces(session)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "slug")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["slug"])
+    console.print(table)
+
+
+@key_app.command("create")
+def key_create(
+    workspace_id: str,
+    name: Annotated[str, typer.Option(help="A label for the key")] = "",
+    scope: Annotated[list[str] | None, typer.Option(help="read, call_management or admin; repeat for more")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key (shown once)."""
+    runtime = _runtime()
+    try:
+        with db.unit_of_work(runtime.sessions) as session:
+            key = auth.create_key(session, workspace_id, runtime.clock.now(), name, scope)
+    except AppError as error:
+        _fail(error)
+    answer = {"key_id": key.key_id, "key_secret": key.key_secret, "api_key": key.api_key, "scopes": list(key.scopes)}
+    if as_json:
+        print(json.dumps(answer))
+    else:
+        console.print(f"API key (shown once): [bold]{key.api_key}[/bold] scopes: {', '.join(key.scopes)}")
+
+
+@key_app.command("list")
+def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
+    runtime = _runtime()
+    with runtime.sessions() as session:
+        rows = [
+            {
+                "key_id": k.id,
+                "name": k.name,
+                "scopes": k.scopes,
+                "created_at": k.created_at.isoformat(),
+                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            }
+            for k in auth_repository.list_keys(session, workspace_id)
+        ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("key_id", "name", "scopes", "created", "revoked")
+    for row in rows:
+        table.add_row(row["key_id"], row["name"], ", ".join(row["scopes"]), row["created_at"], row["revoked_at"] or "")
+    console.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str) -> None:
+    """Revoke a key; requests with it answer 401 from then on."""
+    runtime = _runtime()
+    try:
+        with db.unit_of_work(runtime.sessions) as session:
+            auth.revoke_key(session, key_id, runtime.clock.now())
+    except AppError as error:
+        _fail(error)
+    console.print(f"revoked {key_id}")

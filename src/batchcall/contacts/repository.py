@@ -1,0 +1,69 @@
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from batchcall.kit.upsert import insert_on_conflict
+from batchcall.models import Contact, DncEntry
+
+CHUNK = 5_000
+
+
+def upsert_contacts(session: Session, rows: Sequence[dict[str, Any]], update_existing: bool) -> None:
+    """Insert contacts by number; with ``update_existing`` overwrite names and email that are given."""
+    for start in range(0, len(rows), CHUNK):
+        statement = insert_on_conflict(session, Contact)
+        if update_existing:
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["workspace_id", "phone"],
+                set_={
+                    "first_name": func.coalesce(excluded.first_name, Contact.first_name),
+                    "last_name": func.coalesce(excluded.last_name, Contact.last_name),
+                    "email": func.coalesce(excluded.email, Contact.email),
+                    "updated_at": excluded.updated_at,
+                },
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
+        session.execute(statement, list(rows[start : start + CHUNK]))
+
+
+def list_contacts(
+    session: Session, workspace_id: str, phone: str | None, limit: int, offset: int
+) -> tuple[list[Contact], int]:
+    query = select(Contact).where(Contact.workspace_id == workspace_id)
+    if phone is not None:
+        query = query.where(Contact.phone == phone)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Contact.created_at, Contact.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def blocked_numbers(session: Session, workspace_id: str, phones: Iterable[str]) -> set[str]:
+    """Which of ``phones`` are on the workspace's do-not-call list."""
+    wanted = list(set(phones))
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        query = select(DncEntry.phone).where(
+            DncEntry.workspace_id == workspace_id, DncEntry.phone.in_(wanted[start : start + CHUNK])
+        )
+        found.update(session.scalars(query))
+    return found
+
+
+def add_dnc(session: Session, values: dict[str, Any]) -> None:
+    statement = insert_on_conflict(session, DncEntry).on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
+    session.execute(statement, [values])
+
+
+def find_dnc(session: Session, workspace_id: str, phone: str) -> DncEntry | None:
+    return session.scalar(select(DncEntry).where(DncEntry.workspace_id == workspace_id, DncEntry.phone == phone))
+
+
+def list_dnc(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[DncEntry], int]:
+    query = select(DncEntry).where(DncEntry.workspace_id == workspace_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(DncEntry.created_at, DncEntry.id).limit(limit).offset(offset))
+    return list(rows), total

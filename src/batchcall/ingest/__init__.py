@@ -1,0 +1,1 @@
+"""Row normalisation: phone numbers, email, times, variables, CSV decoding."""

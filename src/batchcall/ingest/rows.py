@@ -1,0 +1,158 @@
+"""One submitted row to one call draft, or to the reason it cannot be one. Pure: no database here."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from batchcall.ingest.phone import PhoneError, check_country_code, to_e164
+from batchcall.ingest.times import parse_when
+from batchcall.models import Channel
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SCALAR = str | int | float | bool
+
+
+class RowIn(BaseModel):
+    """A row as submitted; fields it does not name become variables for the agent."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+    phone_number: str | None = Field(default=None, max_length=64)
+    country_code: str | None = None
+    name: str | None = Field(default=None, max_length=255)
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    channel: Channel | None = None
+    instruction: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    scheduled_time: str | int | float | None = None
+    call_type: str | None = Field(default=None, max_length=64)
+    max_retries: int | None = Field(default=None, ge=0, le=20)
+    source_record_id: str | None = Field(default=None, max_length=255)
+    crm_contact_id: str | None = Field(default=None, max_length=255)
+    user_phone_number: str | None = Field(default=None, max_length=64)
+    email_subject: str | None = None
+    email_template_name: str | None = Field(default=None, max_length=255)
+    email_template_id: str | None = Field(default=None, max_length=255)
+    email_template_params: dict[str, Any] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def as_text(self) -> str:
+        return f"Row {self.row}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class RowRules:
+    """What a row is checked against: the batch's defaults and the agent's needs."""
+
+    channel: str
+    timezone: str
+    country_code: str | None
+    required_variables: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class CallDraft:
+    row: int
+    channel: str
+    to: str | None
+    email: str | None
+    scheduled_time: datetime | None
+    fields: dict[str, Any]
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.channel}:{self.to if self.channel != Channel.EMAIL else self.email}"
+
+
+def normalize(raw: Any, row: int, rules: RowRules) -> CallDraft | RowError:
+    if isinstance(raw, RowError):
+        return raw
+    if not isinstance(raw, dict):
+        return RowError(row, "row", "must be an object with fields")
+    try:
+        parsed = RowIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "row"
+        return RowError(row, field, first["msg"])
+    channel = parsed.channel or rules.channel
+    country_code = parsed.country_code or rules.country_code
+    to: str | None = None
+    if parsed.phone_number is not None or channel != Channel.EMAIL:
+        try:
+            to = to_e164(parsed.phone_number or "", country_code)
+        except PhoneError as exc:
+            return RowError(row, "phone_number", str(exc))
+    if parsed.email is not None and not _EMAIL.match(parsed.email):
+        return RowError(row, "email", f"'{parsed.email}' is not an email address")
+    if channel == Channel.EMAIL and parsed.email is None:
+        return RowError(row, "email", "is required for channel email")
+    scheduled_time = None
+    if parsed.scheduled_time is not None:
+        try:
+            scheduled_time = parse_when(parsed.scheduled_time, rules.timezone)
+        except ValueError as exc:
+            return RowError(row, "scheduled_time", str(exc))
+    variables = dict(parsed.variables)
+    for key, value in (parsed.model_extra or {}).items():
+        if isinstance(value, _SCALAR) or value is None:
+            variables.setdefault(key, value)
+    known = {**variables, **{k: v for k, v in _contact_values(parsed).items() if v is not None}}
+    missing = [name for name in rules.required_variables if known.get(name) in (None, "")]
+    if missing:
+        return RowError(row, "variables", f"missing required variable(s): {', '.join(missing)}")
+    user_phone = parsed.user_phone_number
+    if user_phone is not None:
+        try:
+            user_phone = to_e164(user_phone, country_code)
+        except PhoneError as exc:
+            return RowError(row, "user_phone_number", str(exc))
+    fields = {
+        "name": parsed.name,
+        "first_name": parsed.first_name,
+        "last_name": parsed.last_name,
+        "instruction": parsed.instruction,
+        "variables": variables,
+        "metadata": parsed.metadata,
+        "call_type": parsed.call_type,
+        "max_retries": parsed.max_retries,
+        "source_record_id": parsed.source_record_id,
+        "crm_contact_id": parsed.crm_contact_id,
+        "user_phone_number": user_phone,
+        "email_subject": parsed.email_subject,
+        "email_template_name": parsed.email_template_name,
+        "email_template_id": parsed.email_template_id,
+        "email_template_params": parsed.email_template_params,
+    }
+    return CallDraft(row, channel, to, parsed.email, scheduled_time, fields)
+
+
+def _contact_values(parsed: RowIn) -> dict[str, Any]:
+    return {
+        "name": parsed.name,
+        "first_name": parsed.first_name,
+        "last_name": parsed.last_name,
+        "email": parsed.email,
+        "phone_number": parsed.phone_number,
+    }
+
+
+def rules_for(channel: str, timezone: str, country_code: str | None, required: list[str]) -> RowRules:
+    return RowRules(channel, timezone, check_country_code(country_code) if country_code else None, tuple(required))

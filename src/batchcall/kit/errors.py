@@ -1,0 +1,49 @@
+"""Errors that carry their HTTP status and a message a user can act on."""
+
+from typing import Any
+
+
+class AppError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Invalid(AppError):
+    """The payload is well formed but its content is not acceptable."""
+
+    status_code = 422
+    code = "invalid"
+
+
+class NotFound(AppError):
+    """The thing does not exist, or the caller may not see it."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The thing is in a state that does not allow the request."""
+
+    status_code = 409
+    code = "wrong_state"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"

@@ -1,0 +1,19 @@
+"""Every id is generated here."""
+
+import secrets
+import uuid
+
+_CONTACT_NAMESPACE = uuid.UUID("6f1c4b8e-2f0a-4d55-9d36-0f2f4f5a9b11")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def contact_id(workspace_id: str, phone: str) -> str:
+    """A contact is keyed by its number inside a workspace, so its id can be derived without a lookup."""
+    return str(uuid.uuid5(_CONTACT_NAMESPACE, f"{workspace_id}:{phone}"))
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)

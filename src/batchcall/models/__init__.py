@@ -1,0 +1,46 @@
+"""The store's tables, one module per aggregate."""
+
+from batchcall.models.agent import Agent
+from batchcall.models.base import Base
+from batchcall.models.batch import Batch, BatchStatus, Channel, DialCounter, Rotation
+from batchcall.models.call import (
+    IN_FLIGHT_STATUSES,
+    TERMINAL_STATUSES,
+    WAITING_STATUSES,
+    Attempt,
+    Call,
+    CallStatus,
+    ProviderEvent,
+)
+from batchcall.models.contact import Contact, ContactFolder, DncEntry, contact_folder_members
+from batchcall.models.idempotency import IdempotencyRecord
+from batchcall.models.phone_number import PhoneNumber
+from batchcall.models.webhook import WebhookDelivery, WebhookEndpoint
+from batchcall.models.workspace import ApiKey, Workspace
+
+__all__ = [
+    "IN_FLIGHT_STATUSES",
+    "TERMINAL_STATUSES",
+    "WAITING_STATUSES",
+    "Agent",
+    "ApiKey",
+    "Attempt",
+    "Base",
+    "Batch",
+    "BatchStatus",
+    "Call",
+    "CallStatus",
+    "Channel",
+    "Contact",
+    "ContactFolder",
+    "DialCounter",
+    "DncEntry",
+    "IdempotencyRecord",
+    "PhoneNumber",
+    "ProviderEvent",
+    "Rotation",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Workspace",
+    "contact_folder_members",
+]

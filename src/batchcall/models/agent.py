@@ -1,0 +1,21 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from batchcall.models.base import Base, IdMixin
+
+
+class Agent(IdMixin, Base):
+    __tablename__ = "agents"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prompt_template: Mapped[str] = mapped_column(Text, default="")
+    required_variables: Mapped[list[str]]
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    voice: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=True)
+    ready: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]

@@ -1,0 +1,129 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from batchcall.models.base import Base, IdMixin
+
+
+class CallStatus(StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    DIALING = "dialing"
+    RINGING = "ringing"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+
+
+WAITING_STATUSES = frozenset({CallStatus.QUEUED, CallStatus.SCHEDULED})
+IN_FLIGHT_STATUSES = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.IN_PROGRESS})
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.NO_ANSWER,
+        CallStatus.BUSY,
+        CallStatus.VOICEMAIL,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+        CallStatus.EXPIRED,
+        CallStatus.SKIPPED,
+    }
+)
+
+
+class Call(IdMixin, Base):
+    """One row of a batch: one person to reach, over one channel, in one or more attempts."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_batch_status", "batch_id", "status"),
+        Index("ix_calls_due", "status", "next_attempt_at"),
+        Index("ix_calls_workspace_to", "workspace_id", "to"),
+        Index("ix_calls_lease", "lease_expires_at"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    row_number: Mapped[int]
+    channel: Mapped[str] = mapped_column(String(16))
+    to: Mapped[str | None] = mapped_column(String(32))
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    instruction: Mapped[str | None] = mapped_column(Text)
+    variables: Mapped[dict[str, Any]]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    scheduled_time: Mapped[datetime | None]
+    call_type: Mapped[str | None] = mapped_column(String(64))
+    max_retries: Mapped[int | None]
+    source_record_id: Mapped[str | None] = mapped_column(String(255))
+    crm_contact_id: Mapped[str | None] = mapped_column(String(255))
+    user_phone_number: Mapped[str | None] = mapped_column(String(32))
+    email_subject: Mapped[str | None] = mapped_column(Text)
+    email_template_name: Mapped[str | None] = mapped_column(String(255))
+    email_template_id: Mapped[str | None] = mapped_column(String(255))
+    email_template_params: Mapped[dict[str, Any] | None]
+
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.QUEUED)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None]
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class Attempt(IdMixin, Base):
+    """One dial of a call."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("provider", "provider_call_id"),)
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_call_id: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    to: Mapped[str | None] = mapped_column(String(320))
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.DIALING)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    cost_micros: Mapped[int | None]
+    transcript: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class ProviderEvent(IdMixin, Base):
+    """A status event from a provider, stored once so a redelivered event is not acted on twice."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(128))
+    provider_call_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]

@@ -1,0 +1,31 @@
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from batchcall.models import PhoneNumber
+
+
+def find_by_number(session: Session, workspace_id: str, number: str) -> PhoneNumber | None:
+    return session.scalar(
+        select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, PhoneNumber.number == number)
+    )
+
+
+def find_by_ids(session: Session, workspace_id: str, ids: Sequence[str]) -> list[PhoneNumber]:
+    query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, PhoneNumber.id.in_(ids))
+    return list(session.scalars(query))
+
+
+def find_by_agent(session: Session, workspace_id: str, agent_id: str) -> list[PhoneNumber]:
+    query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, PhoneNumber.agent_id == agent_id)
+    return list(session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id)))
+
+
+def list_numbers(
+    session: Session, workspace_id: str, limit: int, offset: int
+) -> tuple[list[PhoneNumber], int]:
+    query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id).limit(limit).offset(offset))
+    return list(rows), total

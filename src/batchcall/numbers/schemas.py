@@ -1,0 +1,28 @@
+from datetime import datetime
+
+from pydantic import Field
+
+from batchcall.kit.schema import Read, Write
+
+
+class PhoneNumberCreate(Write):
+    number: str = Field(min_length=1, max_length=64, description="E.164, or a national number with country_code")
+    country_code: str | None = None
+    agent_id: str | None = None
+    label: str = Field(default="", max_length=255)
+    daily_cap: int | None = Field(default=None, ge=1)
+
+
+class PhoneNumberUpdate(Write):
+    agent_id: str | None = None
+    label: str | None = Field(default=None, max_length=255)
+    daily_cap: int | None = Field(default=None, ge=1)
+
+
+class PhoneNumber(Read):
+    id: str
+    number: str
+    agent_id: str | None
+    label: str
+    daily_cap: int | None
+    created_at: datetime

@@ -1,0 +1,82 @@
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from batchcall.agents import service as agents
+from batchcall.ingest.phone import PhoneError, to_e164
+from batchcall.kit.errors import Conflict, Invalid
+from batchcall.kit.tenancy import get_owned
+from batchcall.models import PhoneNumber
+from batchcall.numbers import repository
+from batchcall.numbers.schemas import PhoneNumberCreate, PhoneNumberUpdate
+
+
+def create(session: Session, workspace_id: str, data: PhoneNumberCreate, now: datetime) -> PhoneNumber:
+    try:
+        number = to_e164(data.number, data.country_code)
+    except PhoneError as exc:
+        raise Invalid(f"number: {exc}") from None
+    if repository.find_by_number(session, workspace_id, number) is not None:
+        raise Conflict(f"Phone number {number} is already registered in this workspace")
+    if data.agent_id is not None:
+        agents.get(session, workspace_id, data.agent_id)
+    phone_number = PhoneNumber(
+        workspace_id=workspace_id,
+        number=number,
+        agent_id=data.agent_id,
+        label=data.label,
+        daily_cap=data.daily_cap,
+        created_at=now,
+    )
+    session.add(phone_number)
+    session.flush()
+    return phone_number
+
+
+def get(session: Session, workspace_id: str, number_id: str) -> PhoneNumber:
+    return get_owned(session, PhoneNumber, workspace_id, number_id, "Phone number")
+
+
+def update(session: Session, workspace_id: str, number_id: str, data: PhoneNumberUpdate) -> PhoneNumber:
+    phone_number = get(session, workspace_id, number_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("agent_id") is not None:
+        agents.get(session, workspace_id, changes["agent_id"])
+    for name, value in changes.items():
+        setattr(phone_number, name, value)
+    session.flush()
+    return phone_number
+
+
+def delete(session: Session, workspace_id: str, number_id: str) -> None:
+    session.delete(get(session, workspace_id, number_id))
+    session.flush()
+
+
+def resolve_caller_ids(
+    session: Session,
+    workspace_id: str,
+    from_numbers: list[str],
+    phone_number_ids: list[str],
+    agent_id: str | None,
+) -> list[str]:
+    """The batch's caller-id pool: given numbers, numbers by id, else the agent's assigned numbers."""
+    pool: list[str] = []
+    for raw in from_numbers:
+        try:
+            pool.append(to_e164(raw))
+        except PhoneError as exc:
+            raise Invalid(f"from_numbers: {exc}") from None
+    if phone_number_ids:
+        found = {n.id: n.number for n in repository.find_by_ids(session, workspace_id, phone_number_ids)}
+        missing = [i for i in phone_number_ids if i not in found]
+        if missing:
+            raise Invalid(f"phone_number_ids: unknown phone number id(s): {', '.join(missing)}")
+        pool.extend(found[i] for i in phone_number_ids)
+    if not pool and agent_id is not None:
+        pool.extend(n.number for n in repository.find_by_agent(session, workspace_id, agent_id))
+    return list(dict.fromkeys(pool))
+
+
+def list_numbers(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[PhoneNumber], int]:
+    return repository.list_numbers(session, workspace_id, limit, offset)

@@ -1,0 +1,44 @@
+"""What many tests need: tenants with keys, batches, rows."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from batchcall import db
+from batchcall.auth import service as auth
+from batchcall.runtime import Runtime
+
+
+@dataclass
+class Tenant:
+    workspace_id: str
+    slug: str
+    api_key: str
+    key_id: str
+    key_secret: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_tenant(runtime: Runtime, name: str, scopes: list[str] | None = None) -> Tenant:
+    with db.unit_of_work(runtime.sessions) as session:
+        workspace = auth.create_workspace(session, name, runtime.clock.now())
+        key = auth.create_key(session, workspace.id, runtime.clock.now(), scopes=scopes)
+    return Tenant(workspace.id, workspace.slug, key.api_key, key.key_id, key.key_secret)
+
+
+def create_batch(client: TestClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    response = client.post("/v1/batches", json={"name": "Campaign", **fields}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def add_rows(client: TestClient, tenant: Tenant, batch_id: str, rows: list[Any], **extra: Any) -> dict[str, Any]:
+    response = client.post(f"/v1/batches/{batch_id}/calls", json={"rows": rows, **extra}, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
