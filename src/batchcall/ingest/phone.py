@@ -40,13 +40,14 @@ def to_e164(raw: str, country_code: str | None = None) -> str:
         candidate, region = digits, "US"
     else:
         candidate = "+" + digits
+    # Without a '+' or a country the digits were read as international; say how to mean national.
+    hint = "" if country_code or text.startswith("+") else "; give country_code for a national number"
     try:
         parsed = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"'{raw}' is not a phone number ({exc._msg})") from None
+        raise PhoneError(f"'{raw}' is not a phone number ({exc._msg}){hint}") from None
     if phonenumbers.is_valid_number(parsed):
         return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-    hint = "" if country_code else "; give country_code for a national number"
     raise PhoneError(f"'{raw}' is not a valid phone number{hint}")
 
 
