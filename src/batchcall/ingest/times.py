@@ -43,7 +43,10 @@ def parse_when(value: str | int | float, timezone: str) -> datetime:
     parsed = _parse_text(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"'{text}' is out of range once moved to UTC") from None
 
 
 def _parse_text(text: str) -> datetime:
