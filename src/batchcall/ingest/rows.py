@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
 from batchcall.ingest.phone import PhoneError, check_country_code, to_e164
 from batchcall.ingest.times import parse_when
@@ -30,7 +30,8 @@ class RowIn(BaseModel):
     instruction: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    scheduled_time: str | int | float | None = None
+    # Strict numbers: lax mode would read true as Unix second 1.
+    scheduled_time: str | StrictInt | StrictFloat | None = None
     call_type: str | None = Field(default=None, max_length=64)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     source_record_id: str | None = Field(default=None, max_length=255)
@@ -90,10 +91,16 @@ def normalize(raw: Any, row: int, rules: RowRules) -> CallDraft | RowError:
         parsed = RowIn.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "row"
+        # The row's own field name; deeper parts of the location are pydantic's (e.g. 'constrained-str').
+        field = str(first["loc"][0]) if first["loc"] else "row"
         return RowError(row, field, first["msg"])
     channel = parsed.channel or rules.channel
     country_code = parsed.country_code or rules.country_code
+    if parsed.country_code is not None:
+        try:
+            country_code = check_country_code(parsed.country_code)
+        except PhoneError as exc:
+            return RowError(row, "country_code", str(exc))
     to: str | None = None
     if parsed.phone_number is not None or channel != Channel.EMAIL:
         try:
