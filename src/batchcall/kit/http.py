@@ -19,6 +19,16 @@ def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **details}
 
 
+def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
+    """One line naming every bad field, and the fields one by one."""
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    return message, errors
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
@@ -28,11 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-            for err in exc.errors()
-        ]
-        message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        message, errors = describe_validation(exc)
         return JSONResponse(error_body("invalid", message, errors=errors), status_code=422)
 
     @app.exception_handler(HTTPException)
