@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,7 +25,16 @@ class Settings(BaseSettings):
     lease_seconds: float = 120.0
 
     bulk_call_rate_limit: float | None = Field(
-        default=None, description="Default calls-per-second cap for batches submitted through dialect A"
+        default=None,
+        gt=0,
+        # Dialect A's own deployments set BULK_CALL_RATE_LIMIT; it is honoured as written.
+        validation_alias=AliasChoices(
+            "bulk_call_rate_limit", "BATCHCALL_BULK_CALL_RATE_LIMIT", "BULK_CALL_RATE_LIMIT"
+        ),
+        description="Default calls-per-second cap for batches submitted through dialect A",
+    )
+    call_contact_bulk_batch_size: int = Field(
+        default=10, ge=10, le=1000, description="Dialect E's default batchSize: calls it processes at once"
     )
 
     sim_call_seconds: float = 20.0
