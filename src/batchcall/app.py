@@ -10,6 +10,7 @@ from batchcall.agents.api import router as agents_router
 from batchcall.batches.api import router as batches_router
 from batchcall.calls.api import router as calls_router
 from batchcall.contacts.api import router as contacts_router
+from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.kit.http import BodySizeLimit, install_error_handlers
 from batchcall.numbers.api import router as numbers_router
 from batchcall.runtime import Runtime
@@ -34,5 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     for router in NATIVE_ROUTERS:
         app.include_router(router, prefix="/v1")
+    for router in DIALECT_ROUTERS:
+        app.include_router(router)
     app.include_router(observability.router)
     return app

@@ -1,0 +1,7 @@
+"""The five seed dialects: each a thin translation of a vendor's wire format onto the native services."""
+
+from fastapi import APIRouter
+
+from batchcall.dialects import bulk_calls
+
+ROUTERS: tuple[APIRouter, ...] = (bulk_calls.router,)
