@@ -1,0 +1,235 @@
+"""One submitted row to a call draft or a row error: the rules, without a database."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batchcall.ingest.phone import PhoneError
+from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize, rules_for
+
+PHONE = RowRules(channel="phone", timezone="America/New_York", country_code=None, required_variables=())
+EMAIL = RowRules(channel="email", timezone="UTC", country_code=None, required_variables=())
+
+
+def draft(raw: Any, rules: RowRules = PHONE, row: int = 1) -> CallDraft:
+    outcome = normalize(raw, row, rules)
+    assert isinstance(outcome, CallDraft), outcome
+    return outcome
+
+
+def error(raw: Any, rules: RowRules = PHONE, row: int = 7) -> RowError:
+    outcome = normalize(raw, row, rules)
+    assert isinstance(outcome, RowError), outcome
+    assert outcome.row == row
+    return outcome
+
+
+def test_a_good_row_becomes_a_draft_with_its_fields() -> None:
+    made = draft(
+        {
+            "phone_number": "(415) 555-0123",
+            "first_name": " Ada ",
+            "last_name": "Lovelace",
+            "instruction": "Confirm the appointment",
+            "variables": {"clinic": "North"},
+            "metadata": {"crm": {"id": 7}},
+            "source_record_id": "rec-1",
+        }
+    )
+    assert made.to == "+14155550123"
+    assert made.channel == "phone"
+    assert made.fields["first_name"] == "Ada"
+    assert made.fields["variables"] == {"clinic": "North"}
+    assert made.fields["metadata"] == {"crm": {"id": 7}}
+    assert made.fields["source_record_id"] == "rec-1"
+
+
+def test_national_numbers_use_the_rows_country_before_the_requests() -> None:
+    rules = rules_for("phone", "UTC", "GB", [])
+    assert draft({"phone_number": "07911 123456"}, rules).to == "+447911123456"
+    assert draft({"phone_number": "030 1234567", "country_code": "DE"}, rules).to == "+49301234567"
+    assert draft({"phone_number": "030 1234567", "country_code": "de"}, rules).to == "+49301234567"
+
+
+def test_a_national_number_without_any_country_is_a_row_error() -> None:
+    found = error({"phone_number": "07911 123456"})
+    assert found.field == "phone_number"
+    assert "country_code" in found.message
+
+
+def test_a_bad_country_code_in_a_row_is_reported_on_that_field() -> None:
+    found = error({"phone_number": "030 1234567", "country_code": "XX"})
+    assert found.field == "country_code"
+    assert "'XX'" in found.message
+    found = error({"phone_number": "+49 30 1234567", "country_code": "Germany"})
+    assert found.field == "country_code"
+
+
+def test_a_bad_country_code_for_the_request_is_refused_before_any_row() -> None:
+    with pytest.raises(PhoneError, match="'XX'"):
+        rules_for("phone", "UTC", "XX", [])
+
+
+@pytest.mark.parametrize("channel", ["phone", "sms"])
+@pytest.mark.parametrize("phone", [None, "", "   "])
+def test_phone_and_sms_need_a_number(channel: str, phone: str | None) -> None:
+    row = {"channel": channel, "email": "ada@example.com"}
+    if phone is not None:
+        row["phone_number"] = phone
+    found = error(row)
+    assert (found.field, found.message) == ("phone_number", "is required")
+
+
+def test_sms_rows_are_drafted_for_their_number() -> None:
+    assert draft({"channel": "sms", "phone_number": "+14155550123"}).channel == "sms"
+
+
+def test_email_needs_an_address_and_no_number() -> None:
+    made = draft({"email": "ada@example.com"}, EMAIL)
+    assert (made.channel, made.to, made.email) == ("email", None, "ada@example.com")
+    assert made.dedup_key == "email:ada@example.com"
+    found = error({"phone_number": "+14155550123"}, EMAIL)
+    assert found.field == "email"
+    assert "required" in found.message
+    # A row may ask for email in a phone batch, and then needs the address.
+    assert error({"channel": "email", "phone_number": "+14155550123"}).field == "email"
+
+
+@pytest.mark.parametrize(
+    "address", ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"]
+)
+def test_malformed_email_addresses_are_row_errors(address: str) -> None:
+    found = error({"phone_number": "+14155550123", "email": address})
+    assert found.field == "email"
+    assert address.strip() in found.message
+
+
+def test_scheduled_time_is_read_in_the_batch_timezone() -> None:
+    made = draft({"phone_number": "+14155550123", "scheduled_time": "2026-12-01 09:00"})
+    assert made.scheduled_time == datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    made = draft({"phone_number": "+14155550123", "scheduled_time": "2026-12-01T09:00:00Z"})
+    assert made.scheduled_time == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ["next tuesday", "2026-02-30 10:00", [2026], {"at": 1}, True])
+def test_an_unreadable_scheduled_time_is_a_row_error_on_that_field(value: Any) -> None:
+    assert error({"phone_number": "+14155550123", "scheduled_time": value}).field == "scheduled_time"
+
+
+def test_required_variables_must_be_present_in_variables_extra_fields_or_contact_fields() -> None:
+    rules = rules_for("phone", "UTC", None, ["clinic", "first_name"])
+    made = draft(
+        {"phone_number": "+14155550123", "first_name": "Ada", "variables": {"clinic": "North"}}, rules
+    )
+    assert made.fields["variables"] == {"clinic": "North"}
+    # A field the row does not name becomes a variable, and counts.
+    made = draft({"phone_number": "+14155550123", "first_name": "Ada", "clinic": "South"}, rules)
+    assert made.fields["variables"]["clinic"] == "South"
+    found = error({"phone_number": "+14155550123", "variables": {"clinic": ""}}, rules)
+    assert found.field == "variables"
+    assert "clinic" in found.message
+    assert "first_name" in found.message
+
+
+def test_named_variables_win_over_extra_fields_of_the_same_name() -> None:
+    made = draft({"phone_number": "+14155550123", "variables": {"plan": "gold"}, "plan": "silver"})
+    assert made.fields["variables"] == {"plan": "gold"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("+14155550123", "row"),
+        (["+14155550123"], "row"),
+        (None, "row"),
+        ({"phone_number": "+14155550123", "channel": "fax"}, "channel"),
+        ({"phone_number": "+14155550123", "max_retries": "many"}, "max_retries"),
+        ({"phone_number": "+14155550123", "max_retries": 99}, "max_retries"),
+        ({"phone_number": "+14155550123", "variables": "clinic=North"}, "variables"),
+        ({"phone_number": "+14155550123", "metadata": [1, 2]}, "metadata"),
+        ({"phone_number": "+14155550123", "first_name": "x" * 300}, "first_name"),
+        ({"phone_number": "+14155550123", "user_phone_number": "12"}, "user_phone_number"),
+        ({"phone_number": {"number": "+14155550123"}}, "phone_number"),
+    ],
+)
+def test_malformed_rows_name_the_field_at_fault(raw: Any, field: str) -> None:
+    assert error(raw).field == field
+
+
+def test_numbers_given_as_json_numbers_are_read_as_text() -> None:
+    assert draft({"phone_number": 14155550123}).to == "+14155550123"
+
+
+def test_a_row_error_reads_as_row_field_reason() -> None:
+    assert RowError(3, "email", "is required").as_text() == "Row 3: email: is required"
+
+
+# Property: any JSON-like row gives a draft or a row error, never an exception.
+_json_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)
+)
+_json = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_field_names = st.sampled_from(
+    [
+        "phone_number",
+        "country_code",
+        "name",
+        "first_name",
+        "email",
+        "channel",
+        "instruction",
+        "variables",
+        "metadata",
+        "scheduled_time",
+        "max_retries",
+        "user_phone_number",
+        "email_template_params",
+        "call_type",
+    ]
+)
+_field_values = st.one_of(
+    _json,
+    st.sampled_from(
+        ["+14155550123", "4155550123", "07911 123456", "GB", "XX", "email", "sms", "ada@example.com"]
+    ),
+    st.text(alphabet="0123456789 +-()", max_size=20),
+    st.datetimes().map(str),
+)
+_rows = st.one_of(
+    _json,
+    st.dictionaries(st.one_of(_field_names, st.text(max_size=12)), _field_values, max_size=8),
+)
+_rules = st.builds(
+    RowRules,
+    channel=st.sampled_from(["phone", "sms", "email"]),
+    timezone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati"]),
+    country_code=st.sampled_from([None, "US", "GB", "DE", "IN"]),
+    required_variables=st.sampled_from([(), ("clinic",), ("first_name", "plan")]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(raw=_rows, row=st.integers(min_value=1, max_value=10**6), rules=_rules)
+def test_any_row_gives_a_draft_or_a_row_error(raw: Any, row: int, rules: RowRules) -> None:
+    outcome = normalize(raw, row, rules)
+    assert isinstance(outcome, CallDraft | RowError)
+    assert outcome.row == row
+    if isinstance(outcome, RowError):
+        assert outcome.field
+        assert outcome.message
+        return
+    if outcome.channel != "email":
+        assert outcome.to is not None
+        assert outcome.to.startswith("+")
+    else:
+        assert outcome.email is not None
+    assert outcome.scheduled_time is None or outcome.scheduled_time.tzinfo is not None
