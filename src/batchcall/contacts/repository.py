@@ -1,11 +1,11 @@
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from batchcall.kit.upsert import insert_on_conflict
-from batchcall.models import Contact, DncEntry
+from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
 
 CHUNK = 5_000
 
@@ -54,12 +54,16 @@ def blocked_numbers(session: Session, workspace_id: str, phones: Iterable[str]) 
 
 
 def add_dnc(session: Session, values: dict[str, Any]) -> None:
-    statement = insert_on_conflict(session, DncEntry).on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
+    statement = insert_on_conflict(session, DncEntry).on_conflict_do_nothing(
+        index_elements=["workspace_id", "phone"]
+    )
     session.execute(statement, [values])
 
 
 def find_dnc(session: Session, workspace_id: str, phone: str) -> DncEntry | None:
-    return session.scalar(select(DncEntry).where(DncEntry.workspace_id == workspace_id, DncEntry.phone == phone))
+    return session.scalar(
+        select(DncEntry).where(DncEntry.workspace_id == workspace_id, DncEntry.phone == phone)
+    )
 
 
 def list_dnc(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[DncEntry], int]:
@@ -67,3 +71,68 @@ def list_dnc(session: Session, workspace_id: str, limit: int, offset: int) -> tu
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(DncEntry.created_at, DncEntry.id).limit(limit).offset(offset))
     return list(rows), total
+
+
+def existing_contact_ids(session: Session, workspace_id: str, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        query = select(Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.id.in_(ids[start : start + CHUNK])
+        )
+        found.update(session.scalars(query))
+    return found
+
+
+def add_folder_members(session: Session, folder_id: str, contact_ids: Sequence[str]) -> int:
+    """Put contacts in a folder; those already in it stay once. Answers how many were new."""
+    before = count_folder_members(session, [folder_id]).get(folder_id, 0)
+    for start in range(0, len(contact_ids), CHUNK):
+        statement = insert_on_conflict(session, contact_folder_members).on_conflict_do_nothing()
+        rows = [{"folder_id": folder_id, "contact_id": c} for c in contact_ids[start : start + CHUNK]]
+        session.execute(statement, rows)
+    return count_folder_members(session, [folder_id]).get(folder_id, 0) - before
+
+
+def count_folder_members(session: Session, folder_ids: Sequence[str]) -> dict[str, int]:
+    if not folder_ids:
+        return {}
+    member = contact_folder_members.c
+    query = (
+        select(member.folder_id, func.count())
+        .where(member.folder_id.in_(folder_ids))
+        .group_by(member.folder_id)
+    )
+    return {folder_id: count for folder_id, count in session.execute(query)}
+
+
+def list_folders(
+    session: Session, workspace_id: str, limit: int, offset: int
+) -> tuple[list[ContactFolder], int]:
+    query = select(ContactFolder).where(ContactFolder.workspace_id == workspace_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(ContactFolder.created_at, ContactFolder.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def _members(folder_id: str) -> Select[Contact]:
+    member = contact_folder_members.c
+    return (
+        select(Contact)
+        .join(contact_folder_members, member.contact_id == Contact.id)
+        .where(member.folder_id == folder_id)
+        .order_by(Contact.created_at, Contact.id)
+    )
+
+
+def list_folder_members(
+    session: Session, folder_id: str, limit: int, offset: int
+) -> tuple[list[Contact], int]:
+    query = _members(folder_id)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return list(session.scalars(query.limit(limit).offset(offset))), total
+
+
+def iter_folder_members(session: Session, folder_id: str, chunk: int = 2_000) -> Iterator[Contact]:
+    yield from session.scalars(_members(folder_id).execution_options(yield_per=chunk))

@@ -38,3 +38,26 @@ class DncEntry(Read):
     reason: str
     source: str
     created_at: datetime
+
+
+class ContactFolderCreate(Write):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class ContactFolder(Read):
+    id: str
+    name: str
+    contact_count: int
+    created_at: datetime
+
+
+class FolderContactsAdd(Write):
+    """Contacts to put in a folder: new or updated ones by number, and existing ones by id."""
+
+    contacts: list[ContactCreate] = Field(default_factory=list, max_length=100_000)
+    contact_ids: list[str] = Field(default_factory=list, max_length=100_000)
+
+
+class FolderContactsAdded(Read):
+    added: int = Field(description="Contacts that were not in the folder before")
+    contact_ids: list[str]
