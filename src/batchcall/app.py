@@ -11,17 +11,31 @@ from batchcall.batches.api import router as batches_router
 from batchcall.calls.api import router as calls_router
 from batchcall.contacts.api import router as contacts_router
 from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
+from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.kit.http import BodySizeLimit, install_error_handlers
 from batchcall.numbers.api import router as numbers_router
+from batchcall.providers.api import router as providers_router
 from batchcall.runtime import Runtime
 
-NATIVE_ROUTERS = (agents_router, numbers_router, contacts_router, batches_router, calls_router)
+NATIVE_ROUTERS = (
+    agents_router,
+    numbers_router,
+    contacts_router,
+    batches_router,
+    calls_router,
+    providers_router,
+)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = BackgroundDispatcher(runtime) if runtime.settings.run_dispatcher else None
+        if dispatcher is not None:
+            dispatcher.start()
         yield
+        if dispatcher is not None:
+            dispatcher.stop()
         runtime.engine.dispose()
 
     app = FastAPI(

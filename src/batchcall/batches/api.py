@@ -87,3 +87,9 @@ def resume_batch(batch_id: str, request: Request, principal: Writer, session: Db
 def cancel_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
     """Cancel the batch and every call not yet started."""
     return _transition(service.cancel, batch_id, request, principal.workspace_id, session)
+
+
+@router.post("/batches/{batch_id}/retry")
+def retry_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+    """Re-queue the calls of a completed batch that ended failed, busy or no_answer (409 otherwise)."""
+    return _transition(service.retry, batch_id, request, principal.workspace_id, session)

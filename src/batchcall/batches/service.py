@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
@@ -13,9 +12,10 @@ from batchcall.auth import repository as workspaces
 from batchcall.batches import repository
 from batchcall.batches.schemas import Batch as BatchRead
 from batchcall.batches.schemas import BatchCreate, BatchUpdate, Counters
+from batchcall.calls import lifecycle
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import WAITING_STATUSES, Batch, BatchStatus, Call, CallStatus
+from batchcall.models import Batch, BatchStatus
 from batchcall.numbers import service as numbers
 
 log = logging.getLogger("batchcall.batches")
@@ -29,6 +29,7 @@ TRANSITIONS: dict[str, frozenset[BatchStatus]] = {
     "update": frozenset({BatchStatus.DRAFT}),
     "delete": frozenset({BatchStatus.DRAFT, BatchStatus.COMPLETED, BatchStatus.CANCELED}),
     "add_calls": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
+    "retry": frozenset({BatchStatus.COMPLETED}),
 }
 
 
@@ -130,7 +131,7 @@ def _start(batch: Batch, now: datetime) -> None:
     batch.started_at = batch.started_at or now
 
 
-def _set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:
+def set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:
     log.info(
         "batch %s: %s -> %s%s", batch.id, batch.status, status, f" ({reason})" if reason else "",
         extra={"batch_id": batch.id, "from": batch.status, "to": str(status), "reason": reason},
@@ -154,7 +155,7 @@ def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) 
     require_state(batch, "schedule")
     if counters_of(session, [batch])[batch.id].total == 0:
         raise Conflict(f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status)
-    _set_status(batch, _active_or_scheduled(batch, now), now)
+    set_status(batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
 
@@ -162,7 +163,7 @@ def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) 
 def pause(session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "pause")
-    _set_status(batch, BatchStatus.PAUSED, now, reason)
+    set_status(batch, BatchStatus.PAUSED, now, reason)
     session.flush()
     return batch
 
@@ -170,7 +171,7 @@ def pause(session: Session, workspace_id: str, batch_id: str, now: datetime, rea
 def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "resume")
-    _set_status(batch, _active_or_scheduled(batch, now), now)
+    set_status(batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
 
@@ -179,14 +180,24 @@ def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
     """Cancel the batch and every call not yet started; calls in flight finish."""
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "cancel")
-    session.execute(
-        update(Call)
-        .where(Call.batch_id == batch.id, Call.status.in_(WAITING_STATUSES))
-        .values(status=CallStatus.CANCELED, updated_at=now, completed_at=now, lease_owner=None,
-                lease_expires_at=None)
-    )
-    _set_status(batch, BatchStatus.CANCELED, now)
+    lifecycle.cancel_waiting(session, batch.id, now)
+    set_status(batch, BatchStatus.CANCELED, now)
     batch.completed_at = now
+    session.flush()
+    return batch
+
+
+def retry(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+    """Re-queue the calls of a completed batch that ended failed, busy or without an answer."""
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "retry")
+    if lifecycle.requeue_unreached(session, batch.id, now) == 0:
+        raise Conflict(
+            f"Batch {batch.id} has no call that ended failed, busy or no_answer", batch_status=batch.status
+        )
+    set_status(batch, BatchStatus.ACTIVE, now, "retrying calls that ended failed, busy or no_answer")
+    batch.completed_at = None
+    batch.next_dial_at = None
     session.flush()
     return batch
 

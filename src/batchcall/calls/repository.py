@@ -2,11 +2,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import bulk_insert
-from batchcall.models import Attempt, Call, CallStatus
+from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus
 
 CHUNK = 5_000
 
@@ -58,3 +58,53 @@ def attempts_of(session: Session, call_id: str) -> list[Attempt]:
 
 def next_row_number(session: Session, batch_id: str) -> int:
     return (session.scalar(select(func.max(Call.row_number)).where(Call.batch_id == batch_id)) or 0) + 1
+
+
+def set_waiting_status(session: Session, batch_id: str, status: str, now: datetime) -> int:
+    """Move every call of a batch that is still waiting to ``status``; answers how many moved."""
+    statement = (
+        update(Call)
+        .where(Call.batch_id == batch_id, Call.status.in_(WAITING_STATUSES))
+        .values(status=status, updated_at=now, completed_at=now, next_attempt_at=None, lease_owner=None,
+                lease_expires_at=None)
+    )
+    return session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+def requeue(session: Session, batch_id: str, statuses: Iterable[str], now: datetime) -> int:
+    """Put the batch's calls that ended in ``statuses`` back in the queue, due now."""
+    statement = (
+        update(Call)
+        .where(Call.batch_id == batch_id, Call.status.in_(list(statuses)))
+        .values(status=CallStatus.QUEUED, updated_at=now, completed_at=None, next_attempt_at=now)
+    )
+    return session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: datetime) -> None:
+    """Store the provider's id of each placed attempt (attempt id, call id, provider id): now ringing."""
+    if not placed:
+        return
+    attempts = Attempt.__table__
+    session.execute(
+        update(attempts)
+        .where(attempts.c.id == bindparam("attempt_id"))
+        .values(
+            provider_call_id=bindparam("provider_call_id"),
+            status=case((attempts.c.status == CallStatus.DIALING, CallStatus.RINGING), else_=attempts.c.status),
+        ),
+        [{"attempt_id": a, "provider_call_id": p} for a, _, p in placed],
+    )
+    session.execute(
+        update(Call)
+        .where(Call.id.in_([c for _, c, _ in placed]), Call.status == CallStatus.DIALING)
+        .values(status=CallStatus.RINGING, updated_at=now)
+    )
+
+
+def delete_attempts(session: Session, attempt_ids: Sequence[str]) -> None:
+    session.execute(delete(Attempt).where(Attempt.id.in_(attempt_ids)))
+
+
+def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    bulk_insert(session, Attempt.__table__, rows)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from batchcall.models.base import Base, IdMixin
@@ -49,6 +49,15 @@ class Call(IdMixin, Base):
         Index("ix_calls_due", "status", "next_attempt_at"),
         Index("ix_calls_workspace_to", "workspace_id", "to"),
         Index("ix_calls_lease", "lease_expires_at"),
+        # The claim's scan: a batch's waiting calls in the order they come due.
+        Index(
+            "ix_calls_waiting",
+            "batch_id",
+            "next_attempt_at",
+            "row_number",
+            postgresql_where=text("status IN ('queued', 'scheduled')"),
+            sqlite_where=text("status IN ('queued', 'scheduled')"),
+        ),
     )
 
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -93,7 +102,12 @@ class Attempt(IdMixin, Base):
     """One dial of a call."""
 
     __tablename__ = "attempts"
-    __table_args__ = (UniqueConstraint("provider", "provider_call_id"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_call_id"),
+        # The per-second cap counts a batch's recent starts; the circuit breaker reads its recent endings.
+        Index("ix_attempts_batch_started", "batch_id", "started_at"),
+        Index("ix_attempts_batch_ended", "batch_id", "ended_at"),
+    )
 
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)

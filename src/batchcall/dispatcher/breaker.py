@@ -1,0 +1,27 @@
+"""A batch whose attempts mostly fail stops itself instead of burning through its list.
+
+When more than half of the batch's last 20 attempts that ended within two minutes failed, the batch
+pauses with a reason saying so; an operator resumes it once the cause (provider, caller ids) is fixed.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from batchcall.dispatcher import repository
+from batchcall.models import CallStatus
+
+SAMPLE = 20
+WINDOW = timedelta(minutes=2)
+
+
+def tripped(session: Session, batch_id: str, now: datetime) -> str | None:
+    """The reason to pause the batch, or None while it is healthy."""
+    outcomes = repository.recent_outcomes(session, batch_id, now - WINDOW, SAMPLE)
+    failed = sum(1 for outcome in outcomes if outcome == CallStatus.FAILED)
+    if failed * 2 <= SAMPLE:
+        return None
+    return (
+        f"circuit breaker: {failed} of the last {len(outcomes)} attempts failed within "
+        f"{int(WINDOW.total_seconds() // 60)} minutes; check the provider and the caller ids, then resume"
+    )

@@ -1,0 +1,141 @@
+"""One batch's turn: with its row locked, decide which due calls may start now and start them.
+
+The batch row lock (``FOR UPDATE``; on SQLite the write lock of ``BEGIN IMMEDIATE``) makes the claims
+of one batch take turns across every worker, so the in-flight count and the daily and per-second counts
+read here are exact when the new dials are added to them.
+"""
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from batchcall.agents.service import render_prompt
+from batchcall.batches import service as batches
+from batchcall.calls import lifecycle
+from batchcall.calls.lifecycle import Dial
+from batchcall.contacts import repository as contacts
+from batchcall.dispatcher import caps, repository, rotation, window
+from batchcall.models import IN_FLIGHT_STATUSES, WAITING_STATUSES, Batch, BatchStatus, Call, Channel
+from batchcall.providers.base import DialRequest
+
+log = logging.getLogger("batchcall.dispatcher")
+
+
+@dataclass
+class Claimed:
+    requests: list[DialRequest] = field(default_factory=list)
+    skipped: int = 0
+    completed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claimer:
+    provider: str
+    worker_id: str
+    lease: timedelta
+    limit: int
+
+
+def prompt_values(call: Call) -> dict[str, object]:
+    """What an agent's template may name: the row's variables and the person's own fields."""
+    return {
+        **call.variables,
+        "name": call.name,
+        "first_name": call.first_name,
+        "last_name": call.last_name,
+        "email": call.email,
+        "phone_number": call.to,
+    }
+
+
+def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Claimed:
+    """Start as many of the batch's due calls as its rules allow now; record when it may dial next."""
+    claimed = Claimed()
+    if batch.ends_at is not None and batch.ends_at <= now:
+        lifecycle.expire_waiting(session, batch.id, now)
+    counts = repository.open_call_counts(session, batch.id)
+    waiting = sum(counts.get(status, 0) for status in WAITING_STATUSES)
+    in_flight = sum(counts.get(status, 0) for status in IN_FLIGHT_STATUSES)
+    if waiting == 0:
+        batch.next_dial_at = None
+        if in_flight == 0 and repository.has_calls(session, batch.id):
+            batches.set_status(batch, BatchStatus.COMPLETED, now)
+            batch.completed_at = now
+            claimed.completed = True
+        return claimed
+    opening = window.next_opening([window.batch_window(batch)], now)
+    if opening != now:
+        batch.next_dial_at = opening
+        return claimed
+    allowance = caps.batch_allowance(session, batch, now, in_flight, claimer.limit)
+    if allowance.count == 0:
+        batch.next_dial_at = allowance.until
+        return claimed
+    capacity = caps.caller_capacity(session, batch, now)
+    if batch.from_numbers and not any(capacity.usable(n) for n in batch.from_numbers):
+        batch.next_dial_at = caps.next_caller_day(capacity, now)
+        return claimed
+    template = repository.agent_template(session, batch.agent_id) if batch.agent_id else None
+    dials = _choose(session, batch, capacity, allowance.count, template, now, claimed)
+    if not dials:
+        batch.next_dial_at = repository.earliest_waiting(session, batch.id)
+        return claimed
+    batch.next_dial_at = None
+    caps.count_dials(session, batch, capacity, Counter(d.from_number for d in dials), now)
+    rows = lifecycle.start_attempts(
+        session, dials, claimer.provider, claimer.worker_id, now + claimer.lease, now
+    )
+    claimed.requests = [
+        DialRequest(
+            call_id=dial.call.id,
+            attempt_id=str(row["id"]),
+            channel=dial.call.channel,
+            to=str(row["to"]),
+            from_number=dial.from_number,
+            prompt=dial.prompt,
+            workspace_id=batch.workspace_id,
+        )
+        for dial, row in zip(dials, rows, strict=True)
+    ]
+    return claimed
+
+
+def _choose(
+    session: Session,
+    batch: Batch,
+    capacity: caps.CallerCapacity,
+    budget: int,
+    template: str | None,
+    now: datetime,
+    claimed: Claimed,
+) -> list[Dial]:
+    """Due calls that may go out now, up to ``budget``; the others wait for their time or are skipped."""
+    dials: list[Dial] = []
+    while len(dials) < budget:
+        calls = repository.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
+        if not calls:
+            break
+        blocked = contacts.blocked_numbers(session, batch.workspace_id, {c.to for c in calls if c.to})
+        for call in calls:
+            if call.to is not None and call.to in blocked:
+                lifecycle.skip(call, f"{call.to} is on the do-not-call list", now)
+                claimed.skipped += 1
+                continue
+            if batch.respect_recipient_timezone and call.channel != Channel.EMAIL:
+                verdict = window.verdict(batch, call.to, now)
+                if verdict.at is None:
+                    lifecycle.skip(call, verdict.reason, now)
+                    claimed.skipped += 1
+                    continue
+                if verdict.at != now:
+                    lifecycle.defer(call, verdict.at, now, verdict.reason)
+                    continue
+            from_number = rotation.choose(batch, capacity, call.from_number) if batch.from_numbers else None
+            if batch.from_numbers and from_number is None:
+                return dials
+            prompt = render_prompt(template, prompt_values(call)) if template else call.instruction
+            dials.append(Dial(call, from_number, prompt))
+    return dials

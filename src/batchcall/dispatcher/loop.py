@@ -1,0 +1,223 @@
+"""The dispatcher: one ``tick`` is one pass of every duty; ``run`` ticks until told to stop.
+
+A tick delivers the provider's due events, reconciles calls whose lease lapsed, starts scheduled
+batches, expires what passed its end, and gives every active batch its turn to claim and dial. Tests
+drive it tick by tick on a manual clock; ``batchcall worker`` and ``batchcall serve`` run it on the
+system clock. Workers share nothing but the database.
+"""
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from batchcall.batches import service as batches
+from batchcall.calls import lifecycle
+from batchcall.db import unit_of_work
+from batchcall.dispatcher import events, repository
+from batchcall.dispatcher.claim import Claimer, claim
+from batchcall.kit.ids import new_id
+from batchcall.models import BatchStatus
+from batchcall.providers import registry
+from batchcall.providers.base import DialRequest, Provider, ProviderRejected, ProviderUnavailable
+from batchcall.runtime import Runtime
+
+log = logging.getLogger("batchcall.dispatcher")
+
+RECONCILE_LIMIT = 500
+# The reason a recovered attempt ends with when its dial may or may not have reached the provider.
+UNKNOWN_DIAL = (
+    "the worker stopped before the provider confirmed the dial; not redialled, as it may have gone out"
+)
+
+
+@dataclass
+class Tick:
+    """What one pass did."""
+
+    dialled: int = 0
+    events: int = 0
+    ended: int = 0
+    reconciled: int = 0
+    skipped: int = 0
+    completed: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.dialled or self.events or self.reconciled or self.skipped or self.completed)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+
+
+class Dispatcher:
+    def __init__(
+        self, runtime: Runtime, provider: Provider | None = None, worker_id: str | None = None
+    ) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.provider = provider or registry.create(settings.provider, settings, runtime.clock)
+        self.worker_id = worker_id or settings.worker_id or default_worker_id()
+        self.claimer = Claimer(
+            self.provider.name,
+            self.worker_id,
+            timedelta(seconds=settings.lease_seconds),
+            settings.claim_batch_size,
+        )
+        self.claiming = True
+
+    def _now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    def tick(self) -> Tick:
+        tick = Tick()
+        self.deliver_events(tick)
+        self.reconcile(tick)
+        self.advance_batches()
+        if self.claiming:
+            with self.runtime.sessions() as session:
+                batch_ids = repository.batch_ids_in(session, [BatchStatus.ACTIVE])
+            # Workers visit batches in different orders, so each finds a batch the others are not holding.
+            random.shuffle(batch_ids)
+            for batch_id in batch_ids:
+                self.work_batch(batch_id, tick)
+        return tick
+
+    def deliver_events(self, tick: Tick) -> None:
+        ready = self.provider.poll_events()
+        if not ready:
+            return
+        with unit_of_work(self.runtime.sessions) as session:
+            received = events.receive(session, self.provider.name, ready, self._now())
+        tick.events += received.new
+        tick.ended += received.ended
+
+    def reconcile(self, tick: Tick) -> None:
+        """Ask the provider about each call whose lease lapsed: end it, or hold it until the next check."""
+        now = self._now()
+        with unit_of_work(self.runtime.sessions) as session:
+            lapsed = repository.lapsed_calls(session, now, RECONCILE_LIMIT)
+            if not lapsed:
+                return
+            attempts = repository.current_attempts(session, lapsed)
+            found, unknown, refused = [], [], []
+            for call in lapsed:
+                attempt = attempts.get(call.id)
+                if attempt is None or attempt.provider_call_id is None:
+                    if attempt is not None:
+                        unknown.append((attempt.id, UNKNOWN_DIAL))
+                    continue
+                try:
+                    status = self.provider.fetch_status(attempt.provider_call_id)
+                except ProviderUnavailable as fault:
+                    lifecycle.extend_lease(
+                        call, self.worker_id, now + timedelta(seconds=fault.retry_after_seconds)
+                    )
+                    continue
+                except ProviderRejected as fault:
+                    refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
+                    continue
+                if status.is_final:
+                    found.append(status)
+                else:
+                    lifecycle.extend_lease(call, self.worker_id, now + self.claimer.lease)
+            log.info(
+                "reconciling %d lapsed call(s)",
+                len(lapsed),
+                extra={"worker": self.worker_id, "final": len(found), "unknown": len(unknown)},
+            )
+            received = events.receive(session, self.provider.name, found, now)
+            events.abandon(session, unknown, now, retriable=False)
+            events.abandon(session, refused, now, retriable=True)
+        tick.reconciled += len(lapsed)
+        tick.ended += received.ended
+
+    def advance_batches(self) -> None:
+        """Start scheduled batches whose time came; expire the waiting calls of batches past their end."""
+        now = self._now()
+        with unit_of_work(self.runtime.sessions) as session:
+            for batch in repository.scheduled_batches_due(session, now):
+                batches.set_status(batch, BatchStatus.ACTIVE, now)
+            for batch_id in repository.batches_past_end_with_waiting_calls(session, now):
+                lifecycle.expire_waiting(session, batch_id, now)
+
+    def work_batch(self, batch_id: str, tick: Tick) -> None:
+        with unit_of_work(self.runtime.sessions) as session:
+            batch = repository.lock_batch(session, batch_id, wait=False)
+            if batch is None or batch.status != BatchStatus.ACTIVE:
+                return
+            claimed = claim(session, batch, self.claimer, self._now())
+        tick.skipped += claimed.skipped
+        if claimed.completed:
+            tick.completed.append(batch_id)
+        if claimed.requests:
+            self.dial(claimed.requests)
+            tick.dialled += len(claimed.requests)
+
+    def dial(self, requests: list[DialRequest]) -> None:
+        """Hand each claimed attempt to the provider, then record what it said, all in one transaction."""
+        placed: list[tuple[str, str, str]] = []
+        unavailable: dict[str, float] = {}
+        refused: list[tuple[str, str]] = []
+        for request in requests:
+            try:
+                placed.append((request.attempt_id, request.call_id, self.provider.start_call(request)))
+            except ProviderUnavailable as fault:
+                unavailable[request.call_id] = fault.retry_after_seconds
+                log.warning("provider unavailable: %s", fault.message, extra={"call_id": request.call_id})
+            except ProviderRejected as fault:
+                refused.append((request.attempt_id, f"the provider refused the call: {fault.message}"))
+        now = self._now()
+        with unit_of_work(self.runtime.sessions) as session:
+            lifecycle.mark_placed(session, placed, now)
+            if unavailable:
+                self._give_back(session, requests, unavailable, now)
+            events.abandon(session, refused, now, retriable=True)
+
+    def _give_back(
+        self, session: Session, requests: list[DialRequest], unavailable: dict[str, float], now: datetime
+    ) -> None:
+        calls = repository.lock_calls(session, list(unavailable))
+        lifecycle.give_back(
+            session,
+            [
+                (calls[r.call_id], r.attempt_id, now + timedelta(seconds=unavailable[r.call_id]))
+                for r in requests
+                if r.call_id in unavailable
+            ],
+            now,
+        )
+
+    def own_calls_in_flight(self) -> int:
+        with self.runtime.sessions() as session:
+            return repository.in_flight_count(session, self.worker_id)
+
+    def run(self, stop: threading.Event, drained: threading.Event | None = None) -> None:
+        """Tick until ``stop`` is set; then stop claiming and finish this worker's calls until ``drained`` is.
+
+        Idle passes wait ``poll_interval_seconds``; a pass that did work is followed at once by the next.
+        """
+        interval = self.runtime.settings.poll_interval_seconds
+        log.info("dispatcher %s started", self.worker_id, extra={"worker": self.worker_id})
+        while not stop.is_set():
+            if not self._safe_tick().busy:
+                stop.wait(interval)
+        self.claiming = False
+        while drained is not None and not drained.is_set() and self.own_calls_in_flight() > 0:
+            if not self._safe_tick().busy:
+                drained.wait(interval)
+        log.info("dispatcher %s stopped", self.worker_id, extra={"worker": self.worker_id})
+
+    def _safe_tick(self) -> Tick:
+        try:
+            return self.tick()
+        except Exception:
+            # A failed pass rolled back whole; the next one starts from what the database says.
+            log.exception("dispatcher pass failed", extra={"worker": self.worker_id})
+            return Tick()

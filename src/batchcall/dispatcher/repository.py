@@ -1,0 +1,204 @@
+"""Every query the dispatcher makes."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from batchcall.kit.upsert import insert_on_conflict
+from batchcall.models import (
+    IN_FLIGHT_STATUSES,
+    TERMINAL_STATUSES,
+    WAITING_STATUSES,
+    Agent,
+    Attempt,
+    Batch,
+    BatchStatus,
+    Call,
+    DialCounter,
+    PhoneNumber,
+    ProviderEvent,
+)
+
+IN_FLIGHT = [str(s) for s in IN_FLIGHT_STATUSES]
+WAITING = [str(s) for s in WAITING_STATUSES]
+
+
+def batch_ids_in(session: Session, statuses: Sequence[str]) -> list[str]:
+    return list(session.scalars(select(Batch.id).where(Batch.status.in_(statuses))))
+
+
+def lock_batch(session: Session, batch_id: str, wait: bool) -> Batch | None:
+    """The batch row, locked for the transaction; without ``wait`` None if another worker holds it."""
+    query = select(Batch).where(Batch.id == batch_id).with_for_update(skip_locked=not wait)
+    return session.scalar(query.execution_options(populate_existing=True))
+
+
+def scheduled_batches_due(session: Session, now: datetime) -> list[Batch]:
+    query = select(Batch).where(Batch.status == BatchStatus.SCHEDULED, Batch.scheduled_at <= now)
+    return list(session.scalars(query.with_for_update(skip_locked=True)))
+
+
+def batches_past_end_with_waiting_calls(session: Session, now: datetime) -> list[str]:
+    waiting = select(Call.id).where(Call.batch_id == Batch.id, Call.status.in_(WAITING)).exists()
+    query = select(Batch.id).where(
+        Batch.status.in_([BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED]),
+        Batch.ends_at <= now,
+        waiting,
+    )
+    return list(session.scalars(query))
+
+
+def open_call_counts(session: Session, batch_id: str) -> dict[str, int]:
+    """How many of the batch's calls are in each state that is not terminal."""
+    query = (
+        select(Call.status, func.count())
+        .where(Call.batch_id == batch_id, Call.status.not_in([str(s) for s in TERMINAL_STATUSES]))
+        .group_by(Call.status)
+    )
+    return {status: count for status, count in session.execute(query)}
+
+
+def has_calls(session: Session, batch_id: str) -> bool:
+    return session.scalar(select(Call.id).where(Call.batch_id == batch_id).limit(1)) is not None
+
+
+def due_calls(session: Session, batch_id: str, now: datetime, limit: int, taken: Sequence[str]) -> list[Call]:
+    """Waiting calls that are due, oldest first, locked, except ``taken``; ones another transaction holds
+    are skipped."""
+    query = (
+        select(Call)
+        .where(Call.batch_id == batch_id, Call.status.in_(WAITING), Call.next_attempt_at <= now)
+        .where(Call.id.not_in(taken))
+        .order_by(Call.next_attempt_at, Call.row_number)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def earliest_waiting(session: Session, batch_id: str) -> datetime | None:
+    query = select(func.min(Call.next_attempt_at)).where(Call.batch_id == batch_id, Call.status.in_(WAITING))
+    found: datetime | None = session.scalar(query)
+    return found
+
+
+def agent_template(session: Session, agent_id: str) -> str | None:
+    return session.scalar(select(Agent.prompt_template).where(Agent.id == agent_id))
+
+
+def caller_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int]:
+    query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(
+        PhoneNumber.workspace_id == workspace_id,
+        PhoneNumber.number.in_(numbers),
+        PhoneNumber.daily_cap.is_not(None),
+    )
+    return {number: cap for number, cap in session.execute(query) if cap is not None}
+
+
+def lock_counters(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Dial counts by (scope, day), their rows created if new and locked in a fixed order."""
+    if not keys:
+        return {}
+    ordered = sorted(set(keys))
+    statement = insert_on_conflict(session, DialCounter).on_conflict_do_nothing(
+        index_elements=["scope", "day"]
+    )
+    session.execute(statement, [{"scope": scope, "day": day, "count": 0} for scope, day in ordered])
+    found: dict[tuple[str, str], int] = {}
+    for scope, day in ordered:
+        query = select(DialCounter.count).where(DialCounter.scope == scope, DialCounter.day == day)
+        found[(scope, day)] = session.scalar(query.with_for_update()) or 0
+    return found
+
+
+def add_to_counters(session: Session, increments: dict[tuple[str, str], int]) -> None:
+    for (scope, day), amount in sorted(increments.items()):
+        session.execute(
+            update(DialCounter)
+            .where(DialCounter.scope == scope, DialCounter.day == day)
+            .values(count=DialCounter.count + amount)
+        )
+
+
+def attempt_starts_since(session: Session, batch_id: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many attempts of the batch started after ``since``, and the first of them."""
+    query = select(func.count(), func.min(Attempt.started_at)).where(
+        Attempt.batch_id == batch_id, Attempt.started_at > since
+    )
+    count, first = session.execute(query).one()
+    return count, first
+
+
+def recent_outcomes(session: Session, batch_id: str, since: datetime, limit: int) -> list[str | None]:
+    """Outcomes of the batch's last ``limit`` attempts that ended after ``since``, newest first."""
+    query = (
+        select(Attempt.outcome)
+        .where(Attempt.batch_id == batch_id, Attempt.ended_at >= since)
+        .order_by(Attempt.ended_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def lapsed_calls(session: Session, now: datetime, limit: int) -> list[Call]:
+    """Calls in flight whose lease ran out: their worker is gone or their provider has gone quiet."""
+    query = (
+        select(Call)
+        .where(Call.status.in_(IN_FLIGHT), Call.lease_expires_at <= now)
+        .order_by(Call.lease_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def current_attempts(session: Session, calls: Sequence[Call]) -> dict[str, Attempt]:
+    """Each call's attempt with the call's own attempt number: the one in flight."""
+    if not calls:
+        return {}
+    numbers = {call.id: call.attempt_count for call in calls}
+    query = select(Attempt).where(Attempt.call_id.in_(list(numbers)))
+    return {a.call_id: a for a in session.scalars(query) if numbers[a.call_id] == a.number}
+
+
+def store_new_events(session: Session, rows: Sequence[dict[str, object]]) -> set[str]:
+    """Insert events; answer the ids of those not stored before."""
+    if not rows:
+        return set()
+    statement = (
+        insert_on_conflict(session, ProviderEvent)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(ProviderEvent.event_id)
+    )
+    return set(session.scalars(statement))
+
+
+def attempts_for_events(
+    session: Session, provider: str, provider_call_ids: Sequence[str], attempt_ids: Sequence[str]
+) -> list[Attempt]:
+    by_provider_id = Attempt.provider_call_id.in_(provider_call_ids) & (Attempt.provider == provider)
+    query = select(Attempt).where(by_provider_id | Attempt.id.in_(attempt_ids))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def attempts_by_id(session: Session, attempt_ids: Sequence[str]) -> list[Attempt]:
+    query = select(Attempt).where(Attempt.id.in_(attempt_ids))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def lock_calls(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
+    """The calls, locked in id order so two transactions never wait on each other in a circle."""
+    query = select(Call).where(Call.id.in_(sorted(set(call_ids)))).order_by(Call.id).with_for_update()
+    return {c.id: c for c in session.scalars(query.execution_options(populate_existing=True))}
+
+
+def batches_by_id(session: Session, batch_ids: Sequence[str]) -> dict[str, Batch]:
+    return {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(list(set(batch_ids)))))}
+
+
+def in_flight_count(session: Session, worker_id: str) -> int:
+    query = select(func.count()).where(Call.lease_owner == worker_id, Call.status.in_(IN_FLIGHT))
+    return session.scalar(query) or 0

@@ -1,0 +1,1 @@
+"""Channel vendors behind one Protocol: ``simulated`` by default."""

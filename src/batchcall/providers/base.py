@@ -1,0 +1,101 @@
+"""What every provider offers the dispatcher: one typed Protocol and the values that cross it."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from batchcall.models import TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """One attempt to place: who to reach, from which caller id, with which prompt."""
+
+    call_id: str
+    attempt_id: str
+    channel: str
+    to: str
+    from_number: str | None
+    prompt: str | None
+    workspace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A change of one provider call, as a callback or a status fetch reports it.
+
+    ``event_id`` is unique per provider: a redelivered event has the same id and is acted on once.
+    ``status`` is a call status (``ringing``, ``in_progress`` or a terminal one); ``opted_out`` says the
+    person asked not to be called again.
+    """
+
+    event_id: str
+    provider_call_id: str
+    status: str
+    occurred_at: datetime
+    attempt_id: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    opted_out: bool = False
+    error: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def status_event_id(provider_call_id: str, status: str) -> str:
+    """The id of the event that moves a call to ``status``: the same whether a callback or a fetch saw it."""
+    return f"{provider_call_id}:{status}"
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ProviderUnavailable(ProviderError):
+    """A temporary fault: nothing was placed; try again after ``retry_after_seconds``."""
+
+    def __init__(self, message: str, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ProviderRejected(ProviderError):
+    """A permanent fault: this attempt cannot succeed; it ends failed with the message as its reason."""
+
+
+class Provider(Protocol):
+    """A channel vendor. The simulated provider is one like any other."""
+
+    name: str
+
+    def start_call(self, request: DialRequest) -> str:
+        """Place the call; answer the provider's id for it. Raises ProviderUnavailable or ProviderRejected."""
+        ...
+
+    def end_call(self, provider_call_id: str) -> None:
+        """Hang up a call that is still ringing or talking."""
+        ...
+
+    def fetch_status(self, provider_call_id: str) -> StatusEvent:
+        """The call's current state, asked of the provider. Raises ProviderRejected for an unknown id."""
+        ...
+
+    def poll_events(self) -> Sequence[StatusEvent]:
+        """Events ready in this process; a provider that calls back over HTTP has none."""
+        ...
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
+        """Events in a callback request, after checking it really comes from the provider.
+
+        Raises ProviderRejected when the request is not genuine or not understood.
+        """
+        ...

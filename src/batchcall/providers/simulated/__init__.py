@@ -1,0 +1,1 @@
+"""The deterministic provider used by default, in tests and in benchmarks."""

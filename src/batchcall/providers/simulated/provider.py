@@ -1,0 +1,175 @@
+"""The simulated provider of SPEC section 7: deterministic outcomes, a set call length, a shared ledger.
+
+Everything about a simulated call follows from its provider id, which encodes the start instant, the
+length and the last four digits dialled. Any process can therefore answer a status fetch for a call
+another process placed, which is what lets a worker recover the calls of one that died.
+"""
+
+import heapq
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from batchcall.config import Settings
+from batchcall.kit.clock import Clock
+from batchcall.models import CallStatus
+from batchcall.providers.base import DialRequest, ProviderRejected, StatusEvent, status_event_id
+
+NAME = "simulated"
+PREFIX = "sim"
+
+# The last four digits dialled decide the outcome; every other number answers and completes.
+OUTCOME_OF_SUFFIX: dict[str, CallStatus] = {
+    "0001": CallStatus.BUSY,
+    "0002": CallStatus.NO_ANSWER,
+    "0003": CallStatus.FAILED,
+    "0004": CallStatus.VOICEMAIL,
+}
+OPT_OUT_SUFFIX = "0005"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def outcome_of(suffix: str) -> tuple[CallStatus, bool]:
+    """The outcome for a number ending in ``suffix`` and whether the person opts out."""
+    return OUTCOME_OF_SUFFIX.get(suffix, CallStatus.COMPLETED), suffix == OPT_OUT_SUFFIX
+
+
+def last_four_digits(to: str) -> str:
+    digits = "".join(ch for ch in to if ch.isdigit())
+    return digits[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedCall:
+    """What a simulated provider id says about its call."""
+
+    attempt_id: str
+    started_at: datetime
+    length: timedelta
+    suffix: str
+
+    @property
+    def ended_at(self) -> datetime:
+        return self.started_at + self.length
+
+    @property
+    def provider_call_id(self) -> str:
+        started_us = (self.started_at - EPOCH) // MICROSECOND
+        length_us = self.length // MICROSECOND
+        return f"{PREFIX}:{started_us}:{length_us}:{self.suffix}:{self.attempt_id}"
+
+    @classmethod
+    def decode(cls, provider_call_id: str) -> "SimulatedCall":
+        parts = provider_call_id.split(":", 4)
+        if len(parts) != 5 or parts[0] != PREFIX or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ProviderRejected(f"'{provider_call_id}' is not a simulated call id")
+        started = EPOCH + int(parts[1]) * MICROSECOND
+        return cls(parts[4], started, int(parts[2]) * MICROSECOND, parts[3])
+
+    def status_at(self, now: datetime) -> StatusEvent:
+        if now < self.ended_at:
+            return StatusEvent(
+                event_id=status_event_id(self.provider_call_id, CallStatus.IN_PROGRESS),
+                provider_call_id=self.provider_call_id,
+                status=CallStatus.IN_PROGRESS,
+                occurred_at=self.started_at,
+                attempt_id=self.attempt_id,
+            )
+        return self.final_event(self.ended_at)
+
+    def final_event(self, ended_at: datetime) -> StatusEvent:
+        status, opted_out = outcome_of(self.suffix)
+        answered = status in (CallStatus.COMPLETED, CallStatus.VOICEMAIL)
+        return StatusEvent(
+            event_id=status_event_id(self.provider_call_id, status),
+            provider_call_id=self.provider_call_id,
+            status=status,
+            occurred_at=ended_at,
+            attempt_id=self.attempt_id,
+            answered_at=self.started_at if answered else None,
+            ended_at=ended_at,
+            duration_seconds=(ended_at - self.started_at).total_seconds() if answered else 0.0,
+            opted_out=opted_out,
+        )
+
+
+class Ledger:
+    """The JSON-lines record of every dial, appended to from any number of processes.
+
+    Each line goes out in one ``write`` on a descriptor opened with ``O_APPEND``, so lines from
+    concurrent processes never interleave.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def append(self, request: DialRequest, call: SimulatedCall) -> None:
+        status, _ = outcome_of(call.suffix)
+        line = {
+            "call_id": request.call_id,
+            "attempt_id": request.attempt_id,
+            "to": request.to,
+            "from": request.from_number,
+            "started_at": call.started_at.isoformat(),
+            "ended_at": call.ended_at.isoformat(),
+            "outcome": str(status),
+        }
+        data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, data)
+        finally:
+            os.close(descriptor)
+
+
+class SimulatedProvider:
+    """Voice, SMS and email that behave by the number dialled; events come due on the injected clock."""
+
+    name = NAME
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._clock = clock
+        self._length = timedelta(seconds=settings.sim_call_seconds / settings.sim_speed)
+        self._ledger = Ledger(settings.sim_ledger) if settings.sim_ledger else None
+        # Final events of the calls this process placed, by the instant they come due.
+        self._due: list[tuple[datetime, int, StatusEvent]] = []
+        self._order = itertools.count()
+
+    def start_call(self, request: DialRequest) -> str:
+        started = self._clock.now()
+        call = SimulatedCall(request.attempt_id, started, self._length, last_four_digits(request.to))
+        if self._ledger is not None:
+            self._ledger.append(request, call)
+        heapq.heappush(self._due, (call.ended_at, next(self._order), call.final_event(call.ended_at)))
+        return call.provider_call_id
+
+    def end_call(self, provider_call_id: str) -> None:
+        call = SimulatedCall.decode(provider_call_id)
+        now = self._clock.now()
+        if now < call.ended_at:
+            # The early end carries the same event id as the natural one, so only the first is acted on.
+            heapq.heappush(self._due, (now, next(self._order), call.final_event(now)))
+
+    def fetch_status(self, provider_call_id: str) -> StatusEvent:
+        return SimulatedCall.decode(provider_call_id).status_at(self._clock.now())
+
+    def poll_events(self) -> Sequence[StatusEvent]:
+        now = self._clock.now()
+        ready: list[StatusEvent] = []
+        while self._due and self._due[0][0] <= now:
+            ready.append(heapq.heappop(self._due)[2])
+        return ready
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
+        """A callback names only the call; its status follows from the id, so a forged one changes nothing."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise ProviderRejected("the callback body is not JSON") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("provider_call_id"), str):
+            raise ProviderRejected("the callback needs a 'provider_call_id' string")
+        return [self.fetch_status(payload["provider_call_id"])]
