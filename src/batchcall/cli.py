@@ -159,3 +159,54 @@ def key_revoke(key_id: str) -> None:
     except AppError as error:
         _fail(error)
     console.print(f"revoked {key_id}")
+
+
+@app.command()
+def worker() -> None:
+    """Run the dispatcher alone: claim due calls and dial them until SIGTERM or SIGINT.
+
+    Any number of workers may share one PostgreSQL database. The first signal stops new dials and lets
+    this worker's calls in flight finish; a second stops at once (another worker recovers those calls).
+    """
+    from batchcall.dispatcher.worker import run_worker
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_worker(_runtime(settings))
+
+
+@app.command()
+def status(
+    batch_id: str,
+    watch: Annotated[bool, typer.Option("--watch/--once", help="Follow until the batch ends")] = True,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes while watching")] = 1.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a batch's progress: a bar of calls finished, its counters, and when it dials next.
+
+    Reads the database named by BATCHCALL_DATABASE_URL directly (no API key needed), so run it where
+    the server's settings are.
+    """
+    import time
+
+    from rich.live import Live
+
+    from batchcall.batches import progress
+
+    runtime = _runtime()
+    batch = progress.snapshot(runtime, batch_id)
+    if batch is None:
+        _fail(AppError(f"Batch {batch_id} not found"))
+        return
+    if as_json:
+        print(batch.model_dump_json())
+        return
+    if not watch or batch.status in progress.FINAL_STATUSES:
+        console.print(progress.render(batch))
+        return
+    with Live(progress.render(batch), console=console) as live:
+        while batch is not None and batch.status not in progress.FINAL_STATUSES:
+            time.sleep(interval)
+            batch = progress.snapshot(runtime, batch_id)
+            if batch is not None:
+                live.update(progress.render(batch))
