@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from batchcall.agents import repository
 from batchcall.agents.schemas import AgentCreate, AgentUpdate
+from batchcall.kit.errors import Invalid
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Agent
 
@@ -22,6 +23,14 @@ def create(session: Session, workspace_id: str, data: AgentCreate, now: datetime
 
 def get(session: Session, workspace_id: str, agent_id: str) -> Agent:
     return get_owned(session, Agent, workspace_id, agent_id, "Agent")
+
+
+def require_callable(agent: Agent) -> None:
+    """An agent that places calls must be switched on and ready."""
+    if not agent.active:
+        raise Invalid(f"Agent {agent.id} is not active")
+    if not agent.ready:
+        raise Invalid(f"Agent {agent.id} is not ready for calls")
 
 
 def update(session: Session, workspace_id: str, agent_id: str, data: AgentUpdate) -> Agent:

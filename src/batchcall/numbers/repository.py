@@ -17,6 +17,11 @@ def find_by_ids(session: Session, workspace_id: str, ids: Sequence[str]) -> list
     return list(session.scalars(query))
 
 
+def find_by_numbers(session: Session, workspace_id: str, numbers: Sequence[str]) -> list[PhoneNumber]:
+    owned = PhoneNumber.workspace_id == workspace_id
+    return list(session.scalars(select(PhoneNumber).where(owned, PhoneNumber.number.in_(numbers))))
+
+
 def find_by_agent(session: Session, workspace_id: str, agent_id: str) -> list[PhoneNumber]:
     query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, PhoneNumber.agent_id == agent_id)
     return list(session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id)))

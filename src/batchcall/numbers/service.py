@@ -80,3 +80,8 @@ def resolve_caller_ids(
 
 def list_numbers(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[PhoneNumber], int]:
     return repository.list_numbers(session, workspace_id, limit, offset)
+
+
+def registered(session: Session, workspace_id: str, numbers: list[str]) -> dict[str, PhoneNumber]:
+    """The workspace's phone numbers among ``numbers`` (E.164), by number."""
+    return {n.number: n for n in repository.find_by_numbers(session, workspace_id, numbers)}
