@@ -1,0 +1,234 @@
+"""A key sees only its own workspace: every id of workspace A answers 404 to the key of workspace B.
+
+The table below has one case per native endpoint that takes an id in its path. The coverage test reads
+the app's OpenAPI paths, so a new native endpoint without a case here fails the suite. (Dialect paths
+are excluded by prefix: each dialect answers a foreign id in its own way and is tested with its dialect.)
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from batchcall.app import create_app
+from batchcall.runtime import Runtime
+from tests.store import snapshot
+from tests.support import Tenant, add_rows, create_batch
+
+DIALECT_PREFIXES = ("/v1/batch-calls", "/bulk-calls", "/batch-call", "/api/call", "/ai-phone-calls")
+CSV = ("c.csv", b"phone\n+14155550199\n", "text/csv")
+# Paths with an id that is not a workspace's: inbound provider callbacks are authenticated by signature.
+NOT_WORKSPACE_IDS = {("POST", "/v1/providers/{provider}/events")}
+
+
+@dataclass(frozen=True)
+class Case:
+    json: Any = None
+    files: Any = None
+
+
+# (method, path) -> the request B sends, with the ids of A filled into the path.
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/v1/agents/{agent_id}"): Case(),
+    ("PATCH", "/v1/agents/{agent_id}"): Case(json={"name": "taken over"}),
+    ("DELETE", "/v1/agents/{agent_id}"): Case(),
+    ("GET", "/v1/phone-numbers/{number_id}"): Case(),
+    ("PATCH", "/v1/phone-numbers/{number_id}"): Case(json={"label": "taken over"}),
+    ("DELETE", "/v1/phone-numbers/{number_id}"): Case(),
+    ("GET", "/v1/contacts/{contact_id}"): Case(),
+    ("DELETE", "/v1/dnc/{entry_id}"): Case(),
+    ("GET", "/v1/contact-folders/{folder_id}"): Case(),
+    ("GET", "/v1/contact-folders/{folder_id}/contacts"): Case(),
+    ("POST", "/v1/contact-folders/{folder_id}/contacts"): Case(
+        json={"contacts": [{"phone_number": "+14155550199"}]}
+    ),
+    ("GET", "/v1/batches/{batch_id}"): Case(),
+    ("PATCH", "/v1/batches/{batch_id}"): Case(json={"name": "taken over"}),
+    ("DELETE", "/v1/batches/{batch_id}"): Case(),
+    ("POST", "/v1/batches/{batch_id}/schedule"): Case(),
+    ("POST", "/v1/batches/{batch_id}/pause"): Case(),
+    ("POST", "/v1/batches/{batch_id}/resume"): Case(),
+    ("POST", "/v1/batches/{batch_id}/cancel"): Case(),
+    ("POST", "/v1/batches/{batch_id}/retry"): Case(),
+    ("GET", "/v1/batches/{batch_id}/calls"): Case(),
+    ("POST", "/v1/batches/{batch_id}/calls"): Case(json={"rows": [{"phone_number": "+14155550199"}]}),
+    ("POST", "/v1/batches/{batch_id}/calls/upload"): Case(files={"file": CSV}),
+    ("GET", "/v1/batches/{batch_id}/export"): Case(),
+    ("GET", "/v1/calls/{call_id}"): Case(),
+}
+
+
+def native_id_routes(runtime: Runtime) -> set[tuple[str, str]]:
+    paths = create_app(runtime).openapi()["paths"]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if "{" in path and not path.startswith(DIALECT_PREFIXES)
+        for method in operations
+    }
+
+
+def test_every_native_endpoint_with_an_id_has_a_tenancy_case(runtime: Runtime) -> None:
+    routes = native_id_routes(runtime) - NOT_WORKSPACE_IDS
+    assert routes - CASES.keys() == set(), "add these endpoints to CASES"
+    assert CASES.keys() - routes == set(), "these cases name endpoints that no longer exist"
+
+
+def _ok(response: Any) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+def ids_of_a(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    """One of everything in workspace A."""
+    agent = _ok(client.post("/v1/agents", json={"name": "A's agent"}, headers=tenant.headers))
+    number = _ok(
+        client.post(
+            "/v1/phone-numbers",
+            json={"number": "+14155550100", "agent_id": agent["id"]},
+            headers=tenant.headers,
+        )
+    )
+    contact = _ok(client.post("/v1/contacts", json={"phone_number": "+14155550111"}, headers=tenant.headers))
+    entry = _ok(client.post("/v1/dnc", json={"phone_number": "+14155550112"}, headers=tenant.headers))
+    folder = _ok(client.post("/v1/contact-folders", json={"name": "A's folder"}, headers=tenant.headers))
+    batch = create_batch(client, tenant, agent_id=agent["id"])
+    [call_id] = add_rows(client, tenant, batch["id"], [{"phone_number": "+14155550113"}])["call_ids"]
+    return {
+        "agent_id": agent["id"],
+        "number_id": number["id"],
+        "contact_id": contact["id"],
+        "entry_id": entry["id"],
+        "folder_id": folder["id"],
+        "batch_id": batch["id"],
+        "call_id": call_id,
+    }
+
+
+def _views(client: TestClient, tenant: Tenant, ids: dict[str, str]) -> list[Any]:
+    """What A sees of its own things."""
+    return [
+        client.get(path.format(**ids), headers=tenant.headers).json()
+        for path in (
+            "/v1/agents/{agent_id}",
+            "/v1/phone-numbers/{number_id}",
+            "/v1/contacts/{contact_id}",
+            "/v1/dnc",
+            "/v1/contact-folders/{folder_id}",
+            "/v1/batches/{batch_id}",
+            "/v1/batches/{batch_id}/calls",
+            "/v1/calls/{call_id}",
+        )
+    ]
+
+
+def test_the_key_of_another_workspace_gets_404_and_changes_nothing(
+    client: TestClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    ids_of_a: dict[str, str],
+    subtests: pytest.Subtests,
+) -> None:
+    before, seen_before = snapshot(runtime), _views(client, tenant, ids_of_a)
+    for (method, path), case in sorted(CASES.items()):
+        with subtests.test(msg=f"{method} {path}"):
+            url = path.format(**ids_of_a)
+            response = client.request(
+                method, url, json=case.json, files=case.files, headers=other_tenant.headers
+            )
+            assert response.status_code == 404, response.text
+            body = response.json()
+            assert body["error"] == "not_found"
+            assert url.split("/")[3] in body["message"]
+    # Nothing B sent changed anything of A's, or anything at all.
+    assert snapshot(runtime) == before
+    assert _views(client, tenant, ids_of_a) == seen_before
+
+
+def test_ids_of_another_workspace_are_refused_inside_bodies(
+    client: TestClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant, ids_of_a: dict[str, str]
+) -> None:
+    before = snapshot(runtime)
+    headers = other_tenant.headers
+    assert (
+        client.post(
+            "/v1/batches", json={"name": "x", "agent_id": ids_of_a["agent_id"]}, headers=headers
+        ).status_code
+        == 404
+    )
+    response = client.post(
+        "/v1/batches", json={"name": "x", "phone_number_ids": [ids_of_a["number_id"]]}, headers=headers
+    )
+    assert response.status_code == 422
+    assert ids_of_a["number_id"] in response.json()["message"]
+    assert (
+        client.post(
+            "/v1/phone-numbers",
+            json={"number": "+14155550100", "agent_id": ids_of_a["agent_id"]},
+            headers=headers,
+        ).status_code
+        == 404
+    )
+    folder = _ok(client.post("/v1/contact-folders", json={"name": "B's"}, headers=headers))
+    response = client.post(
+        f"/v1/contact-folders/{folder['id']}/contacts",
+        json={"contact_ids": [ids_of_a["contact_id"]]},
+        headers=headers,
+    )
+    assert response.status_code == 404
+    theirs = create_batch(client, other_tenant)
+    response = client.patch(
+        f"/v1/batches/{theirs['id']}", json={"agent_id": ids_of_a["agent_id"]}, headers=headers
+    )
+    assert response.status_code == 404
+    after = snapshot(runtime)
+    assert after["contact_folder_members"] == before["contact_folder_members"]
+    assert after["phone_numbers"] == before["phone_numbers"]
+
+
+def test_lists_show_only_the_own_workspace(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, ids_of_a: dict[str, str]
+) -> None:
+    for path in (
+        "/v1/agents",
+        "/v1/phone-numbers",
+        "/v1/contacts",
+        "/v1/dnc",
+        "/v1/contact-folders",
+        "/v1/batches",
+    ):
+        mine = client.get(path, headers=tenant.headers).json()
+        theirs = client.get(path, headers=other_tenant.headers).json()
+        assert mine["pagination"]["total"] >= 1, path
+        assert theirs == {"data": [], "pagination": {"total": 0, "limit": 50, "offset": 0}}, path
+    response = client.get(
+        "/v1/batches", params={"agent_id": ids_of_a["agent_id"]}, headers=other_tenant.headers
+    )
+    assert response.json()["data"] == []
+
+
+def test_the_same_number_may_live_in_two_workspaces(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    for who in (tenant, other_tenant):
+        assert (
+            client.post("/v1/phone-numbers", json={"number": "+14155550100"}, headers=who.headers).status_code
+            == 201
+        )
+        assert (
+            client.post(
+                "/v1/contacts", json={"phone_number": "+14155550100"}, headers=who.headers
+            ).status_code
+            == 201
+        )
+        assert (
+            client.post("/v1/dnc", json={"phone_number": "+14155550100"}, headers=who.headers).status_code
+            == 201
+        )
+    mine = client.get("/v1/contacts", headers=tenant.headers).json()["data"]
+    theirs = client.get("/v1/contacts", headers=other_tenant.headers).json()["data"]
+    assert mine[0]["id"] != theirs[0]["id"]
