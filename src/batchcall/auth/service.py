@@ -110,3 +110,24 @@ def verify_api_key(session: Session, api_key: str) -> Principal:
     if not dot or not key_id or not secret:
         raise Unauthorized("Malformed API key: expected '<key_id>.<secret>'")
     return verify(session, key_id, secret)
+
+
+def _signature(key: ApiKey, subject: str) -> str:
+    return hmac.new(key.secret_hash.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def url_signature(session: Session, principal: Principal, subject: str) -> str:
+    """A signature that lets a URL about ``subject`` act as ``principal``'s key until that key is revoked."""
+    key = repository.get_key(session, principal.key_id)
+    if key is None:
+        raise Unauthorized("Invalid or revoked API key")
+    return _signature(key, subject)
+
+
+def verify_url_signature(session: Session, key_id: str, subject: str, signature: str) -> Principal:
+    key = repository.get_key(session, key_id)
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("This link is not valid, or its API key was revoked")
+    if not hmac.compare_digest(_signature(key, subject), signature):
+        raise Unauthorized("This link is not valid, or its API key was revoked")
+    return Principal(key.workspace_id, key.id, tuple(key.scopes))
