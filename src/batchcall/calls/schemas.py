@@ -33,6 +33,7 @@ class Attempt(Read):
     channel: str
     to: str | None
     from_number: str | None = Field(serialization_alias="from")
+    prompt: str | None = Field(description="The agent's prompt as rendered for this attempt")
     status: str
     outcome: str | None
     error: str | None

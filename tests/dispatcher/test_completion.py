@@ -1,0 +1,62 @@
+"""Rule 7: one terminal state per row, counters equal the calls' states, and the batch completes."""
+
+from collections import Counter
+
+from fastapi.testclient import TestClient
+
+from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.clock import ManualClock
+from batchcall.runtime import Runtime
+from tests.dispatcher.conftest import batch_of, calls_of, ledger, number, run_until_done, start
+from tests.support import Tenant, create_batch
+
+TERMINAL = {"completed", "no_answer", "busy", "voicemail", "failed", "canceled", "expired", "skipped"}
+
+
+def test_every_row_ends_once_and_counters_match(
+    client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    rows = [{"phone_number": number(i)} for i in range(6)] + [
+        {"phone_number": number(0, s)} for s in ("0001", "0002", "0003", "0004", "0005")
+    ]
+    batch = start(client, tenant, rows)
+    for _ in range(3):
+        dispatcher.tick()
+        counters = batch_of(client, tenant, batch["id"])["counters"]
+        by_status = Counter(c["status"] for c in calls_of(client, tenant, batch["id"]))
+        assert counters["total"] == sum(by_status.values()) == 11
+        assert counters["in_progress"] == by_status["dialing"] + by_status["ringing"] + by_status["in_progress"]
+        clock.advance(0.01)
+    done = run_until_done(dispatcher, clock, client, tenant, batch["id"])
+    calls = calls_of(client, tenant, batch["id"])
+    assert all(c["status"] in TERMINAL for c in calls)
+    expected = {"completed": 7, "busy": 1, "no_answer": 1, "failed": 1, "voicemail": 1}
+    assert {k: done["counters"][k] for k in expected} == expected
+    assert done["counters"]["queued"] == done["counters"]["in_progress"] == 0
+    assert done["completed_at"] is not None
+    assert len(ledger(runtime)) == 11
+    assert {line["outcome"] for line in ledger(runtime)} == {"completed", "busy", "no_answer", "failed", "voicemail"}
+
+
+def test_a_batch_without_calls_does_not_complete(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    batch = create_batch(client, tenant, schedule="immediate")
+    dispatcher.tick()
+    assert batch_of(client, tenant, batch["id"])["status"] == "active"
+
+
+def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
+    client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher
+) -> None:
+    agent = client.post(
+        "/v1/agents",
+        json={"name": "Reminder", "prompt_template": "Hi {{first_name}}, your {{item}} is ready. {{missing}}"},
+        headers=tenant.headers,
+    ).json()
+    batch = start(client, tenant, [{"phone_number": number(1), "first_name": "Ada", "variables": {"item": "car"}}],
+                  agent_id=agent["id"])
+    dispatcher.tick()
+    call = calls_of(client, tenant, batch["id"])[0]
+    detail = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()
+    assert detail["attempts"][0]["prompt"] == "Hi Ada, your car is ready. {{missing}}"
