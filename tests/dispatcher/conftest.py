@@ -52,8 +52,13 @@ def calls_of(client: TestClient, tenant: Tenant, batch_id: str) -> list[dict[str
 
 
 def run_until_done(
-    dispatcher: Dispatcher, clock: ManualClock, client: TestClient, tenant: Tenant, batch_id: str,
-    step: float = 1.0, limit: int = 200,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    client: TestClient,
+    tenant: Tenant,
+    batch_id: str,
+    step: float = 1.0,
+    limit: int = 200,
 ) -> dict[str, Any]:
     """Tick and move the clock by ``step`` until the batch is completed; answers the batch."""
     for _ in range(limit):

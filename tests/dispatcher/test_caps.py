@@ -14,8 +14,13 @@ from tests.support import Tenant
 def test_calls_per_day_count_in_the_batch_time_zone(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    batch = start(client, tenant, [{"phone_number": number(i)} for i in range(5)], max_calls_per_day=3,
-                  timezone="America/New_York")
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": number(i)} for i in range(5)],
+        max_calls_per_day=3,
+        timezone="America/New_York",
+    )
     assert dispatcher.tick().dialled == 3
     clock.advance(60)
     dispatcher.tick()
@@ -30,12 +35,16 @@ def test_calls_per_day_count_in_the_batch_time_zone(
 def test_caller_id_daily_cap_holds_across_batches(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    response = client.post("/v1/phone-numbers", json={"number": "+12125550100", "daily_cap": 3},
-                           headers=tenant.headers)
+    response = client.post(
+        "/v1/phone-numbers", json={"number": "+12125550100", "daily_cap": 3}, headers=tenant.headers
+    )
     assert response.status_code == 201, response.text
-    first = start(client, tenant, [{"phone_number": number(i)} for i in range(2)], from_numbers=["+12125550100"])
-    second = start(client, tenant, [{"phone_number": number(i)} for i in range(2, 5)],
-                   from_numbers=["+12125550100"])
+    first = start(
+        client, tenant, [{"phone_number": number(i)} for i in range(2)], from_numbers=["+12125550100"]
+    )
+    second = start(
+        client, tenant, [{"phone_number": number(i)} for i in range(2, 5)], from_numbers=["+12125550100"]
+    )
     dispatcher.tick()
     clock.advance(60)
     dispatcher.tick()

@@ -25,7 +25,9 @@ def test_every_row_ends_once_and_counters_match(
         counters = batch_of(client, tenant, batch["id"])["counters"]
         by_status = Counter(c["status"] for c in calls_of(client, tenant, batch["id"]))
         assert counters["total"] == sum(by_status.values()) == 11
-        assert counters["in_progress"] == by_status["dialing"] + by_status["ringing"] + by_status["in_progress"]
+        assert (
+            counters["in_progress"] == by_status["dialing"] + by_status["ringing"] + by_status["in_progress"]
+        )
         clock.advance(0.01)
     done = run_until_done(dispatcher, clock, client, tenant, batch["id"])
     calls = calls_of(client, tenant, batch["id"])
@@ -35,7 +37,13 @@ def test_every_row_ends_once_and_counters_match(
     assert done["counters"]["queued"] == done["counters"]["in_progress"] == 0
     assert done["completed_at"] is not None
     assert len(ledger(runtime)) == 11
-    assert {line["outcome"] for line in ledger(runtime)} == {"completed", "busy", "no_answer", "failed", "voicemail"}
+    assert {line["outcome"] for line in ledger(runtime)} == {
+        "completed",
+        "busy",
+        "no_answer",
+        "failed",
+        "voicemail",
+    }
 
 
 def test_a_batch_without_calls_does_not_complete(
@@ -51,11 +59,18 @@ def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
 ) -> None:
     agent = client.post(
         "/v1/agents",
-        json={"name": "Reminder", "prompt_template": "Hi {{first_name}}, your {{item}} is ready. {{missing}}"},
+        json={
+            "name": "Reminder",
+            "prompt_template": "Hi {{first_name}}, your {{item}} is ready. {{missing}}",
+        },
         headers=tenant.headers,
     ).json()
-    batch = start(client, tenant, [{"phone_number": number(1), "first_name": "Ada", "variables": {"item": "car"}}],
-                  agent_id=agent["id"])
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": number(1), "first_name": "Ada", "variables": {"item": "car"}}],
+        agent_id=agent["id"],
+    )
     dispatcher.tick()
     call = calls_of(client, tenant, batch["id"])[0]
     detail = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()

@@ -16,9 +16,12 @@ def test_a_number_reached_lately_and_a_repeat_are_skipped(
     run_until_done(dispatcher, clock, client, tenant, first["id"])
     clock.advance(3600)
     second = create_batch(client, tenant, schedule="immediate", dedup_days=1)
-    answer = add_rows(client, tenant, second["id"], [
-        {"phone_number": number(1)}, {"phone_number": number(2)}, {"phone_number": number(2)}
-    ])
+    answer = add_rows(
+        client,
+        tenant,
+        second["id"],
+        [{"phone_number": number(1)}, {"phone_number": number(2)}, {"phone_number": number(2)}],
+    )
     assert answer["accepted"] == 1
     reasons = {e["row"]: e["message"] for e in answer["errors"]}
     assert "within the last 1 day" in reasons[1]

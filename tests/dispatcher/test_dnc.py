@@ -13,7 +13,9 @@ def test_a_number_blocked_after_submission_is_skipped_at_dial_time(
     client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
     batch = start(client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}])
-    response = client.post("/v1/dnc", json={"phone_number": number(2), "reason": "asked"}, headers=tenant.headers)
+    response = client.post(
+        "/v1/dnc", json={"phone_number": number(2), "reason": "asked"}, headers=tenant.headers
+    )
     assert response.status_code == 201, response.text
     done = run_until_done(dispatcher, clock, client, tenant, batch["id"])
     assert done["counters"]["skipped"] == 1

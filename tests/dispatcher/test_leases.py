@@ -17,9 +17,11 @@ def test_a_dead_workers_calls_are_reconciled_by_provider_id_not_redialled(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
     runtime.settings.lease_seconds = 30
-    batch = start(client, tenant, [{"phone_number": number(i)} for i in range(3)] + [
-        {"phone_number": number(0, "0002")}
-    ])
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": number(i)} for i in range(3)] + [{"phone_number": number(0, "0002")}],
+    )
     dead = Dispatcher(runtime, worker_id="dead")
     assert dead.tick().dialled == 4
     # The dead worker's events never arrive; the survivor knows nothing of its calls but their ids.
@@ -45,8 +47,9 @@ def test_a_call_still_talking_when_its_lease_lapses_keeps_its_slot(
 ) -> None:
     runtime.settings.lease_seconds = 5
     runtime.settings.sim_speed = 1.0
-    batch = start(client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}],
-                  max_concurrent_calls=1)
+    batch = start(
+        client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}], max_concurrent_calls=1
+    )
     worker = Dispatcher(runtime, worker_id="w")
     assert worker.tick().dialled == 1
     clock.advance(6)

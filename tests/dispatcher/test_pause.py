@@ -1,4 +1,4 @@
-"""Rule 8: pause stops new dials at once and lets calls in flight finish; resume continues; cancel ends the rest."""
+"""Rule 8: pause stops new dials at once, calls in flight finish; resume continues; cancel ends the rest."""
 
 from fastapi.testclient import TestClient
 

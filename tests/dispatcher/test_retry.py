@@ -13,15 +13,24 @@ from tests.support import Tenant
 
 
 def _attempts(client: TestClient, tenant: Tenant, call: dict[str, Any]) -> list[dict[str, Any]]:
-    attempts: list[dict[str, Any]] = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()["attempts"]
+    attempts: list[dict[str, Any]] = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()[
+        "attempts"
+    ]
     return attempts
 
 
 def test_retries_wait_their_delay_and_stop_at_the_limit(
     client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    batch = start(client, tenant, [{"phone_number": number(0, "0001")}], max_retry_attempts=2,
-                  retry_delay_seconds=600, from_numbers=["+12125550100", "+12125550101"], rotation="round_robin")
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": number(0, "0001")}],
+        max_retry_attempts=2,
+        retry_delay_seconds=600,
+        from_numbers=["+12125550100", "+12125550101"],
+        rotation="round_robin",
+    )
     dispatcher.tick()
     clock.advance(1)
     dispatcher.tick()
@@ -45,8 +54,16 @@ def test_a_retry_waits_for_the_window(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
     clock.set(datetime(2026, 11, 23, 21, 59, tzinfo=UTC))  # 16:59 in New York
-    batch = start(client, tenant, [{"phone_number": number(0, "0002")}], max_retry_attempts=1,
-                  retry_delay_seconds=120, timezone="America/New_York", start_time="09:00", end_time="17:00")
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": number(0, "0002")}],
+        max_retry_attempts=1,
+        retry_delay_seconds=120,
+        timezone="America/New_York",
+        start_time="09:00",
+        end_time="17:00",
+    )
     assert dispatcher.tick().dialled == 1
     clock.advance(1)
     dispatcher.tick()
@@ -61,10 +78,16 @@ def test_one_budget_per_call_whatever_the_outcomes_and_per_row_overrides(
     client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
     batch = start(
-        client, tenant,
-        [{"phone_number": number(0, "0003")}, {"phone_number": number(0, "0002"), "max_retries": 0},
-         {"phone_number": number(0, "0004")}],
-        max_retry_attempts=1, retry_delay_seconds=0, retry_on=["failed", "no_answer"],
+        client,
+        tenant,
+        [
+            {"phone_number": number(0, "0003")},
+            {"phone_number": number(0, "0002"), "max_retries": 0},
+            {"phone_number": number(0, "0004")},
+        ],
+        max_retry_attempts=1,
+        retry_delay_seconds=0,
+        retry_on=["failed", "no_answer"],
     )
     run_until_done(dispatcher, clock, client, tenant, batch["id"])
     attempts = {c["to"]: c["attempts"] for c in calls_of(client, tenant, batch["id"])}
@@ -75,7 +98,9 @@ def test_one_budget_per_call_whatever_the_outcomes_and_per_row_overrides(
 def test_retrying_a_finished_batch_requeues_failed_busy_and_unanswered_calls(
     client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    rows = [{"phone_number": number(0, s)} for s in ("0001", "0002", "0003", "0004")] + [{"phone_number": number(1)}]
+    rows = [{"phone_number": number(0, s)} for s in ("0001", "0002", "0003", "0004")] + [
+        {"phone_number": number(1)}
+    ]
     batch = start(client, tenant, rows)
     run_until_done(dispatcher, clock, client, tenant, batch["id"])
     response = client.post(f"/v1/batches/{batch['id']}/retry", headers=tenant.headers)

@@ -21,8 +21,13 @@ def test_no_dial_outside_the_window_and_working_days(
 ) -> None:
     clock.set(SATURDAY_NOON_NEW_YORK)
     batch = start(
-        client, tenant, [{"phone_number": "+12125551000"}],
-        timezone="America/New_York", start_time="09:00", end_time="17:00", working_days=[1, 2, 3, 4, 5],
+        client,
+        tenant,
+        [{"phone_number": "+12125551000"}],
+        timezone="America/New_York",
+        start_time="09:00",
+        end_time="17:00",
+        working_days=[1, 2, 3, 4, 5],
     )
     assert dispatcher.tick().dialled == 0
     answer = batch_of(client, tenant, batch["id"])
@@ -35,11 +40,18 @@ def test_no_dial_outside_the_window_and_working_days(
     assert batch_of(client, tenant, batch["id"])["next_dial_at"] is None
 
 
-def test_window_that_runs_past_midnight(client: TestClient, tenant: Tenant, dispatcher: Dispatcher,
-                                        clock: ManualClock) -> None:
+def test_window_that_runs_past_midnight(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
     clock.set(datetime(2026, 11, 24, 3, 30, tzinfo=UTC))  # 22:30 Monday in New York
-    start(client, tenant, [{"phone_number": "+12125551000"}], timezone="America/New_York",
-          start_time="22:00", end_time="06:00")
+    start(
+        client,
+        tenant,
+        [{"phone_number": "+12125551000"}],
+        timezone="America/New_York",
+        start_time="22:00",
+        end_time="06:00",
+    )
     assert dispatcher.tick().dialled == 1
 
 
@@ -48,7 +60,9 @@ def test_recipient_hours_in_the_recipients_zone(
 ) -> None:
     # 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles.
     batch = start(
-        client, tenant, [{"phone_number": "+12125551000"}, {"phone_number": "+12135551000"}],
+        client,
+        tenant,
+        [{"phone_number": "+12125551000"}, {"phone_number": "+12135551000"}],
         respect_recipient_timezone=True,
     )
     assert dispatcher.tick().dialled == 1
@@ -61,12 +75,15 @@ def test_recipient_hours_in_the_recipients_zone(
     assert dispatcher.tick().dialled == 1
 
 
-def test_stricter_state_hours_apply(client: TestClient, tenant: Tenant, dispatcher: Dispatcher,
-                                    clock: ManualClock) -> None:
+def test_stricter_state_hours_apply(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
     # 01:30 UTC: 20:30 in New York, inside 08:00-21:00; Florida stops at 20:00.
     clock.set(datetime(2026, 11, 24, 1, 30, tzinfo=UTC))
     batch = start(
-        client, tenant, [{"phone_number": "+12125551000"}, {"phone_number": "+13055551000"}],
+        client,
+        tenant,
+        [{"phone_number": "+12125551000"}, {"phone_number": "+13055551000"}],
         respect_recipient_timezone=True,
     )
     assert dispatcher.tick().dialled == 1
@@ -100,15 +117,23 @@ def test_a_number_whose_zone_cannot_be_told_is_skipped_with_a_reason(
 
 @pytest.mark.parametrize(
     ("number", "state"),
-    [("+13055551000", "FL"), ("+14055551000", "OK"), ("+13015551000", "MD"), ("+12065551000", "WA"),
-     ("+12125551000", None), ("+16135551000", None)],
+    [
+        ("+13055551000", "FL"),
+        ("+14055551000", "OK"),
+        ("+13015551000", "MD"),
+        ("+12065551000", "WA"),
+        ("+12125551000", None),
+        ("+16135551000", None),
+    ],
 )
 def test_state_of_a_number(number: str, state: str | None) -> None:
     assert window.state_of(number) == state
 
 
 def test_next_opening_of_a_window_closed_now() -> None:
-    batch = Batch(timezone="Europe/Berlin", start_time="09:00", end_time="18:00", working_days=[1, 2, 3, 4, 5])
+    batch = Batch(
+        timezone="Europe/Berlin", start_time="09:00", end_time="18:00", working_days=[1, 2, 3, 4, 5]
+    )
     friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
     assert window.next_opening([window.batch_window(batch)], friday_evening) == datetime(
         2026, 11, 30, 8, 0, tzinfo=UTC

@@ -1,8 +1,8 @@
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import bulk_insert
@@ -108,3 +108,42 @@ def delete_attempts(session: Session, attempt_ids: Sequence[str]) -> None:
 
 def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(session, Attempt.__table__, rows)  # type: ignore[arg-type]
+
+
+def waiting_calls_to(session: Session, batch_id: str, phones: Iterable[str]) -> dict[tuple[str, str], str]:
+    """(channel, number) to the id of the batch's first call to that number still waiting to be placed.
+
+    The calls are locked for the transaction; one a worker is claiming right now is passed over."""
+    wanted = list(set(phones))
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(wanted), CHUNK):
+        query = (
+            select(Call.id, Call.channel, Call.to)
+            .where(
+                Call.batch_id == batch_id,
+                Call.to.in_(wanted[start : start + CHUNK]),
+                Call.status.in_(WAITING_STATUSES),
+            )
+            .order_by(Call.row_number)
+            .with_for_update(skip_locked=True)
+        )
+        for call_id, channel, to in session.execute(query):
+            if to is not None:
+                found.setdefault((channel, to), call_id)
+    return found
+
+
+def update_calls(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Overwrite calls by ``id``; every row names the same columns, by column name."""
+    if not rows:
+        return
+    # Core, not the ORM: an executemany keyed by id, with the rows' own column names.
+    table = cast(Table, Call.__table__)
+    names = [name for name in rows[0] if name != "id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("call_id"))
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )
+    params = [{"call_id": row["id"], **{f"new_{name}": row[name] for name in names}} for row in rows]
+    session.execute(statement, params)

@@ -26,6 +26,8 @@ CHUNK_ROWS = 10_000
 class IngestOptions:
     country_code: str | None = None
     update_existing_contacts: bool = False
+    # A row to a number the batch is still waiting to call updates that call instead of adding one.
+    update_waiting: bool = False
 
 
 @dataclass
@@ -34,6 +36,8 @@ class IngestResult:
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     call_ids: list[str] = field(default_factory=list)
+    # Of the skipped rows, those refused as invalid (no call stored); the others are stored as skipped calls.
+    rejected: int = 0
 
 
 @dataclass
@@ -95,8 +99,11 @@ def _add_chunk(session: Session, submission: _Submission, chunk: list[tuple[int,
         if isinstance(outcome, RowError):
             result.errors.append(outcome)
             result.skipped += 1
+            result.rejected += 1
         else:
             drafts.append(outcome)
+    if submission.options.update_waiting:
+        drafts = _update_waiting(session, submission, drafts)
     skip_reasons = _skip_reasons(session, submission, drafts)
     batch, now = submission.batch, submission.now
     contact_rows: dict[str, dict[str, Any]] = {}
@@ -121,6 +128,36 @@ def _add_chunk(session: Session, submission: _Submission, chunk: list[tuple[int,
 
 def _dedup_field(draft: CallDraft) -> str:
     return "email" if draft.channel == Channel.EMAIL else "phone_number"
+
+
+def _update_waiting(session: Session, submission: _Submission, drafts: list[CallDraft]) -> list[CallDraft]:
+    """Update the waiting calls that rows name again (the first such row each); answer the other rows."""
+    phones = {d.to for d in drafts if d.to is not None}
+    waiting = repository.waiting_calls_to(session, submission.batch.id, phones)
+    result, now = submission.result, submission.now
+    remaining: list[CallDraft] = []
+    updates: list[dict[str, Any]] = []
+    for draft in drafts:
+        call_id = waiting.get((draft.channel, draft.to)) if draft.to is not None else None
+        if call_id is None or submission.first_row_of.setdefault(draft.dedup_key, draft.row) != draft.row:
+            remaining.append(draft)
+            continue
+        status, due = _waiting_state(draft, now)
+        updates.append(
+            {
+                "id": call_id,
+                "email": draft.email,
+                "scheduled_time": draft.scheduled_time,
+                **draft.fields,
+                "status": status,
+                "next_attempt_at": due,
+                "updated_at": now,
+            }
+        )
+        result.accepted += 1
+        result.call_ids.append(call_id)
+    repository.update_calls(session, updates)
+    return remaining
 
 
 def _skip_reasons(session: Session, submission: _Submission, drafts: list[CallDraft]) -> dict[int, str]:
@@ -166,12 +203,7 @@ def _contact_row(workspace_id: str, id_: str, draft: CallDraft, now: datetime) -
 
 def _call_row(submission: _Submission, draft: CallDraft, contact: str | None, skip_reason: str | None) -> dict[str, Any]:
     now = submission.now
-    if skip_reason is not None:
-        status, due = CallStatus.SKIPPED, None
-    elif draft.scheduled_time is not None and draft.scheduled_time > now:
-        status, due = CallStatus.SCHEDULED, draft.scheduled_time
-    else:
-        status, due = CallStatus.QUEUED, now
+    status, due = (CallStatus.SKIPPED, None) if skip_reason is not None else _waiting_state(draft, now)
     row_number = submission.next_row_number
     submission.next_row_number += 1
     return {
@@ -197,6 +229,13 @@ def _call_row(submission: _Submission, draft: CallDraft, contact: str | None, sk
         "updated_at": now,
         "completed_at": now if skip_reason is not None else None,
     }
+
+
+def _waiting_state(draft: CallDraft, now: datetime) -> tuple[CallStatus, datetime]:
+    """A call not placed yet is scheduled for its row's time, or queued to go now."""
+    if draft.scheduled_time is not None and draft.scheduled_time > now:
+        return CallStatus.SCHEDULED, draft.scheduled_time
+    return CallStatus.QUEUED, now
 
 
 def get(session: Session, workspace_id: str, call_id: str) -> Call:
