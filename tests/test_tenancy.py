@@ -11,15 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from batchcall.app import create_app
 from batchcall.runtime import Runtime
+from tests import routes
 from tests.store import snapshot
 from tests.support import Tenant, add_rows, create_batch
 
-DIALECT_PREFIXES = ("/v1/batch-calls", "/bulk-calls", "/batch-call", "/api/call", "/ai-phone-calls")
 CSV = ("c.csv", b"phone\n+14155550199\n", "text/csv")
-# Paths with an id that is not a workspace's: inbound provider callbacks are authenticated by signature.
-NOT_WORKSPACE_IDS = {("POST", "/v1/providers/{provider}/events")}
 
 
 @dataclass(frozen=True)
@@ -59,20 +56,10 @@ CASES: dict[tuple[str, str], Case] = {
 }
 
 
-def native_id_routes(runtime: Runtime) -> set[tuple[str, str]]:
-    paths = create_app(runtime).openapi()["paths"]
-    return {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        if "{" in path and not path.startswith(DIALECT_PREFIXES)
-        for method in operations
-    }
-
-
-def test_every_native_endpoint_with_an_id_has_a_tenancy_case(runtime: Runtime) -> None:
-    routes = native_id_routes(runtime) - NOT_WORKSPACE_IDS
-    assert routes - CASES.keys() == set(), "add these endpoints to CASES"
-    assert CASES.keys() - routes == set(), "these cases name endpoints that no longer exist"
+def test_every_native_endpoint_with_an_id_has_a_tenancy_case() -> None:
+    routes_with_ids = {(method, path) for method, path in routes.native_operations() if "{" in path}
+    assert routes_with_ids - CASES.keys() == set(), "add these endpoints to CASES"
+    assert CASES.keys() - routes_with_ids == set(), "these cases name endpoints that no longer exist"
 
 
 def _ok(response: Any) -> dict[str, Any]:
