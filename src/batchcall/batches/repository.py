@@ -66,3 +66,8 @@ def list_batches(
 def lock(session: Session, batch_id: str) -> Batch | None:
     """The batch row, locked until the transaction ends, so state changes of one batch queue up."""
     return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update())
+
+
+def exists(session: Session, batch_id: str) -> bool:
+    """Whether any workspace has a batch with this id."""
+    return session.scalar(select(Batch.id).where(Batch.id == batch_id)) is not None

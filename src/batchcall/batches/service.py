@@ -47,6 +47,11 @@ def get(session: Session, workspace_id: str, batch_id: str) -> Batch:
     return get_owned(session, Batch, workspace_id, batch_id, "Batch")
 
 
+def exists(session: Session, batch_id: str) -> bool:
+    """Whether any workspace has this batch: for dialects that tell 'not yours' (403) from 'not there'."""
+    return repository.exists(session, batch_id)
+
+
 def get_for_update(session: Session, workspace_id: str, batch_id: str) -> Batch:
     """The batch, locked for the rest of the transaction (after the ownership check)."""
     get(session, workspace_id, batch_id)

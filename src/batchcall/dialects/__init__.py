@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from batchcall.dialects import batch_call, batch_calls, bulk_calls
+from batchcall.dialects import batch_call, batch_calls, bulk_calls, call_batch
 
-ROUTERS: tuple[APIRouter, ...] = (bulk_calls.router, batch_calls.router, batch_call.router)
+ROUTERS: tuple[APIRouter, ...] = (bulk_calls.router, batch_calls.router, batch_call.router, call_batch.router)

@@ -1,0 +1,239 @@
+"""Dialect D, add calls to a batch (seeds/D-add-calls-to-batch.txt).
+
+``POST /api/call/createBatch`` opens a batch for an agent and its calling numbers; ``POST
+/api/call/addCallsToBatch`` enqueues ``call_data`` records in chunks of 1000 and starts the batch. The key
+travels as ``x-api-key``. Every answer is ``{message, status, code, errorMessage, data}``: 200, 207 with
+``failedChunks`` when only some chunks went in, 400 for a bad request, 403 for a bad key or someone else's
+batch, 404 for an unknown batch or a batch without an agent.
+"""
+
+from http import HTTPStatus
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+from sqlalchemy.orm import Session
+
+from batchcall.agents import service as agents
+from batchcall.auth.dependencies import DbSession
+from batchcall.auth.service import Principal
+from batchcall.batches import service as batches
+from batchcall.batches.schemas import BatchCreate, TimeZone
+from batchcall.calls import service as calls
+from batchcall.calls.service import IngestOptions
+from batchcall.dialects.auth import WholeKeyWriter
+from batchcall.dialects.routing import Fault, envelope_route
+from batchcall.ingest.phone import PhoneError, to_e164
+from batchcall.ingest.rows import RowError
+from batchcall.kit.errors import Forbidden, Invalid, NotFound
+from batchcall.kit.routing import runtime_of
+from batchcall.models import Batch, BatchStatus
+from batchcall.numbers import service as numbers
+
+TAG = "dialect D: call batch"
+CHUNK = 1000
+NO_AGENT = "No agent found for the batch's calling numbers"
+T = TypeVar("T")
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
+    )
+
+
+class CreateBatch(Camel):
+    name: str = Field(min_length=1, max_length=255)
+    agent_id: str | None = Field(default=None, description="The agent; by default the calling numbers' agent")
+    calling_numbers: list[str] = Field(default_factory=list, description="Caller ids, E.164")
+    timezone: TimeZone = Field(default="UTC", description="Applied to each call record without one")
+
+
+class CallRecord(BaseModel):
+    """A call record: ``phoneNumber`` and any fields the agent needs, which become its variables."""
+
+    model_config = ConfigDict(extra="allow")
+
+    phone_number: str = Field(alias="phoneNumber")
+
+
+class AddCallsToBatch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    batch_id: str = Field(alias="batchId", min_length=1, description="From POST /api/call/createBatch")
+    # Records are checked by the native ingestion, chunk by chunk, so a bad one fails only its chunk.
+    call_data: Annotated[
+        list[Any], WithJsonSchema({"type": "array", "items": CallRecord.model_json_schema(), "minItems": 1})
+    ] = Field(min_length=1)
+
+
+class BatchCreated(Camel):
+    batch_id: str
+    name: str
+    agent_id: str | None
+    calling_numbers: list[str]
+    timezone: str
+    status: str
+    created_at: str
+
+
+class FailedChunk(Camel):
+    chunk_num: int
+    error: str
+
+
+class CallsAdded(Camel):
+    added: int
+    call_ids: list[str]
+    failed_chunks: list[FailedChunk] | None = None
+
+
+class Envelope(Camel, Generic[T]):
+    message: str
+    status: bool
+    code: int
+    error_message: str
+    data: T | None
+
+
+def _answer(envelope: Envelope[Any]) -> JSONResponse:
+    return JSONResponse(envelope.model_dump(mode="json", by_alias=True, exclude_none=True), envelope.code)
+
+
+def render(fault: Fault) -> JSONResponse:
+    """A bad key is 403 here and a bad request 400, whatever the native status."""
+    code = {401: 403, 409: 400, 422: 400}.get(fault.status_code, fault.status_code)
+    envelope: Envelope[None] = Envelope(
+        message=HTTPStatus(code).phrase, status=False, code=code, error_message=fault.message, data=None
+    )
+    return JSONResponse(envelope.model_dump(by_alias=True), code)
+
+
+router = APIRouter(prefix="/api/call", tags=[TAG], route_class=envelope_route(render))
+
+
+def _calling_numbers(raw: list[str]) -> list[str]:
+    try:
+        return [to_e164(number) for number in raw]
+    except PhoneError as exc:
+        raise Invalid(f"callingNumbers: {exc}") from None
+
+
+def _agent_of_numbers(session: Session, workspace_id: str, calling: list[str]) -> str:
+    """The agent the calling numbers are assigned to."""
+    assigned = {n.agent_id for n in numbers.registered(session, workspace_id, calling).values() if n.agent_id}
+    if not assigned:
+        raise NotFound(NO_AGENT)
+    if len(assigned) > 1:
+        raise Invalid("The calling numbers are assigned to different agents; give agentId")
+    return assigned.pop()
+
+
+def _owned_batch(session: Session, principal: Principal, batch_id: str) -> Batch:
+    try:
+        return batches.get_for_update(session, principal.workspace_id, batch_id)
+    except NotFound:
+        if batches.exists(session, batch_id):
+            raise Forbidden(f"This API key does not own batch {batch_id}") from None
+        raise NotFound(f"Batch {batch_id} not found") from None
+
+
+def _native_row(number: int, record: Any) -> Any:
+    """``phoneNumber`` is the native ``phone_number``; every other field passes as it is."""
+    if not isinstance(record, dict):
+        return record
+    phone = record.get("phoneNumber")
+    if phone is None or phone == "":
+        return RowError(number, "phoneNumber", "is required")
+    return {**{k: v for k, v in record.items() if k != "phoneNumber"}, "phone_number": phone}
+
+
+def _error_text(error: RowError) -> str:
+    field = "phoneNumber" if error.field == "phone_number" else error.field
+    return f"Row {error.row}: {field}: {error.message}"
+
+
+@router.post("/createBatch", response_model=Envelope[BatchCreated])
+def create_batch(
+    request: Request, body: CreateBatch, principal: WholeKeyWriter, session: DbSession
+) -> JSONResponse:
+    """A batch for ``agentId`` (or the agent the ``callingNumbers`` are assigned to); calls come next."""
+    if not body.calling_numbers and body.agent_id is None:
+        raise Invalid("Give callingNumbers assigned to an agent, or agentId")
+    calling = _calling_numbers(body.calling_numbers)
+    if body.agent_id is not None:
+        agent_id = agents.get(session, principal.workspace_id, body.agent_id).id
+    else:
+        agent_id = _agent_of_numbers(session, principal.workspace_id, calling)
+    settings = BatchCreate(
+        name=body.name, agent_id=agent_id, from_numbers=calling, timezone=body.timezone, schedule="draft"
+    )
+    batch = batches.create(
+        session, principal.workspace_id, settings, runtime_of(request).clock.now(), dialect="d"
+    )
+    data = BatchCreated(
+        batch_id=batch.id,
+        name=batch.name,
+        agent_id=batch.agent_id,
+        calling_numbers=batch.from_numbers,
+        timezone=batch.timezone,
+        status=batch.status,
+        created_at=batch.created_at.isoformat(),
+    )
+    return _answer(
+        Envelope(message="Batch created successfully", status=True, code=200, error_message="", data=data)
+    )
+
+
+@router.post(
+    "/addCallsToBatch", response_model=Envelope[CallsAdded], responses={207: {"model": Envelope[CallsAdded]}}
+)
+def add_calls_to_batch(
+    request: Request, body: AddCallsToBatch, principal: WholeKeyWriter, session: DbSession
+) -> JSONResponse:
+    """Enqueue the records in chunks of 1000, each checked against the agent's required variables.
+
+    A chunk with an invalid record is not written and is listed in ``failedChunks`` (207); when every
+    chunk fails the answer is 400. A record to a number the batch is still waiting to call updates that
+    call. The batch starts once calls are in."""
+    now = runtime_of(request).clock.now()
+    batch = _owned_batch(session, principal, body.batch_id)
+    if batch.agent_id is None:
+        raise NotFound(NO_AGENT)
+    records = body.call_data
+    added = CallsAdded(added=0, call_ids=[])
+    failed: list[FailedChunk] = []
+    chunks = range(0, len(records), CHUNK)
+    for chunk_num, start in enumerate(chunks, start=1):
+        rows = [(n, _native_row(n, r)) for n, r in enumerate(records[start : start + CHUNK], start=start + 1)]
+        savepoint = session.begin_nested()
+        result = calls.add_calls(session, batch, rows, now, IngestOptions(update_waiting=True))
+        if result.rejected:
+            savepoint.rollback()
+            failed.append(FailedChunk(chunk_num=chunk_num, error="; ".join(map(_error_text, result.errors))))
+            continue
+        savepoint.commit()
+        added.added += result.accepted
+        added.call_ids.extend(result.call_ids)
+    if len(failed) == len(chunks):
+        raise Invalid("; ".join(chunk.error for chunk in failed))
+    if added.added and batch.status == BatchStatus.DRAFT:
+        batches.schedule(session, principal.workspace_id, batch.id, now)
+    if not failed:
+        return _answer(
+            Envelope(
+                message="Calls enqueued successfully", status=True, code=200, error_message="", data=added
+            )
+        )
+    added.failed_chunks = failed
+    return _answer(
+        Envelope(
+            message="Some calls failed to enqueue",
+            status=False,
+            code=207,
+            error_message="Partial content, check failedChunks for details",
+            data=added,
+        )
+    )
