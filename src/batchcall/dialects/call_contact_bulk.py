@@ -1,0 +1,160 @@
+"""Dialect E, call contact bulk (seeds/E-call-contact-bulk.txt).
+
+``POST /ai-phone-calls/call-contact-bulk`` with a Bearer key starts one call per contact at once: a batch
+whose agent is ``aiSettingsTemplateId`` and whose concurrency is ``batchSize``. ``promptTags`` fill the
+agent's ``{{key}}`` placeholders when each call starts; ``metadata`` stays on the call and is reported as
+``requestMetadata``. 201 when every contact is called, 207 when some could not be, 422 when none could;
+errors come as FastAPI's ``{"detail": ...}``.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from batchcall.auth.dependencies import DbSession
+from batchcall.batches import service as batches
+from batchcall.batches.schemas import BatchCreate
+from batchcall.calls import service as calls
+from batchcall.calls.service import IngestOptions
+from batchcall.dialects.auth import BearerWriter
+from batchcall.dialects.routing import Fault, envelope_route
+from batchcall.ingest.rows import RowError
+from batchcall.kit.errors import Invalid
+from batchcall.kit.routing import runtime_of
+
+TAG = "dialect E: call contact bulk"
+# E's names for the native row fields, for the messages about contacts that were not called.
+CONTACT_FIELDS = {
+    "phone_number": "numberToCall",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "variables": "promptTags",
+    "metadata": "metadata",
+}
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
+    )
+
+
+class ContactIn(Camel):
+    number_to_call: str = Field(min_length=1, description="Phone number to call")
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = Field(default=None, description="Updated on a known contact with updateExisting")
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Stored on the call, reported as requestMetadata"
+    )
+    prompt_tags: dict[str, Any] | None = Field(
+        default=None, description="Values for the {{key}} placeholders of the agent's prompt"
+    )
+
+
+class CallContactBulk(Camel):
+    contacts: list[ContactIn] = Field(min_length=1)
+    ai_settings_template_id: UUID | None = Field(default=None, description="The agent (AI settings template)")
+    update_existing: bool = Field(default=False, description="Update firstName, lastName and email if known")
+    country_code: str | None = Field(
+        default=None, min_length=2, max_length=2, pattern=r"^[A-Z]{2}$", description="To parse local numbers"
+    )
+    batch_size: int | None = Field(
+        default=None, ge=10, le=1000, description="Contacts processed at once (default: the server's)"
+    )
+
+
+class CallOut(Camel):
+    call_id: str
+    number_to_call: str | None
+    first_name: str | None
+    last_name: str | None
+    status: str
+    skip_reason: str | None
+    request_metadata: dict[str, Any]
+    prompt_tags: dict[str, Any]
+
+
+class CallsStarted(Camel):
+    batch_id: str
+    total_contacts: int
+    initiated: int
+    skipped: int
+    errors: list[str]
+    calls: list[CallOut]
+
+
+def render(fault: Fault) -> JSONResponse:
+    """FastAPI's own error shape: the list of field errors for a bad body, else a message."""
+    detail: Any = fault.validation or fault.message
+    return JSONResponse({"detail": detail}, status_code=fault.status_code)
+
+
+router = APIRouter(prefix="/ai-phone-calls", tags=[TAG], route_class=envelope_route(render))
+
+
+def _error_text(error: RowError) -> str:
+    return f"contacts[{error.row - 1}].{CONTACT_FIELDS.get(error.field, error.field)}: {error.message}"
+
+
+@router.post("/call-contact-bulk", status_code=201, responses={207: {"model": CallsStarted}})
+def call_contact_bulk(
+    request: Request, body: CallContactBulk, principal: BearerWriter, session: DbSession
+) -> JSONResponse:
+    """Call every contact now; one that cannot be called (bad number, do-not-call list) is reported."""
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    if len(body.contacts) > runtime.settings.max_rows_per_request:
+        raise Invalid(f"At most {runtime.settings.max_rows_per_request} contacts per request")
+    settings = BatchCreate(
+        name=f"Call contact bulk {now:%Y-%m-%d %H:%M:%S}",
+        agent_id=str(body.ai_settings_template_id) if body.ai_settings_template_id else None,
+        max_concurrent_calls=body.batch_size or runtime.settings.call_contact_bulk_batch_size,
+        schedule="immediate",
+    )
+    batch = batches.create(session, principal.workspace_id, settings, now, dialect="e")
+    rows = (
+        (
+            number,
+            {
+                "phone_number": contact.number_to_call,
+                "first_name": contact.first_name,
+                "last_name": contact.last_name,
+                "email": contact.email,
+                "metadata": contact.metadata or {},
+                "variables": contact.prompt_tags or {},
+            },
+        )
+        for number, contact in enumerate(body.contacts, start=1)
+    )
+    options = IngestOptions(body.country_code, body.update_existing)
+    result = calls.add_calls(session, batch, rows, now, options)
+    errors = [_error_text(e) for e in result.errors]
+    if result.accepted == 0:
+        raise Invalid("No contact can be called: " + "; ".join(errors))
+    started = CallsStarted(
+        batch_id=batch.id,
+        total_contacts=len(body.contacts),
+        initiated=result.accepted,
+        skipped=result.skipped,
+        errors=errors,
+        calls=[
+            CallOut(
+                call_id=call.id,
+                number_to_call=call.to,
+                first_name=call.first_name,
+                last_name=call.last_name,
+                status=call.status,
+                skip_reason=call.skip_reason,
+                request_metadata=call.metadata_,
+                prompt_tags=call.variables,
+            )
+            for call in calls.iter_calls(session, batch.id)
+        ],
+    )
+    status_code = 201 if result.skipped == 0 else 207
+    return JSONResponse(started.model_dump(mode="json", by_alias=True), status_code=status_code)
