@@ -30,6 +30,7 @@ TRANSITIONS: dict[str, frozenset[BatchStatus]] = {
     "delete": frozenset({BatchStatus.DRAFT, BatchStatus.COMPLETED, BatchStatus.CANCELED}),
     "add_calls": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
     "retry": frozenset({BatchStatus.COMPLETED}),
+    "reopen": frozenset({BatchStatus.COMPLETED}),
 }
 
 
@@ -201,6 +202,18 @@ def retry(session: Session, workspace_id: str, batch_id: str, now: datetime) -> 
             f"Batch {batch.id} has no call that ended failed, busy or no_answer", batch_status=batch.status
         )
     set_status(batch, BatchStatus.ACTIVE, now, "retrying calls that ended failed, busy or no_answer")
+    batch.completed_at = None
+    batch.next_dial_at = None
+    session.flush()
+    return batch
+
+
+def reopen(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+    """Make a completed batch active again, for new calls: dialect D's batches take calls for as long
+    as they exist."""
+    batch = get_for_update(session, workspace_id, batch_id)
+    require_state(batch, "reopen")
+    set_status(batch, BatchStatus.ACTIVE, now, "reopened for new calls")
     batch.completed_at = None
     batch.next_dial_at = None
     session.flush()

@@ -197,11 +197,14 @@ def add_calls_to_batch(
 
     A chunk with an invalid record is not written and is listed in ``failedChunks`` (207); when every
     chunk fails the answer is 400. A record to a number the batch is still waiting to call updates that
-    call. The batch starts once calls are in."""
+    call; one to a number already called is a new call. The batch starts (or, completed, reopens) once
+    calls are in."""
     now = runtime_of(request).clock.now()
     batch = _owned_batch(session, principal, body.batch_id)
     if batch.agent_id is None:
         raise NotFound(NO_AGENT)
+    if batch.status == BatchStatus.COMPLETED:
+        batch = batches.reopen(session, principal.workspace_id, batch.id, now)
     records = body.call_data
     added = CallsAdded(added=0, call_ids=[])
     failed: list[FailedChunk] = []
