@@ -1,5 +1,6 @@
 """FastAPI dependencies that turn credentials into a ``Principal`` with the scope the route needs."""
 
+import hashlib
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -7,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from batchcall.auth import service
 from batchcall.auth.scopes import Scope
@@ -14,6 +16,8 @@ from batchcall.auth.service import Principal
 from batchcall.idempotency import service as idempotency
 from batchcall.kit.errors import Unauthorized
 from batchcall.kit.routing import get_session
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key_id>.<secret>`")
 
@@ -34,10 +38,37 @@ async def guard_idempotency(request: Request, session: Session, principal: Princ
     key = next((request.headers[h] for h in idempotency.HEADERS if h in request.headers), None)
     if key is None:
         return
-    hashed = idempotency.request_hash(request.method, request.url.path, await request.body())
+    hashed = idempotency.request_hash(request.method, request.url.path, await _content(request))
     request.state.idempotency = await run_in_threadpool(
         idempotency.check, session, principal.workspace_id, key, hashed
     )
+
+
+async def _content(request: Request) -> bytes:
+    """What makes two requests the same: the raw body, or for a form its fields and files.
+
+    FastAPI has already streamed a form into its parts, so its raw body is gone; hashing the parts
+    also lets a client resend one file under a new multipart boundary.
+    """
+    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return await request.body()
+    form = await request.form()
+    return await run_in_threadpool(_form_digest, list(form.multi_items()))
+
+
+def _form_digest(items: list[tuple[str, UploadFile | str]]) -> bytes:
+    digest = hashlib.sha256()
+    for name, value in sorted(items, key=lambda item: item[0]):
+        digest.update(f"\n{len(name)}:{name}=".encode())
+        if isinstance(value, str):
+            digest.update(value.encode())
+            continue
+        digest.update(f"file {value.filename!r}\n".encode())
+        value.file.seek(0)
+        while block := value.file.read(1 << 20):
+            digest.update(block)
+        value.file.seek(0)
+    return digest.digest()
 
 
 def requires(
