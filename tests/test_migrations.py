@@ -1,0 +1,79 @@
+"""The schema comes from the migrations alone: from empty to head on both databases, matching the models."""
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from typer.testing import CliRunner
+
+from batchcall import db
+from batchcall.models import Base
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def empty_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of the same kind as ``database_url`` with nothing in it."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.db'}"
+        return
+    name = f"batchcall_empty_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tables(url: str) -> set[str]:
+    engine = db.make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def differences(url: str) -> list[object]:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_creates_every_table_and_matches_the_models(empty_database_url: str) -> None:
+    assert tables(empty_database_url) == set()
+    db.migrate(empty_database_url)
+    assert tables(empty_database_url) == set(Base.metadata.tables)
+    assert differences(empty_database_url) == []
+
+
+def test_upgrade_is_repeatable_and_downgrade_leaves_nothing(empty_database_url: str) -> None:
+    db.migrate(empty_database_url)
+    db.migrate(empty_database_url)
+    command.downgrade(db.alembic_config(empty_database_url), "base")
+    assert tables(empty_database_url) == set()
+    db.migrate(empty_database_url)
+    assert differences(empty_database_url) == []
+
+
+def test_the_migrate_command(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchcall import cli
+    from batchcall.config import get_settings
+
+    monkeypatch.setenv("BATCHCALL_DATABASE_URL", empty_database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert tables(empty_database_url) == set(Base.metadata.tables)
