@@ -7,7 +7,7 @@ schedule, pause and resume, with a Bearer key and ``X-Idempotency-Key``. A batch
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -226,10 +226,10 @@ def _present(session: Session, found: Sequence[Batch]) -> list[BatchCallOut]:
 
 
 def _in_zone(value: datetime | None, timezone: str) -> datetime | None:
-    """A time given without an offset is read in the batch's timezone."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=ZoneInfo(timezone))
+    """A time given without an offset is read in the batch's timezone; stored as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(timezone))).astimezone(UTC)
 
 
 def _callable_agent(session: Session, workspace_id: str, agent_id: str) -> Agent:
