@@ -40,15 +40,16 @@ class Claimer:
 
 
 def prompt_values(call: Call) -> dict[str, object]:
-    """What an agent's template may name: the row's variables and the person's own fields."""
-    return {
-        **call.variables,
+    """What an agent's template may name: the row's variables and the person's own fields (where known)."""
+    person = {
         "name": call.name,
         "first_name": call.first_name,
         "last_name": call.last_name,
         "email": call.email,
         "phone_number": call.to,
     }
+    # A field the row left empty must not blank out a variable of the same name (C's dynamic_variables).
+    return {**call.variables, **{key: value for key, value in person.items() if value is not None}}
 
 
 def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Claimed:
