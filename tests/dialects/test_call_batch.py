@@ -1,0 +1,329 @@
+"""Dialect D, add calls to a batch: the seed's example, chunks and 207, waiting calls updated, codes."""
+
+import json
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.clock import ManualClock
+from batchcall.runtime import Runtime
+from tests.dialects.conftest import dial_until, make_agent, make_number, native_batch, native_calls, tag_of
+from tests.support import Tenant, make_tenant
+
+# The seed's example body as written; only the batchId differs (it names a batch of this workspace).
+SEED_EXAMPLE = """{
+    "batchId": "64e5f12345abcdef98765432",
+    "call_data": [
+      {
+        "phoneNumber": "12125551001",
+        "name": "Sarah Johnson",
+        "account_id": "ACC-1001",
+        "custom_field_1": "value1",
+        "priority": "high"
+      },
+      {
+        "phoneNumber": "13105552002",
+        "name": "Michael Chen",
+        "account_id": "ACC-1002",
+        "category": "support"
+      }
+    ]
+  }"""
+CALLER = "+14155550100"
+UUID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+def _headers(tenant: Tenant) -> dict[str, str]:
+    return {"x-api-key": tenant.api_key}
+
+
+@pytest.fixture
+def agent(client: TestClient, tenant: Tenant) -> dict[str, Any]:
+    agent = make_agent(
+        client,
+        tenant,
+        prompt_template="Hello {{name}} about {{account_id}}",
+        required_variables=["account_id"],
+    )
+    make_number(client, tenant, CALLER, agent["id"])
+    return agent
+
+
+@pytest.fixture
+def batch_id(client: TestClient, tenant: Tenant, agent: dict[str, Any]) -> str:
+    response = client.post(
+        "/api/call/createBatch",
+        json={"name": "Renewals", "callingNumbers": [CALLER]},
+        headers=_headers(tenant),
+    )
+    assert response.status_code == 200, response.text
+    created: str = response.json()["data"]["batchId"]
+    return created
+
+
+def _add(client: TestClient, tenant: Tenant, batch_id: str, records: list[Any]) -> Any:
+    return client.post(
+        "/api/call/addCallsToBatch",
+        json={"batchId": batch_id, "call_data": records},
+        headers=_headers(tenant),
+    )
+
+
+def test_the_seed_example_answers_as_documented(client: TestClient, tenant: Tenant, batch_id: str) -> None:
+    request = SEED_EXAMPLE.replace("64e5f12345abcdef98765432", batch_id)
+    response = client.post(
+        "/api/call/addCallsToBatch",
+        content=request,
+        headers={**_headers(tenant), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer == {
+        "message": "Calls enqueued successfully",
+        "status": True,
+        "code": 200,
+        "errorMessage": "",
+        "data": {"added": 2, "callIds": answer["data"]["callIds"]},
+    }
+    assert len(answer["data"]["callIds"]) == 2
+    assert all(UUID.match(call_id) for call_id in answer["data"]["callIds"])
+
+    calls = native_calls(client, tenant, batch_id)
+    assert [c["id"] for c in calls] == answer["data"]["callIds"]
+    assert [(c["to"], c["name"]) for c in calls] == [
+        ("+12125551001", "Sarah Johnson"),
+        ("+13105552002", "Michael Chen"),
+    ]
+    assert calls[0]["variables"] == {"account_id": "ACC-1001", "custom_field_1": "value1", "priority": "high"}
+    assert calls[1]["variables"] == {"account_id": "ACC-1002", "category": "support"}
+    assert native_batch(client, tenant, batch_id)["status"] == "active"
+
+
+def test_create_batch_finds_the_agent_of_its_calling_numbers(
+    client: TestClient, tenant: Tenant, agent: dict[str, Any]
+) -> None:
+    body = {"name": "Renewals", "callingNumbers": ["(415) 555-0100"], "timezone": "America/Chicago"}
+    answer = client.post("/api/call/createBatch", json=body, headers=_headers(tenant)).json()
+    assert (answer["message"], answer["status"], answer["code"], answer["errorMessage"]) == (
+        "Batch created successfully",
+        True,
+        200,
+        "",
+    )
+    data = answer["data"]
+    assert UUID.match(data["batchId"])
+    assert (data["name"], data["agentId"], data["callingNumbers"]) == ("Renewals", agent["id"], [CALLER])
+    assert (data["timezone"], data["status"]) == ("America/Chicago", "draft")
+    assert data["createdAt"] == "2026-11-23T15:00:00+00:00"
+
+    by_agent = client.post(
+        "/api/call/createBatch", json={"name": "By agent", "agentId": agent["id"]}, headers=_headers(tenant)
+    ).json()["data"]
+    assert (by_agent["agentId"], by_agent["callingNumbers"], by_agent["timezone"]) == (
+        agent["id"],
+        [CALLER],
+        "UTC",
+    )
+
+
+def test_create_batch_errors(client: TestClient, tenant: Tenant, agent: dict[str, Any]) -> None:
+    def create(body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        return client.post(
+            "/api/call/createBatch", json=body, headers=_headers(tenant) if headers is None else headers
+        )
+
+    unassigned = create({"name": "X", "callingNumbers": ["+14155550199"]})
+    assert unassigned.status_code == 404
+    assert unassigned.json() == {
+        "message": "Not Found",
+        "status": False,
+        "code": 404,
+        "errorMessage": "No agent found for the batch's calling numbers",
+        "data": None,
+    }
+    assert create({"name": "X"}).status_code == 400
+    assert create({"callingNumbers": [CALLER]}).status_code == 400
+    assert (
+        create({"name": "X", "callingNumbers": ["12"]})
+        .json()["errorMessage"]
+        .startswith("callingNumbers: '12'")
+    )
+    assert create({"name": "X", "agentId": "nope"}).status_code == 404
+    assert create({"name": "X", "agentId": agent["id"], "timezone": "Nowhere"}).status_code == 400
+    other = make_agent(client, tenant)
+    make_number(client, tenant, "+14155550101", other["id"])
+    mixed = create({"name": "X", "callingNumbers": [CALLER, "+14155550101"]})
+    assert mixed.status_code == 400
+    assert create({"name": "X", "callingNumbers": [CALLER]}, headers={}).status_code == 403
+
+
+def test_custom_fields_are_checked_against_the_agents_required_variables(
+    client: TestClient, tenant: Tenant, batch_id: str
+) -> None:
+    refused = _add(client, tenant, batch_id, [{"phoneNumber": "12125551001", "name": "No Account"}])
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "message": "Bad Request",
+        "status": False,
+        "code": 400,
+        "errorMessage": "Row 1: variables: missing required variable(s): account_id",
+        "data": None,
+    }
+    no_phone = _add(client, tenant, batch_id, [{"account_id": "A"}])
+    assert no_phone.json()["errorMessage"] == "Row 1: phoneNumber: is required"
+    bad_phone = _add(client, tenant, batch_id, [{"phoneNumber": "12", "account_id": "A"}])
+    assert bad_phone.json()["errorMessage"].startswith("Row 1: phoneNumber: '12'")
+    assert native_calls(client, tenant, batch_id) == []
+    assert native_batch(client, tenant, batch_id)["status"] == "draft"
+
+
+def test_bad_requests_are_400(client: TestClient, tenant: Tenant, batch_id: str) -> None:
+    for body in (
+        {"call_data": [{"phoneNumber": "12125551001"}]},
+        {"batchId": batch_id, "call_data": []},
+        {"batchId": batch_id},
+    ):
+        response = client.post("/api/call/addCallsToBatch", json=body, headers=_headers(tenant))
+        assert response.status_code == 400, body
+        assert (response.json()["status"], response.json()["code"]) == (False, 400)
+    malformed = client.post(
+        "/api/call/addCallsToBatch",
+        content=b"{",
+        headers={**_headers(tenant), "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400
+
+
+def test_keys_and_ownership_answer_403_and_unknown_batches_404(
+    client: TestClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant, batch_id: str
+) -> None:
+    records = [{"phoneNumber": "12125551001", "account_id": "A"}]
+    body = {"batchId": batch_id, "call_data": records}
+    for headers in ({}, {"x-api-key": "nope"}, {"x-api-key": tenant.key_id + ".wrong"}):
+        refused = client.post("/api/call/addCallsToBatch", json=body, headers=headers)
+        assert refused.status_code == 403, headers
+        assert refused.json()["code"] == 403
+    reader = make_tenant(runtime, "Readers", scopes=["read"])
+    assert _add(client, reader, batch_id, records).status_code == 403
+    foreign = _add(client, other_tenant, batch_id, records)
+    assert foreign.status_code == 403
+    assert foreign.json()["errorMessage"] == f"This API key does not own batch {batch_id}"
+    unknown = _add(client, tenant, "64e5f12345abcdef98765432", records)
+    assert unknown.status_code == 404
+    assert unknown.json()["errorMessage"] == "Batch 64e5f12345abcdef98765432 not found"
+    bearer = client.post("/api/call/addCallsToBatch", json=body, headers=tenant.headers)
+    assert bearer.status_code == 200
+
+
+def test_a_batch_without_an_agent_is_404(
+    client: TestClient, tenant: Tenant, agent: dict[str, Any], batch_id: str
+) -> None:
+    assert client.delete(f"/v1/agents/{agent['id']}", headers=tenant.headers).status_code == 204
+    response = _add(client, tenant, batch_id, [{"phoneNumber": "12125551001", "account_id": "A"}])
+    assert response.status_code == 404
+    assert response.json()["errorMessage"] == "No agent found for the batch's calling numbers"
+
+
+def test_large_arrays_go_in_chunks_of_1000_and_a_failed_chunk_is_207(
+    client: TestClient, tenant: Tenant, batch_id: str
+) -> None:
+    records = [{"phoneNumber": f"+1212555{i:04d}", "account_id": f"ACC-{i}"} for i in range(2500)]
+    records[1500]["account_id"] = ""
+    response = _add(client, tenant, batch_id, records)
+
+    assert response.status_code == 207, response.text
+    answer = response.json()
+    assert (answer["message"], answer["status"], answer["code"]) == (
+        "Some calls failed to enqueue",
+        False,
+        207,
+    )
+    assert answer["errorMessage"] == "Partial content, check failedChunks for details"
+    assert answer["data"]["added"] == 1500
+    assert len(answer["data"]["callIds"]) == 1500
+    assert answer["data"]["failedChunks"] == [
+        {"chunkNum": 2, "error": "Row 1501: variables: missing required variable(s): account_id"}
+    ]
+    assert native_batch(client, tenant, batch_id)["counters"]["total"] == 1500
+
+    every_chunk_bad = [{"phoneNumber": f"+1310555{i:04d}"} for i in range(1001)]
+    refused = _add(client, tenant, batch_id, every_chunk_bad)
+    assert refused.status_code == 400
+    assert native_batch(client, tenant, batch_id)["counters"]["total"] == 1500
+
+
+def test_a_waiting_call_to_the_same_number_is_updated_not_duplicated(
+    client: TestClient, tenant: Tenant, batch_id: str
+) -> None:
+    first = _add(
+        client, tenant, batch_id, [{"phoneNumber": "12125551001", "account_id": "A", "priority": "high"}]
+    )
+    again = _add(
+        client,
+        tenant,
+        batch_id,
+        [
+            {"phoneNumber": "+1 212 555 1001", "account_id": "B", "name": "Sarah"},
+            {"phoneNumber": "12125551001", "account_id": "C"},
+            {"phoneNumber": "13105552002", "account_id": "D"},
+        ],
+    ).json()
+    assert again["data"]["added"] == 2
+    assert again["data"]["callIds"][0] == first.json()["data"]["callIds"][0]
+    calls = native_calls(client, tenant, batch_id)
+    assert len(calls) == 3
+    assert (calls[0]["variables"], calls[0]["name"], calls[0]["status"]) == (
+        {"account_id": "B"},
+        "Sarah",
+        "queued",
+    )
+    assert calls[1]["status"] == "skipped"
+    assert calls[1]["skip_reason"] == "duplicate of row 1 in this submission"
+
+
+def test_records_take_the_batch_timezone(client: TestClient, tenant: Tenant, agent: dict[str, Any]) -> None:
+    body = {"name": "Chicago", "agentId": agent["id"], "timezone": "America/Chicago"}
+    batch_id = client.post("/api/call/createBatch", json=body, headers=_headers(tenant)).json()["data"][
+        "batchId"
+    ]
+    record = {"phoneNumber": "12125551001", "account_id": "A", "scheduled_time": "2026-12-01 09:00"}
+    _add(client, tenant, batch_id, [record])
+    assert native_calls(client, tenant, batch_id)[0]["scheduled_time"] == "2026-12-01T15:00:00Z"
+
+
+def test_the_dialect_has_its_own_tag(client: TestClient) -> None:
+    for path in ("/api/call/createBatch", "/api/call/addCallsToBatch"):
+        assert tag_of(client, path, "post") == ["dialect D: call batch"]
+
+
+def test_calls_are_dialled_and_a_finished_number_can_be_called_again(
+    client: TestClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    batch_id: str,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+) -> None:
+    request = json.loads(SEED_EXAMPLE.replace("64e5f12345abcdef98765432", batch_id))
+    request["call_data"][1]["phoneNumber"] = "12125550001"
+    _add(client, tenant, batch_id, request["call_data"])
+
+    dial_until(dispatcher, clock, lambda: native_batch(client, tenant, batch_id)["status"] == "completed")
+    batch = native_batch(client, tenant, batch_id)
+    assert (batch["counters"]["completed"], batch["counters"]["busy"]) == (1, 1)
+    first = native_calls(client, tenant, batch_id)[0]
+    detail = client.get(f"/v1/calls/{first['id']}", headers=tenant.headers).json()
+    assert detail["attempts"][0]["prompt"] == "Hello Sarah Johnson about ACC-1001"
+
+    again = _add(client, tenant, batch_id, [{"phoneNumber": "12125551001", "account_id": "ACC-1001"}]).json()
+    assert again["code"] == 200
+    assert again["data"]["callIds"][0] != first["id"]
+    assert native_batch(client, tenant, batch_id)["status"] == "active"
+    dial_until(dispatcher, clock, lambda: native_batch(client, tenant, batch_id)["status"] == "completed")
+    assert native_batch(client, tenant, batch_id)["counters"]["completed"] == 2
+    ledger = [json.loads(line) for line in open(runtime.settings.sim_ledger)]
+    assert [entry["to"] for entry in ledger].count("+12125551001") == 2
