@@ -1,5 +1,6 @@
 """The ``batchcall`` command: serve, worker, migrate, workspaces and keys, submit, status, export."""
 
+import gc
 import json
 import logging
 from typing import Annotated
@@ -13,6 +14,7 @@ from batchcall import db
 from batchcall.auth import repository as auth_repository
 from batchcall.auth import service as auth
 from batchcall.config import Settings, get_settings
+from batchcall.ingest import parallel
 from batchcall.kit.errors import AppError
 from batchcall.runtime import Runtime
 
@@ -30,6 +32,14 @@ def _runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     db.migrate(settings.database_url)
     return Runtime.from_settings(settings)
+
+
+def tune_garbage_collector() -> None:
+    """Keep start-up objects out of every collection and collect the young generation less often: a
+    100,000-row request allocates millions of short-lived objects, and default thresholds turn that
+    into hundreds of collections and a long latency tail."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)
 
 
 def _fail(error: AppError) -> None:
@@ -55,12 +65,17 @@ def serve(
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     runtime = _runtime(settings)
-    uvicorn.run(
-        create_app(runtime),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    parallel.warm_up()
+    tune_garbage_collector()
+    try:
+        uvicorn.run(
+            create_app(runtime),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        parallel.shutdown()
 
 
 @workspace_app.command("create")

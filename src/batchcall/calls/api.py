@@ -47,7 +47,8 @@ async def add_calls(batch_id: str, request: Request, principal: Writer, session:
     def ingest() -> IngestResult:
         batch = batches.get_for_update(session, principal.workspace_id, batch_id)
         options = IngestOptions(body.country_code, body.update_existing)
-        return service.add_calls(session, batch, enumerate(body.rows, start=1), now, options)
+        rows = enumerate(body.rows, start=1)
+        return service.add_calls(session, batch, rows, now, options, size_hint=len(body.rows))
 
     return as_answer(await run_in_threadpool(ingest))
 

@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,7 +12,8 @@ from batchcall.batches import service as batches
 from batchcall.calls import repository
 from batchcall.contacts import repository as contacts
 from batchcall.ingest.phone import PhoneError
-from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize, rules_for
+from batchcall.ingest.parallel import normalized_chunks
+from batchcall.ingest.rows import CallDraft, RowError, RowRules, rules_for
 from batchcall.kit.errors import Invalid
 from batchcall.kit.ids import contact_id, new_id
 from batchcall.kit.tenancy import get_owned
@@ -60,8 +60,11 @@ def add_calls(
     rows: Iterable[tuple[int, Any]],
     now: datetime,
     options: IngestOptions = IngestOptions(),
+    size_hint: int | None = None,
 ) -> IngestResult:
-    """Check and store ``rows`` (row number, raw row) for ``batch``; nothing is written if this raises."""
+    """Check and store ``rows`` (row number, raw row) for ``batch``; nothing is written if this raises.
+
+    ``size_hint``, the number of rows when known, lets small submissions share the work out finely."""
     batches.require_state(batch, "add_calls")
     submission = _Submission(
         batch=batch,
@@ -71,8 +74,13 @@ def add_calls(
         dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
         next_row_number=repository.next_row_number(session, batch.id),
     )
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        _add_chunk(session, submission, chunk)
+    pending: list[CallDraft | RowError] = []
+    for normalized in normalized_chunks(rows, submission.rules, CHUNK_ROWS, size_hint):
+        pending.extend(normalized)
+        if len(pending) >= CHUNK_ROWS:
+            _store(session, submission, pending)
+            pending = []
+    _store(session, submission, pending)
     submission.result.errors.sort(key=lambda error: error.row)
     return submission.result
 
@@ -85,17 +93,10 @@ def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
         raise Invalid(f"country_code: {exc}") from None
 
 
-def _chunks(rows: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _add_chunk(session: Session, submission: _Submission, chunk: list[tuple[int, Any]]) -> None:
+def _store(session: Session, submission: _Submission, normalized: list[CallDraft | RowError]) -> None:
     result = submission.result
     drafts: list[CallDraft] = []
-    for row, raw in chunk:
-        outcome = normalize(raw, row, submission.rules)
+    for outcome in normalized:
         if isinstance(outcome, RowError):
             result.errors.append(outcome)
             result.skipped += 1

@@ -4,30 +4,24 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from batchcall.kit.bulk import bulk_insert
 from batchcall.kit.upsert import insert_on_conflict
 from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
 
 CHUNK = 5_000
+UPDATE_GIVEN_FIELDS = (
+    "DO UPDATE SET first_name = COALESCE(excluded.first_name, contacts.first_name), "
+    "last_name = COALESCE(excluded.last_name, contacts.last_name), "
+    "email = COALESCE(excluded.email, contacts.email), updated_at = excluded.updated_at"
+)
 
 
 def upsert_contacts(session: Session, rows: Sequence[dict[str, Any]], update_existing: bool) -> None:
     """Insert contacts by number; with ``update_existing`` overwrite names and email that are given."""
+    action = UPDATE_GIVEN_FIELDS if update_existing else "DO NOTHING"
     for start in range(0, len(rows), CHUNK):
-        statement = insert_on_conflict(session, Contact)
-        if update_existing:
-            excluded = statement.excluded
-            statement = statement.on_conflict_do_update(
-                index_elements=["workspace_id", "phone"],
-                set_={
-                    "first_name": func.coalesce(excluded.first_name, Contact.first_name),
-                    "last_name": func.coalesce(excluded.last_name, Contact.last_name),
-                    "email": func.coalesce(excluded.email, Contact.email),
-                    "updated_at": excluded.updated_at,
-                },
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
-        session.execute(statement, list(rows[start : start + CHUNK]))
+        chunk = rows[start : start + CHUNK]
+        bulk_insert(session, Contact.__table__, chunk, on_conflict=f"ON CONFLICT (workspace_id, phone) {action}")  # type: ignore[arg-type]
 
 
 def list_contacts(
