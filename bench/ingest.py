@@ -30,7 +30,12 @@ CSV_ROWS = 1_000_000
 
 def make_rows(numbers: list[str]) -> list[dict[str, Any]]:
     return [
-        {"phone_number": number, "first_name": "Pat", "last_name": f"Row{i}", "variables": {"account": f"A{i}"}}
+        {
+            "phone_number": number,
+            "first_name": "Pat",
+            "last_name": f"Row{i}",
+            "variables": {"account": f"A{i}"},
+        }
         for i, number in enumerate(numbers)
     ]
 
@@ -46,8 +51,14 @@ def raw_floor(database_url: str, rows: list[dict[str, Any]]) -> float:
         session.add(workspace)
         session.flush()
         batch = Batch(
-            workspace_id=workspace.id, name="floor", from_numbers=[], working_days=[1], retry_on=[],
-            metadata_={}, created_at=now, updated_at=now,
+            workspace_id=workspace.id,
+            name="floor",
+            from_numbers=[],
+            working_days=[1],
+            retry_on=[],
+            metadata_={},
+            created_at=now,
+            updated_at=now,
         )
         session.add(batch)
         session.flush()
@@ -61,10 +72,18 @@ def raw_floor(database_url: str, rows: list[dict[str, Any]]) -> float:
                 continue
             records.append(
                 {
-                    "id": new_id(), "workspace_id": workspace_id, "batch_id": batch_id, "row_number": index,
-                    "channel": "phone", "to": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
-                    "variables": row["variables"], "metadata": {}, "status": "queued", "attempt_count": 0,
-                    "created_at": now, "updated_at": now,
+                    "id": new_id(),
+                    "workspace_id": workspace_id,
+                    "batch_id": batch_id,
+                    "row_number": index,
+                    "channel": "phone",
+                    "to": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+                    "variables": row["variables"],
+                    "metadata": {},
+                    "status": "queued",
+                    "attempt_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
                 }
             )
         bulk_insert(session, Call.__table__, records)  # type: ignore[arg-type]
@@ -84,7 +103,9 @@ def api_rate(client: httpx.Client, rows: list[dict[str, Any]]) -> float:
     batch_id = new_batch(client)
     body = orjson.dumps({"rows": rows})
     started = time.perf_counter()
-    response = client.post(f"/v1/batches/{batch_id}/calls", content=body, headers={"Content-Type": "application/json"})
+    response = client.post(
+        f"/v1/batches/{batch_id}/calls", content=body, headers={"Content-Type": "application/json"}
+    )
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     assert response.json()["accepted"] == len(rows), response.text[:500]
@@ -98,7 +119,9 @@ def submit_latencies(client: httpx.Client) -> tuple[float, float]:
         rows = make_rows(valid_numbers(LATENCY_ROWS, offset=5_000_000 + sample * LATENCY_ROWS * 2))
         body = orjson.dumps({"rows": rows})
         started = time.perf_counter()
-        response = client.post(f"/v1/batches/{batch_id}/calls", content=body, headers={"Content-Type": "application/json"})
+        response = client.post(
+            f"/v1/batches/{batch_id}/calls", content=body, headers={"Content-Type": "application/json"}
+        )
         samples.append(time.perf_counter() - started)
         response.raise_for_status()
     samples.sort()
@@ -115,7 +138,9 @@ def csv_upload_seconds(client: httpx.Client) -> float:
     batch_id = new_batch(client)
     started = time.perf_counter()
     response = client.post(
-        f"/v1/batches/{batch_id}/calls/upload", files={"file": ("contacts.csv", payload, "text/csv")}, timeout=600
+        f"/v1/batches/{batch_id}/calls/upload",
+        files={"file": ("contacts.csv", payload, "text/csv")},
+        timeout=600,
     )
     elapsed = time.perf_counter() - started
     response.raise_for_status()
@@ -129,16 +154,22 @@ def run(kind: str, rows: list[dict[str, Any]], with_csv: bool) -> None:
     with throwaway_database(kind) as url:
         db.migrate(url)
         key = create_workspace(url)
-        with running_server(url) as base_url, httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=300
-        ) as client:
+        with (
+            running_server(url) as base_url,
+            httpx.Client(
+                base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=300
+            ) as client,
+        ):
             rate = api_rate(client, rows)
             p50, p99 = submit_latencies(client)
-            print(f"[{kind}] raw floor {floor:,.0f} rows/s | API {rate:,.0f} rows/s | ratio {rate / floor:.2f}")
+            print(
+                f"[{kind}] raw floor {floor:,.0f} rows/s | API {rate:,.0f} rows/s | ratio {rate / floor:.2f}"
+            )
             print(f"[{kind}] 1000-row submit: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
             if with_csv:
                 seconds = csv_upload_seconds(client)
-                print(f"[{kind}] CSV upload of {CSV_ROWS:,} rows: {seconds:.1f} s ({CSV_ROWS / seconds:,.0f} rows/s)")
+                rate = CSV_ROWS / seconds
+                print(f"[{kind}] CSV upload of {CSV_ROWS:,} rows: {seconds:.1f} s ({rate:,.0f} rows/s)")
         sys.stdout.flush()
 
 

@@ -15,7 +15,9 @@ import httpx
 import phonenumbers
 import psycopg
 
-POSTGRES_ADMIN_URL = os.environ.get("BATCHCALL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BATCHCALL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
 
 

@@ -3,14 +3,16 @@
 import gc
 import json
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from batchcall import db
+from batchcall import db, remote
 from batchcall.auth import repository as auth_repository
 from batchcall.auth import service as auth
 from batchcall.config import Settings, get_settings
@@ -110,7 +112,9 @@ def workspace_create(
 def workspace_list(as_json: JsonOption = False) -> None:
     runtime = _runtime()
     with runtime.sessions() as session:
-        rows = [{"id": w.id, "name": w.name, "slug": w.slug} for w in auth_repository.list_workspaces(session)]
+        rows = [
+            {"id": w.id, "name": w.name, "slug": w.slug} for w in auth_repository.list_workspaces(session)
+        ]
     if as_json:
         print(json.dumps(rows))
         return
@@ -124,7 +128,9 @@ def workspace_list(as_json: JsonOption = False) -> None:
 def key_create(
     workspace_id: str,
     name: Annotated[str, typer.Option(help="A label for the key")] = "",
-    scope: Annotated[list[str] | None, typer.Option(help="read, call_management or admin; repeat for more")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="read, call_management or admin; repeat for more")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key (shown once)."""
@@ -134,7 +140,12 @@ def key_create(
             key = auth.create_key(session, workspace_id, runtime.clock.now(), name, scope)
     except AppError as error:
         _fail(error)
-    answer = {"key_id": key.key_id, "key_secret": key.key_secret, "api_key": key.api_key, "scopes": list(key.scopes)}
+    answer = {
+        "key_id": key.key_id,
+        "key_secret": key.key_secret,
+        "api_key": key.api_key,
+        "scopes": list(key.scopes),
+    }
     if as_json:
         print(json.dumps(answer))
     else:
@@ -160,7 +171,9 @@ def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
         return
     table = Table("key_id", "name", "scopes", "created", "revoked")
     for row in rows:
-        table.add_row(row["key_id"], row["name"], ", ".join(row["scopes"]), row["created_at"], row["revoked_at"] or "")
+        table.add_row(
+            row["key_id"], row["name"], ", ".join(row["scopes"]), row["created_at"], row["revoked_at"] or ""
+        )
     console.print(table)
 
 
@@ -225,3 +238,101 @@ def status(
             batch = progress.snapshot(runtime, batch_id)
             if batch is not None:
                 live.update(progress.render(batch))
+
+
+ApiUrlOption = Annotated[str | None, typer.Option("--url", help="API base URL (default BATCHCALL_API_URL)")]
+ApiKeyOption = Annotated[str | None, typer.Option("--key", help="API key (default BATCHCALL_API_KEY)")]
+
+
+@app.command()
+def submit(
+    csv_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Contacts as CSV")
+    ],
+    batch_id: Annotated[
+        str | None, typer.Option("--batch", help="Add to this batch instead of creating one")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the new batch (default: the file's name)")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent of the new batch")] = None,
+    from_number: Annotated[
+        list[str] | None, typer.Option(help="Caller id of the new batch; repeat for a pool")
+    ] = None,
+    country_code: Annotated[str | None, typer.Option(help="Region of national numbers, e.g. US")] = None,
+    start: Annotated[
+        bool, typer.Option("--start/--draft", help="Schedule the batch once the rows are in")
+    ] = True,
+    url: ApiUrlOption = None,
+    key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload a CSV of contacts through the API, with a progress bar; report accepted and skipped rows."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    settings = get_settings()
+    try:
+        with remote.client(url or settings.api_url, key or settings.api_key) as http:
+            if batch_id is None:
+                fields: dict[str, Any] = {"name": name or csv_file.stem, "from_numbers": from_number or []}
+                if agent_id:
+                    fields["agent_id"] = agent_id
+                batch_id = remote.create_batch(http, fields)["id"]
+            columns = (
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=console, transient=as_json) as bar:
+                task = bar.add_task("uploading", total=csv_file.stat().st_size)
+                answer = remote.upload_csv(
+                    http, batch_id, csv_file, country_code, lambda n: bar.advance(task, n)
+                )
+            if start and answer["accepted"]:
+                remote.schedule(http, batch_id)
+    except httpx.HTTPError as error:
+        _fail(AppError(f"cannot reach the API: {error}"))
+        return
+    except AppError as error:
+        _fail(error)
+        return
+    if as_json:
+        print(json.dumps({"batch_id": batch_id, **answer}))
+        return
+    console.print(
+        f"batch [bold]{batch_id}[/bold]: {answer['accepted']} accepted, {answer['skipped']} skipped"
+    )
+    if answer["errors"]:
+        table = Table("row", "field", "reason", title="skipped rows (first 20)")
+        for error in answer["errors"][:20]:
+            table.add_row(str(error["row"]), error["field"], error["message"])
+        console.print(table)
+
+
+@app.command()
+def export(
+    batch_id: str,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default batch-ID.csv)")
+    ] = None,
+    url: ApiUrlOption = None,
+    key: ApiKeyOption = None,
+) -> None:
+    """Download every call of a batch, with its status and outcome, as CSV."""
+    settings = get_settings()
+    target = output or Path(f"batch-{batch_id}.csv")
+    try:
+        with (
+            remote.client(url or settings.api_url, key or settings.api_key) as http,
+            target.open("wb") as handle,
+        ):
+            size = remote.export(http, batch_id, handle)
+    except httpx.HTTPError as error:
+        target.unlink(missing_ok=True)
+        _fail(AppError(f"cannot reach the API: {error}"))
+        return
+    except AppError as error:
+        target.unlink(missing_ok=True)
+        _fail(error)
+        return
+    console.print(f"wrote {size:,} bytes to {target}")

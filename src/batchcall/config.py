@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    api_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where the CLI's API commands send requests"
+    )
+    api_key: str = Field(default="", description="The key the CLI's API commands use")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from batchcall.ingest.rows import RowError
+from batchcall.ingest.storable import NUL_MESSAGE
 from batchcall.kit.errors import Invalid
 
 READ_BYTES = 1 << 20
@@ -15,9 +16,24 @@ READ_BYTES = 1 << 20
 ALIASES: dict[str, str] = {
     **dict.fromkeys(
         [
-            "phone", "phonenumber", "phoneno", "number", "numbertocall", "tonumber", "to", "mobile",
-            "mobilenumber", "mobilephone", "cell", "cellphone", "telephone", "tel", "contactnumber",
-            "contactphone", "phonenumbere164", "msisdn",
+            "phone",
+            "phonenumber",
+            "phoneno",
+            "number",
+            "numbertocall",
+            "tonumber",
+            "to",
+            "mobile",
+            "mobilenumber",
+            "mobilephone",
+            "cell",
+            "cellphone",
+            "telephone",
+            "tel",
+            "contactnumber",
+            "contactphone",
+            "phonenumbere164",
+            "msisdn",
         ],
         "phone_number",
     ),
@@ -95,4 +111,7 @@ def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[tuple[int,
         if not any(v.strip() for v in values):
             continue
         number += 1
+        if any("\x00" in value for value in values):
+            yield number, RowError(number, "row", NUL_MESSAGE)
+            continue
         yield number, {key: value for key, value in zip(header, values, strict=False) if key and value != ""}

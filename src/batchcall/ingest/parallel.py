@@ -53,7 +53,10 @@ def _shared_pool() -> ProcessPoolExecutor | None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["batchcall.ingest.rows"])
             _pool = ProcessPoolExecutor(
-                max_workers=worker_count(), mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+                max_workers=worker_count(),
+                mp_context=context,
+                initializer=_exit_with,
+                initargs=(os.getpid(),),
             )
         return _pool
 

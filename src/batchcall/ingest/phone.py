@@ -55,4 +55,3 @@ def time_zones(e164: str) -> tuple[str, ...]:
     """Every IANA zone the number may ring in; empty when it cannot be told."""
     zones = number_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
     return tuple(z for z in zones if z != "Etc/Unknown")
-

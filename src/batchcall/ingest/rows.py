@@ -162,4 +162,6 @@ def _contact_values(parsed: RowIn) -> dict[str, Any]:
 
 
 def rules_for(channel: str, timezone: str, country_code: str | None, required: list[str]) -> RowRules:
-    return RowRules(channel, timezone, check_country_code(country_code) if country_code else None, tuple(required))
+    return RowRules(
+        channel, timezone, check_country_code(country_code) if country_code else None, tuple(required)
+    )

@@ -19,7 +19,9 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 Converter = Callable[[Any], Any]
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = "") -> None:
+def bulk_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
+) -> None:
     """Insert ``rows`` (dicts keyed by column name, all with the same keys).
 
     ``on_conflict`` is an ``ON CONFLICT ...`` clause; it is valid SQL on both databases."""
@@ -29,7 +31,10 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     postgres = session.get_bind().dialect.name == "postgresql"
     converters = [_converter(table, name, postgres) for name in names]
     values = [
-        [convert(row[name]) if convert else row[name] for name, convert in zip(names, converters, strict=True)]
+        [
+            convert(row[name]) if convert else row[name]
+            for name, convert in zip(names, converters, strict=True)
+        ]
         for row in rows
     ]
     columns = ", ".join(f'"{name}"' for name in names)
@@ -41,7 +46,9 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
                 copy.write_row(record)
         return
     marker = "%s" if postgres else "?"
-    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join([marker] * len(names))}) {on_conflict}'
+    statement = (
+        f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join([marker] * len(names))}) {on_conflict}'
+    )
     cursor = driver.cursor()
     try:
         cursor.executemany(statement, values)
