@@ -18,6 +18,8 @@ from batchcall.calls import service
 from batchcall.calls.schemas import AddCalls, AddCallsResult, Attempt, CallDetail, CallSummary, RowErrorOut
 from batchcall.calls.service import IngestOptions, IngestResult
 from batchcall.ingest.csvfile import read_rows
+from batchcall.ingest.rows import RowError
+from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
@@ -69,8 +71,11 @@ def _parse_add_calls(raw: bytes, max_rows: int) -> AddCalls:
     country_code = payload.get("country_code")
     if country_code is not None and not isinstance(country_code, str):
         raise Invalid("country_code must be a string such as 'US'")
+    rows = payload["rows"]
+    if b"\\u0000" in raw:  # rare, so only then look for the rows that carry it
+        rows = [RowError(n, "row", NUL_MESSAGE) if contains_nul(r) else r for n, r in enumerate(rows, 1)]
     return AddCalls.model_construct(
-        rows=payload["rows"], country_code=country_code, update_existing=bool(payload.get("update_existing"))
+        rows=rows, country_code=country_code, update_existing=bool(payload.get("update_existing"))
     )
 
 
