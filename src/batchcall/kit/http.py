@@ -3,6 +3,8 @@
 import logging
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +47,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         code = "payload_too_large" if exc.status_code == 413 else "http_error"
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable(_request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL refuses NUL characters in text and JSON, and numbers beyond its column types.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return JSONResponse(
+            error_body("invalid", f"A value in the request cannot be stored: {reason}"), status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
