@@ -42,6 +42,8 @@ def update(session: Session, workspace_id: str, number_id: str, data: PhoneNumbe
     changes = data.model_dump(exclude_unset=True)
     if changes.get("agent_id") is not None:
         agents.get(session, workspace_id, changes["agent_id"])
+    if "label" in changes and changes["label"] is None:
+        changes["label"] = ""  # null clears the label; the column holds text
     for name, value in changes.items():
         setattr(phone_number, name, value)
     session.flush()
