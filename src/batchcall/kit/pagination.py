@@ -7,7 +7,8 @@ from pydantic import BaseModel
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+# Bounded so the database can hold it (SQLite and PostgreSQL integers are 64-bit at most).
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip")]
 
 
 class Pagination(BaseModel):

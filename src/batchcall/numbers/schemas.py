@@ -10,13 +10,13 @@ class PhoneNumberCreate(Write):
     country_code: str | None = None
     agent_id: str | None = None
     label: str = Field(default="", max_length=255)
-    daily_cap: int | None = Field(default=None, ge=1)
+    daily_cap: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class PhoneNumberUpdate(Write):
     agent_id: str | None = None
     label: str | None = Field(default=None, max_length=255)
-    daily_cap: int | None = Field(default=None, ge=1)
+    daily_cap: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class PhoneNumber(Read):
