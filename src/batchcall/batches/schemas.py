@@ -1,4 +1,4 @@
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,13 @@ def _timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"'{value}' is not an IANA time zone (e.g. 'America/New_York')") from None
     return value
+
+
+def _instant(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"'{value.isoformat()}' is out of range once moved to UTC") from None
 
 
 def _clock_time(value: str) -> str:
@@ -44,6 +51,7 @@ def _retry_on(value: list[str]) -> list[str]:
 
 
 TimeZone = Annotated[str, AfterValidator(_timezone)]
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 ClockTime = Annotated[str, AfterValidator(_clock_time)]
 WorkingDays = Annotated[list[int], AfterValidator(_working_days)]
 RetryOn = Annotated[list[str], AfterValidator(_retry_on)]
@@ -60,15 +68,15 @@ class BatchSettings(Write):
     from_numbers: list[str] = Field(default_factory=list, description="Caller ids, E.164")
     phone_number_ids: list[str] = Field(default_factory=list)
     rotation: Rotation = Rotation.RANDOM
-    scheduled_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = Field(default=None, description="Calls not placed by then end as expired")
+    scheduled_at: Instant | None = None
+    ends_at: Instant | None = Field(default=None, description="Calls not placed by then end as expired")
     timezone: TimeZone = "UTC"
     start_time: ClockTime | None = Field(default=None, description="Daily window start, HH:MM, batch timezone")
     end_time: ClockTime | None = Field(default=None, description="Daily window end, HH:MM, batch timezone")
     working_days: WorkingDays = Field(default_factory=lambda: list(ALL_DAYS), description="1=Mon .. 7=Sun")
     respect_recipient_timezone: bool = False
     max_concurrent_calls: int = Field(default=10, ge=1, le=10_000)
-    max_calls_per_day: int | None = Field(default=None, ge=1)
+    max_calls_per_day: int | None = Field(default=None, ge=1, le=2**31 - 1)
     max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
     max_retry_attempts: int = Field(default=0, ge=0, le=20)
     retry_delay_seconds: int = Field(default=300, ge=0, le=30 * 86_400)
@@ -98,15 +106,15 @@ class BatchUpdate(Write):
     from_numbers: list[str] | None = None
     phone_number_ids: list[str] | None = None
     rotation: Rotation | None = None
-    scheduled_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    scheduled_at: Instant | None = None
+    ends_at: Instant | None = None
     timezone: TimeZone | None = None
     start_time: ClockTime | None = None
     end_time: ClockTime | None = None
     working_days: WorkingDays | None = None
     respect_recipient_timezone: bool | None = None
     max_concurrent_calls: int | None = Field(default=None, ge=1, le=10_000)
-    max_calls_per_day: int | None = Field(default=None, ge=1)
+    max_calls_per_day: int | None = Field(default=None, ge=1, le=2**31 - 1)
     max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
     max_retry_attempts: int | None = Field(default=None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(default=None, ge=0, le=30 * 86_400)
