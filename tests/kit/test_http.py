@@ -1,0 +1,159 @@
+"""Limits and the promise that no input gets a 500: body cap (413), row cap, and hostile values."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from batchcall.config import Settings
+from batchcall.models import Call
+from batchcall.runtime import Runtime
+from tests.store import count, snapshot
+from tests.support import Tenant, add_rows, create_batch
+
+MAX_BODY = 4096
+MAX_ROWS = 5
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"max_body_bytes": MAX_BODY, "max_rows_per_request": MAX_ROWS})
+
+
+@pytest.fixture
+def lenient_client(client: TestClient) -> TestClient:
+    """A client that hands back a 500 instead of raising what the app did not handle."""
+    return TestClient(client.app, raise_server_exceptions=False)
+
+
+def big_rows(n: int) -> list[dict[str, str]]:
+    return [{"phone_number": "+14155550101", "instruction": "x" * 200} for _ in range(n)]
+
+
+def test_a_body_over_the_cap_is_413_and_writes_nothing(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    before = snapshot(runtime)
+    response = client.post(
+        f"/v1/batches/{batch['id']}/calls", json={"rows": big_rows(30)}, headers=tenant.headers
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert str(MAX_BODY) in response.json()["message"]
+    assert snapshot(runtime) == before
+
+
+def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"rows": ['
+        for _ in range(100):
+            yield b'{"phone_number": "+14155550101", "instruction": "' + b"x" * 200 + b'"},'
+        yield b'{"phone_number": "+14155550101"}]}'
+
+    before = snapshot(runtime)
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    response = client.post(f"/v1/batches/{batch['id']}/calls", content=chunks(), headers=headers)
+    assert response.status_code == 413
+    assert snapshot(runtime) == before
+
+
+def test_an_upload_over_the_cap_is_413(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant)
+    data = b"phone\n" + b"+14155550101\n" * 1000
+    files = {"file": ("big.csv", data, "text/csv")}
+    response = client.post(f"/v1/batches/{batch['id']}/calls/upload", files=files, headers=tenant.headers)
+    assert response.status_code == 413
+
+
+def test_a_body_under_the_cap_passes(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant)
+    assert add_rows(client, tenant, batch["id"], big_rows(1))["accepted"] == 1
+
+
+def test_more_rows_than_allowed_is_refused_as_a_whole(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    rows = [{"phone_number": f"+1415555{n:04d}"} for n in range(101, 101 + MAX_ROWS + 1)]
+    before = snapshot(runtime)
+    response = client.post(f"/v1/batches/{batch['id']}/calls", json={"rows": rows}, headers=tenant.headers)
+    assert response.status_code == 422
+    assert f"At most {MAX_ROWS} rows" in response.json()["message"]
+    assert snapshot(runtime) == before
+    assert add_rows(client, tenant, batch["id"], rows[:MAX_ROWS])["accepted"] == MAX_ROWS
+
+
+def test_a_nul_character_in_a_row_is_a_row_error_on_every_database(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    answer = add_rows(
+        client,
+        tenant,
+        batch["id"],
+        [
+            {"phone_number": "+14155550101", "name": "Ada\u0000"},
+            {"phone_number": "+14155550102", "variables": {"k\u0000": "v"}},
+            {"phone_number": "+14155550103", "metadata": {"deep": ["\u0000"]}},
+            {"phone_number": "+14155550104", "name": "\\u0000 is fine as text"},
+        ],
+    )
+    assert answer["accepted"] == 1
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(1, "row"), (2, "row"), (3, "row")]
+    assert "NUL" in answer["errors"][0]["message"]
+    assert count(runtime, Call) == 1
+
+
+def test_a_nul_character_in_a_csv_row_is_a_row_error(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant)
+    files = {"file": ("c.csv", b"phone,name\n+14155550101,A\x00da\n+14155550102,Bob\n", "text/csv")}
+    response = client.post(f"/v1/batches/{batch['id']}/calls/upload", files=files, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["accepted"] == 1
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(1, "row")]
+
+
+HOSTILE: list[tuple[str, str, Any]] = [
+    ("POST", "/v1/agents", {"name": "a\u0000b"}),
+    ("POST", "/v1/agents", {"name": "x", "voice": {"k": "\u0000"}}),
+    ("POST", "/v1/batches", {"name": "x", "scheduled_at": "0001-01-01T00:00:00+01:00"}),
+    ("POST", "/v1/batches", {"name": "x", "ends_at": "9999-12-31T23:59:59-01:00"}),
+    ("POST", "/v1/batches", {"name": "x", "metadata": {"a": 10**30}}),
+    ("POST", "/v1/batches", {"name": "x", "max_calls_per_day": 2**63}),
+    ("POST", "/v1/phone-numbers", {"number": "+14155550100", "daily_cap": 2**40}),
+    ("POST", "/v1/dnc", {"phone_number": "+14155550100", "reason": "\u0000"}),
+    ("POST", "/v1/contacts", {"phone_number": "+14155550100", "attributes": {"\u0000": 1}}),
+    ("GET", "/v1/agents/a%00b", None),
+    ("GET", "/v1/batches?offset=99999999999999999999999", None),
+    ("GET", "/v1/contacts?phone=%00", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), HOSTILE)
+def test_hostile_values_are_refused_or_stored_but_never_a_500(
+    lenient_client: TestClient, runtime: Runtime, tenant: Tenant, method: str, path: str, body: Any
+) -> None:
+    before = snapshot(runtime)
+    response = lenient_client.request(method, path, json=body, headers=tenant.headers)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.json()["message"]
+        assert snapshot(runtime) == before
+
+
+def test_phone_number_label_may_be_cleared_with_null(client: TestClient, tenant: Tenant) -> None:
+    number = client.post(
+        "/v1/phone-numbers", json={"number": "+14155550100", "label": "main"}, headers=tenant.headers
+    )
+    response = client.patch(
+        f"/v1/phone-numbers/{number.json()['id']}", json={"label": None}, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["label"] == ""
