@@ -85,7 +85,7 @@ def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now:
     """Store the provider's id of each placed attempt (attempt id, call id, provider id): now ringing."""
     if not placed:
         return
-    attempts = Attempt.__table__
+    attempts = cast(Table, Attempt.__table__)
     session.execute(
         update(attempts)
         .where(attempts.c.id == bindparam("attempt_id"))
