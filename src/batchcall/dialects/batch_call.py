@@ -25,7 +25,7 @@ from batchcall.batches.schemas import BatchCreate, TimeZone
 from batchcall.calls import service as calls
 from batchcall.calls.service import IngestResult
 from batchcall.dialects.auth import KeySecretReader, KeySecretWriter
-from batchcall.dialects.routing import Fault, envelope_route, milliseconds
+from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import to_e164
 from batchcall.ingest.rows import RowError
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
@@ -51,6 +51,11 @@ def _agent_id(value: str) -> str:
         return str(uuid.UUID(value.removeprefix(AGENT_PREFIX)))
     except ValueError:
         raise ValueError(f"'{value}' is not an agent id in agent_<uuid> form") from None
+
+
+def milliseconds(value: datetime | None) -> int | None:
+    """A time as C gives times: Unix milliseconds."""
+    return None if value is None else int(value.timestamp() * 1000)
 
 
 def public_batch_id(native_id: str) -> str:

@@ -79,8 +79,3 @@ def parse_body(model: type[M], raw: bytes) -> M:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
-
-
-def milliseconds(value: Any) -> int | None:
-    """A datetime as Unix milliseconds, the way several dialects give times."""
-    return None if value is None else int(value.timestamp() * 1000)
