@@ -16,6 +16,8 @@ from batchcall.kit.http import BodySizeLimit, install_error_handlers
 from batchcall.numbers.api import router as numbers_router
 from batchcall.providers.api import router as providers_router
 from batchcall.runtime import Runtime
+from batchcall.webhooks.api import router as webhooks_router
+from batchcall.webhooks.sender import BackgroundSender
 
 NATIVE_ROUTERS = (
     agents_router,
@@ -24,18 +26,23 @@ NATIVE_ROUTERS = (
     batches_router,
     calls_router,
     providers_router,
+    webhooks_router,
 )
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        dispatcher = BackgroundDispatcher(runtime) if runtime.settings.run_dispatcher else None
-        if dispatcher is not None:
-            dispatcher.start()
+        background = (
+            (BackgroundDispatcher(runtime), BackgroundSender(runtime))
+            if runtime.settings.run_dispatcher
+            else ()
+        )
+        for part in background:
+            part.start()
         yield
-        if dispatcher is not None:
-            dispatcher.stop()
+        for part in background:
+            part.stop()
         runtime.engine.dispose()
 
     app = FastAPI(

@@ -191,16 +191,23 @@ def key_revoke(key_id: str) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the dispatcher alone: claim due calls and dial them until SIGTERM or SIGINT.
+    """Run the dispatcher and the webhook sender: claim due calls and dial them until SIGTERM or SIGINT.
 
     Any number of workers may share one PostgreSQL database. The first signal stops new dials and lets
     this worker's calls in flight finish; a second stops at once (another worker recovers those calls).
     """
     from batchcall.dispatcher.worker import run_worker
+    from batchcall.webhooks.sender import BackgroundSender
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_worker(_runtime(settings))
+    runtime = _runtime(settings)
+    sender = BackgroundSender(runtime)
+    sender.start()
+    try:
+        run_worker(runtime)
+    finally:
+        sender.stop()
 
 
 @app.command()

@@ -17,6 +17,7 @@ from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus
 from batchcall.numbers import service as numbers
+from batchcall.webhooks import service as webhooks
 
 log = logging.getLogger("batchcall.batches")
 
@@ -142,12 +143,14 @@ def set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | N
         "batch %s: %s -> %s%s", batch.id, batch.status, status, f" ({reason})" if reason else "",
         extra={"batch_id": batch.id, "from": batch.status, "to": str(status), "reason": reason},
     )
+    previous = batch.status
     if status == BatchStatus.ACTIVE:
         _start(batch, now)
     else:
         batch.status = status
     batch.status_reason = reason
     batch.updated_at = now
+    webhooks.batch_status_changed(batch, previous)
 
 
 def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from batchcall.calls import repository
 from batchcall.kit.ids import new_id
-from batchcall.models import Attempt, Call, CallStatus, Channel
+from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus, Channel
+from batchcall.webhooks import service as webhooks
 
 log = logging.getLogger("batchcall.calls")
 
@@ -36,7 +37,8 @@ def _changed(call: Call, new_status: str, **fields: object) -> None:
             **fields,
         },
     )
-    call.status = new_status
+    previous, call.status = call.status, new_status
+    webhooks.call_status_changed(call, previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,8 @@ def mark_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: d
                 "to": CallStatus.RINGING,
             },
         )
-    repository.record_placed(session, placed, now)
+    with webhooks.calls_moving(session, [CallStatus.DIALING], call_ids=[c for _, c, _ in placed]):
+        repository.record_placed(session, placed, now)
 
 
 def give_back(session: Session, returns: Sequence[tuple[Call, str, datetime]], now: datetime) -> None:
@@ -197,7 +200,8 @@ def skip(call: Call, reason: str, now: datetime) -> None:
 
 
 def _bulk(session: Session, batch_id: str, status: CallStatus, now: datetime) -> int:
-    moved = repository.set_waiting_status(session, batch_id, status, now)
+    with webhooks.calls_moving(session, WAITING_STATUSES, batch_id=batch_id):
+        moved = repository.set_waiting_status(session, batch_id, status, now)
     if moved:
         log.info(
             "calls of batch %s: %d waiting -> %s",
@@ -221,7 +225,8 @@ def expire_waiting(session: Session, batch_id: str, now: datetime) -> int:
 
 def requeue_unreached(session: Session, batch_id: str, now: datetime) -> int:
     """Calls that ended failed, busy or without an answer wait again, due now."""
-    moved = repository.requeue(session, batch_id, RETRYABLE_ENDINGS, now)
+    with webhooks.calls_moving(session, RETRYABLE_ENDINGS, batch_id=batch_id):
+        moved = repository.requeue(session, batch_id, RETRYABLE_ENDINGS, now)
     log.info(
         "calls of batch %s: %d failed/busy/no_answer -> queued",
         batch_id,

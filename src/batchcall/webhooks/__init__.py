@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints, the outbox of deliveries, and the sender that posts them."""

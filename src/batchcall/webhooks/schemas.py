@@ -1,0 +1,123 @@
+import base64
+import binascii
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AnyHttpUrl, Field, UrlConstraints
+
+from batchcall.kit.schema import Read, Write
+from batchcall.models import TERMINAL_STATUSES
+
+
+class EventType(StrEnum):
+    """What an endpoint can subscribe to. ``*`` subscribes to all of them, including ones added later."""
+
+    CALL_STATUS_CHANGED = "call.status_changed"
+    CALL_COMPLETED = "call.completed"
+    CALL_NO_ANSWER = "call.no_answer"
+    CALL_BUSY = "call.busy"
+    CALL_VOICEMAIL = "call.voicemail"
+    CALL_FAILED = "call.failed"
+    CALL_CANCELED = "call.canceled"
+    CALL_EXPIRED = "call.expired"
+    CALL_SKIPPED = "call.skipped"
+    BATCH_STATUS_CHANGED = "batch.status_changed"
+
+
+ALL_EVENTS = "*"
+# The event a call sends when it reaches each terminal status.
+ENDED_EVENT: dict[str, EventType] = {status: EventType(f"call.{status}") for status in TERMINAL_STATUSES}
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = (24, 64)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def _events(events: list[str]) -> list[str]:
+    known = {e.value for e in EventType}
+    unknown = [e for e in events if e != ALL_EVENTS and e not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown event type(s) {', '.join(unknown)}; use '*' or any of {', '.join(sorted(known))}"
+        )
+    return list(dict.fromkeys(events))
+
+
+def _secret(secret: str) -> str:
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"a secret starts with '{SECRET_PREFIX}' followed by base64")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the part after '{SECRET_PREFIX}' is not valid base64") from None
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ValueError(f"the key must be {low} to {high} bytes once decoded, not {len(key)}")
+    return secret
+
+
+Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
+Events = Annotated[
+    list[str],
+    Field(
+        min_length=1,
+        max_length=len(EventType) + 1,
+        description="Event types to receive, or ['*'] for every one: "
+        + ", ".join(e.value for e in EventType),
+    ),
+    AfterValidator(_events),
+]
+Secret = Annotated[
+    str,
+    Field(
+        max_length=128,
+        description="The signing secret, 'whsec_' + base64 of 24 to 64 random bytes; generated if omitted",
+    ),
+    AfterValidator(_secret),
+]
+
+
+class EndpointCreate(Write):
+    url: Url = Field(description="Where events are POSTed (http or https)")
+    events: Events = Field(default_factory=lambda: [ALL_EVENTS])
+    secret: Secret | None = None
+    active: bool = True
+
+
+class EndpointUpdate(Write):
+    url: Url | None = None
+    events: Events | None = None
+    secret: Secret | None = None
+    active: bool | None = None
+
+
+class Endpoint(Read):
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class EndpointCreated(Endpoint):
+    secret: str = Field(description="Shown only here: verify the webhook-signature header with it")
+
+
+class Delivery(Read):
+    id: str = Field(description="Also the webhook-id header, the same on every attempt")
+    endpoint_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None
