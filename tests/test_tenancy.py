@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from batchcall import db
+from batchcall.models import WebhookDelivery
 from batchcall.runtime import Runtime
 from tests import routes
 from tests.store import snapshot
@@ -53,6 +55,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/batches/{batch_id}/calls/upload"): Case(files={"file": CSV}),
     ("GET", "/v1/batches/{batch_id}/export"): Case(),
     ("GET", "/v1/calls/{call_id}"): Case(),
+    ("GET", "/v1/webhooks/{endpoint_id}"): Case(),
+    ("PATCH", "/v1/webhooks/{endpoint_id}"): Case(json={"url": "https://b.example/hook"}),
+    ("DELETE", "/v1/webhooks/{endpoint_id}"): Case(),
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): Case(),
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}"): Case(),
+    ("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): Case(),
 }
 
 
@@ -69,8 +77,20 @@ def _ok(response: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def ids_of_a(client: TestClient, tenant: Tenant) -> dict[str, str]:
+def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, str]:
     """One of everything in workspace A."""
+    endpoint = _ok(
+        client.post("/v1/webhooks", json={"url": "https://a.example/hook"}, headers=tenant.headers)
+    )
+    delivery = WebhookDelivery(
+        workspace_id=tenant.workspace_id,
+        endpoint_id=endpoint["id"],
+        event_type="batch.status",
+        payload={},
+        created_at=runtime.clock.now(),
+    )
+    with db.unit_of_work(runtime.sessions) as session:
+        session.add(delivery)
     agent = _ok(client.post("/v1/agents", json={"name": "A's agent"}, headers=tenant.headers))
     number = _ok(
         client.post(
@@ -92,6 +112,8 @@ def ids_of_a(client: TestClient, tenant: Tenant) -> dict[str, str]:
         "folder_id": folder["id"],
         "batch_id": batch["id"],
         "call_id": call_id,
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery.id,
     }
 
 
@@ -108,6 +130,8 @@ def _views(client: TestClient, tenant: Tenant, ids: dict[str, str]) -> list[Any]
             "/v1/batches/{batch_id}",
             "/v1/batches/{batch_id}/calls",
             "/v1/calls/{call_id}",
+            "/v1/webhooks/{endpoint_id}",
+            "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}",
         )
     ]
 

@@ -10,7 +10,7 @@ from tests import routes
 from tests.support import Tenant, make_tenant
 
 # Writes that need the admin scope: the workspace's set-up, not its campaigns.
-ADMIN_PATHS = ("/v1/agents", "/v1/phone-numbers")
+ADMIN_PATHS = ("/v1/agents", "/v1/phone-numbers", "/v1/webhooks")
 
 
 def native_operations() -> list[tuple[str, str]]:
