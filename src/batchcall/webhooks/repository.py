@@ -80,7 +80,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[tuple[Webhook
         .limit(limit)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
-    return [(delivery, endpoint) for delivery, endpoint in session.execute(query).tuples()]
+    return [(delivery, endpoint) for delivery, endpoint in session.execute(query)]
 
 
 def lock_deliveries(session: Session, delivery_ids: Sequence[str]) -> dict[str, WebhookDelivery]:
