@@ -72,13 +72,11 @@ def runtime(settings: Settings, clock: ManualClock) -> Iterator[Runtime]:
 
 
 def _empty(runtime: Runtime) -> None:
+    # DELETE, children first: on tables this small it is several times faster than TRUNCATE on PostgreSQL.
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with runtime.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f'DELETE FROM "{table}"'))
+        for table in tables:
+            connection.execute(text(f'DELETE FROM "{table}"'))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _instant(value: datetime) -> datetime:
 
 def _clock_time(value: str) -> str:
     try:
-        parsed = time.fromisoformat(value)
+        parsed = time.fromisoformat(value.zfill(5) if len(value) == 4 else value)
     except ValueError:
         raise ValueError(f"'{value}' is not a time of day as HH:MM") from None
     return parsed.strftime("%H:%M")
