@@ -20,7 +20,8 @@ from batchcall import db
 from batchcall.kit.bulk import bulk_insert
 from batchcall.kit.ids import new_id
 from batchcall.models import Batch, Call, Workspace
-from bench.support import create_workspace, running_server, throwaway_database, valid_numbers
+from batchcall.testing import scratch_database
+from bench.support import create_workspace, running_server, valid_numbers
 
 ROWS = 100_000
 LATENCY_ROWS = 1_000
@@ -149,9 +150,9 @@ def csv_upload_seconds(client: httpx.Client) -> float:
 
 
 def run(kind: str, rows: list[dict[str, Any]], with_csv: bool) -> None:
-    with throwaway_database(kind) as floor_url:
+    with scratch_database(kind, "batchcall_bench") as floor_url:
         floor = raw_floor(floor_url, rows)
-    with throwaway_database(kind) as url:
+    with scratch_database(kind, "batchcall_bench") as url:
         db.migrate(url)
         key = create_workspace(url)
         with (

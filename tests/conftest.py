@@ -1,12 +1,9 @@
 """One suite, run on SQLite and on PostgreSQL: every test gets a clean database of each kind."""
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -17,33 +14,17 @@ from batchcall.config import Settings
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Base
 from batchcall.runtime import Runtime
+from batchcall.testing import scratch_database
 from tests.support import Tenant, make_tenant
 
-POSTGRES_ADMIN_URL = os.environ.get("BATCHCALL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 # A Monday morning in New York, inside any ordinary calling window.
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
-def _postgres_database() -> Iterator[str]:
-    name = f"batchcall_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A throw-away database per run, migrated from empty."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'batchcall.db'}"
-        db.migrate(url)
-        yield url
-        return
-    for url in _postgres_database():
+    with scratch_database(request.param, "batchcall_test") as url:
         db.migrate(url)
         yield url
 

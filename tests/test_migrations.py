@@ -1,9 +1,7 @@
 """The schema comes from the migrations alone: from empty to head on both databases, matching the models."""
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -13,23 +11,14 @@ from typer.testing import CliRunner
 
 from batchcall import db
 from batchcall.models import Base
-from tests.conftest import POSTGRES_ADMIN_URL
+from batchcall.testing import scratch_database
 
 
 @pytest.fixture
-def empty_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def empty_database_url(database_url: str) -> Iterator[str]:
     """A database of the same kind as ``database_url`` with nothing in it."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.db'}"
-        return
-    name = f"batchcall_empty_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(database_url.split(":", 1)[0], "batchcall_empty") as url:
+        yield url
 
 
 def tables(url: str) -> set[str]:

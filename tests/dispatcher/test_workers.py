@@ -7,14 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -24,7 +22,7 @@ from batchcall.app import create_app
 from batchcall.batches import repository as batch_repository
 from batchcall.config import Settings
 from batchcall.runtime import Runtime
-from tests.conftest import POSTGRES_ADMIN_URL
+from batchcall.testing import scratch_database
 from tests.support import add_rows, create_batch, make_tenant
 
 pytestmark = pytest.mark.slow
@@ -36,16 +34,9 @@ TERMINAL = {"completed", "no_answer", "busy", "voicemail", "failed", "canceled",
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A database of its own, which the worker processes reach by URL."""
-    name = f"batchcall_workers_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    db.migrate(url)
-    try:
+    with scratch_database("postgresql", "batchcall_workers") as url:
+        db.migrate(url)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _batch(url: str, rows: int, **fields: Any) -> tuple[Runtime, str]:
