@@ -170,9 +170,15 @@ def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
         print(json.dumps(rows))
         return
     table = Table("key_id", "name", "scopes", "created", "revoked")
-    for row in rows:
+    for key in rows:
+        scopes = key["scopes"]
+        assert isinstance(scopes, list)
         table.add_row(
-            row["key_id"], row["name"], ", ".join(row["scopes"]), row["created_at"], row["revoked_at"] or ""
+            str(key["key_id"]),
+            str(key["name"]),
+            ", ".join(scopes),
+            str(key["created_at"]),
+            str(key["revoked_at"] or ""),
         )
     console.print(table)
 
@@ -311,8 +317,8 @@ def submit(
     )
     if answer["errors"]:
         table = Table("row", "field", "reason", title="skipped rows (first 20)")
-        for error in answer["errors"][:20]:
-            table.add_row(str(error["row"]), error["field"], error["message"])
+        for skipped in answer["errors"][:20]:
+            table.add_row(str(skipped["row"]), skipped["field"], skipped["message"])
         console.print(table)
 
 

@@ -69,7 +69,7 @@ def _settings_to_columns(
     """Check references and turn API fields into column values."""
     columns = dict(values)
     agent_id = columns.get("agent_id", current.agent_id if current else None)
-    if columns.get("agent_id") is not None:
+    if agent_id is not None and "agent_id" in columns:
         agents.get(session, workspace_id, agent_id)
     explicit = columns.get("from_numbers") or columns.get("phone_number_ids")
     if explicit or (agent_id is not None and not (current and current.from_numbers)):
