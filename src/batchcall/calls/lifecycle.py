@@ -9,12 +9,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from batchcall.calls import repository
 from batchcall.kit.ids import new_id
-from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus, Channel
+from batchcall.models import WAITING_STATUSES, Call, CallStatus, Channel
 from batchcall.webhooks import service as webhooks
 
 log = logging.getLogger("batchcall.calls")
@@ -42,12 +43,82 @@ def _changed(call: Call, new_status: str, **fields: object) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class DueCall:
+    """A waiting call as the claim reads it: what dialling it needs, and nothing more."""
+
+    id: str
+    batch_id: str
+    workspace_id: str
+    status: str
+    channel: str
+    to: str | None
+    email: str | None
+    from_number: str | None
+    name: str | None
+    first_name: str | None
+    last_name: str | None
+    instruction: str | None
+    variables: dict[str, Any]
+    attempt_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A call in flight as an ending or progress event reads it, with its row locked."""
+
+    id: str
+    batch_id: str
+    workspace_id: str
+    status: str
+    attempt_count: int
+    max_retries: int | None
+    to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAttempt:
+    """An attempt as an event reads it, once its call is locked."""
+
+    id: str
+    call_id: str
+    batch_id: str
+    number: int
+    provider_call_id: str | None
+    status: str
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Dial:
     """A claimed call about to be dialled from ``from_number`` with ``prompt``."""
 
-    call: Call
+    call: DueCall
     from_number: str | None
     prompt: str | None
+
+
+def _log_moves(moves: Sequence[tuple[str, str, str, str]], **fields: object) -> None:
+    """One structured line per call (call id, batch id, from, to) that changed state in bulk."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for call_id, batch_id, before, after in moves:
+        log.info(
+            "call %s: %s -> %s",
+            call_id,
+            before,
+            after,
+            extra={"call_id": call_id, "batch_id": batch_id, "from": before, "to": after, **fields},
+        )
+
+
+def _queue_events(session: Session, moves: Sequence[tuple[str, str, str]]) -> None:
+    """Webhook events of calls (call id, workspace id, status before) whose rows a bulk write changed."""
+    by_workspace: dict[str, dict[str, str]] = {}
+    for call_id, workspace_id, before in moves:
+        by_workspace.setdefault(workspace_id, {})[call_id] = before
+    for workspace_id, previous in by_workspace.items():
+        webhooks.calls_changed(session, workspace_id, previous)
 
 
 def start_attempts(
@@ -58,30 +129,39 @@ def start_attempts(
     lease_until: datetime,
     now: datetime,
 ) -> list[dict[str, object]]:
-    """Waiting calls become ``dialing`` under this worker's lease, each with a new attempt (the rows)."""
+    """Waiting calls become ``dialing`` under this worker's lease, each with a new attempt (the rows).
+
+    The claim holds the calls' rows locked, so each one's attempt number is the one it read plus one."""
+    calls: list[dict[str, Any]] = []
     rows: list[dict[str, object]] = []
     for dial in dials:
         call = dial.call
-        call.attempt_count += 1
-        call.from_number = dial.from_number
-        call.lease_owner = worker_id
-        call.lease_expires_at = lease_until
-        call.next_attempt_at = None
-        call.updated_at = now
-        _changed(call, CallStatus.DIALING, attempt=call.attempt_count, worker=worker_id)
+        number = call.attempt_count + 1
+        calls.append(
+            {
+                "id": call.id,
+                "status": CallStatus.DIALING.value,
+                "attempt_count": number,
+                "from_number": dial.from_number,
+                "lease_owner": worker_id,
+                "lease_expires_at": lease_until,
+                "next_attempt_at": None,
+                "updated_at": now,
+            }
+        )
         rows.append(
             {
                 "id": new_id(),
                 "call_id": call.id,
                 "batch_id": call.batch_id,
-                "number": call.attempt_count,
+                "number": number,
                 "provider": provider,
                 "provider_call_id": None,
                 "channel": call.channel,
                 "to": call.email if call.channel == Channel.EMAIL else call.to,
                 "from_number": dial.from_number,
                 "prompt": dial.prompt,
-                "status": CallStatus.DIALING,
+                "status": CallStatus.DIALING.value,
                 "outcome": None,
                 "error": None,
                 "started_at": now,
@@ -93,8 +173,12 @@ def start_attempts(
                 "summary": None,
             }
         )
-    session.flush()
+    repository.overwrite_calls(session, calls)
     repository.insert_attempts(session, rows)
+    _log_moves(
+        [(d.call.id, d.call.batch_id, d.call.status, CallStatus.DIALING) for d in dials], worker=worker_id
+    )
+    _queue_events(session, [(d.call.id, d.call.workspace_id, d.call.status) for d in dials])
     return rows
 
 
@@ -131,13 +215,24 @@ def give_back(session: Session, returns: Sequence[tuple[Call, str, datetime]], n
         _changed(call, CallStatus.QUEUED, retry_at=due.isoformat(), reason="provider unavailable")
 
 
-def progress(call: Call, attempt: Attempt, status: str, answered_at: datetime | None, now: datetime) -> None:
-    """The provider reports the call ringing or answered."""
-    attempt.status = status
-    attempt.answered_at = attempt.answered_at or answered_at
-    call.updated_at = now
-    if call.status != status:
-        _changed(call, status, attempt_id=attempt.id)
+def progress(
+    session: Session, moves: Sequence[tuple[LiveCall, LiveAttempt, str, datetime | None]], now: datetime
+) -> None:
+    """The provider reports calls ringing or answered: (call, attempt, status, answered at)."""
+    if not moves:
+        return
+    repository.overwrite_attempts(
+        session,
+        [
+            {"id": attempt.id, "status": status, "answered_at": attempt.answered_at or answered_at}
+            for _, attempt, status, answered_at in moves
+        ],
+    )
+    changed = [(call, attempt, status) for call, attempt, status, _ in moves if call.status != status]
+    repository.overwrite_calls(session, [{"id": c.id, "status": s, "updated_at": now} for c, _, s in changed])
+    for call, attempt, status in changed:
+        _log_moves([(call.id, call.batch_id, call.status, status)], attempt_id=attempt.id)
+    _queue_events(session, [(c.id, c.workspace_id, c.status) for c, _, _ in changed])
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,26 +244,57 @@ class Ending:
     answered_at: datetime | None = None
     duration_seconds: float | None = None
     error: str | None = None
+    # A callback can overtake the worker that is still recording the provider's id.
+    provider_call_id: str | None = None
 
 
-def finish(call: Call, attempt: Attempt, ending: Ending, retry_at: datetime | None, now: datetime) -> None:
-    """The attempt is over: the call waits for ``retry_at`` or ends with the attempt's outcome."""
-    attempt.status = ending.outcome
-    attempt.outcome = ending.outcome
-    attempt.ended_at = ending.ended_at
-    attempt.answered_at = attempt.answered_at or ending.answered_at
-    attempt.duration_seconds = ending.duration_seconds
-    attempt.error = ending.error
-    call.outcome = ending.outcome
-    call.lease_owner = None
-    call.lease_expires_at = None
-    call.updated_at = now
-    if retry_at is not None:
-        call.next_attempt_at = retry_at
-        _changed(call, CallStatus.QUEUED, outcome=ending.outcome, retry_at=retry_at.isoformat())
-    else:
-        call.completed_at = now
-        _changed(call, ending.outcome, outcome=ending.outcome, error=ending.error)
+def finish(
+    session: Session,
+    endings: Sequence[tuple[LiveCall, LiveAttempt, Ending, datetime | None]],
+    now: datetime,
+) -> None:
+    """The attempts are over: each call (call, attempt, ending, retry at) waits for its retry or ends
+    with its attempt's outcome."""
+    if not endings:
+        return
+    attempts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for call, attempt, ending, retry_at in endings:
+        attempts.append(
+            {
+                "id": attempt.id,
+                "provider_call_id": attempt.provider_call_id or ending.provider_call_id,
+                "status": ending.outcome,
+                "outcome": ending.outcome,
+                "ended_at": ending.ended_at,
+                "answered_at": attempt.answered_at or ending.answered_at,
+                "duration_seconds": ending.duration_seconds,
+                "error": ending.error,
+            }
+        )
+        calls.append(
+            {
+                "id": call.id,
+                "status": CallStatus.QUEUED.value if retry_at is not None else ending.outcome,
+                "outcome": ending.outcome,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "next_attempt_at": retry_at,
+                "completed_at": None if retry_at is not None else now,
+                "updated_at": now,
+            }
+        )
+    repository.overwrite_attempts(session, attempts)
+    repository.overwrite_calls(session, calls)
+    if log.isEnabledFor(logging.INFO):
+        for (call, _, ending, retry_at), row in zip(endings, calls, strict=True):
+            details: dict[str, object] = {"outcome": ending.outcome}
+            if retry_at is not None:
+                details["retry_at"] = retry_at.isoformat()
+            elif ending.error is not None:
+                details["error"] = ending.error
+            _log_moves([(call.id, call.batch_id, call.status, row["status"])], **details)
+    _queue_events(session, [(call.id, call.workspace_id, call.status) for call, *_ in endings])
 
 
 def extend_lease(call: Call, worker_id: str, until: datetime) -> None:
@@ -177,26 +303,44 @@ def extend_lease(call: Call, worker_id: str, until: datetime) -> None:
     call.lease_expires_at = until
 
 
-def defer(call: Call, until: datetime, now: datetime, reason: str) -> None:
-    """Not now: the call waits for ``until`` (a window opening for its recipient)."""
-    call.next_attempt_at = until
-    call.updated_at = now
-    log.debug(
-        "call %s waits until %s: %s",
-        call.id,
-        until.isoformat(),
-        reason,
-        extra={"call_id": call.id, "batch_id": call.batch_id, "until": until.isoformat()},
+def defer(session: Session, waits: Sequence[tuple[DueCall, datetime, str]], now: datetime) -> None:
+    """Not now: each call (call, until, why) waits for ``until`` (a window opening for its recipient)."""
+    repository.overwrite_calls(
+        session, [{"id": call.id, "next_attempt_at": until, "updated_at": now} for call, until, _ in waits]
     )
+    if log.isEnabledFor(logging.DEBUG):
+        for call, until, reason in waits:
+            log.debug(
+                "call %s waits until %s: %s",
+                call.id,
+                until.isoformat(),
+                reason,
+                extra={"call_id": call.id, "batch_id": call.batch_id, "until": until.isoformat()},
+            )
 
 
-def skip(call: Call, reason: str, now: datetime) -> None:
-    """The call must not be placed at all (do-not-call, no lawful calling time): it ends skipped."""
-    call.skip_reason = reason
-    call.next_attempt_at = None
-    call.completed_at = now
-    call.updated_at = now
-    _changed(call, CallStatus.SKIPPED, reason=reason)
+def skip(session: Session, skips: Sequence[tuple[DueCall, str]], now: datetime) -> None:
+    """The calls (call, reason) must not be placed at all (do-not-call, no lawful calling time): they end
+    skipped."""
+    if not skips:
+        return
+    repository.overwrite_calls(
+        session,
+        [
+            {
+                "id": call.id,
+                "status": CallStatus.SKIPPED.value,
+                "skip_reason": reason,
+                "next_attempt_at": None,
+                "completed_at": now,
+                "updated_at": now,
+            }
+            for call, reason in skips
+        ],
+    )
+    for call, reason in skips:
+        _log_moves([(call.id, call.batch_id, call.status, CallStatus.SKIPPED)], reason=reason)
+    _queue_events(session, [(call.id, call.workspace_id, call.status) for call, _ in skips])
 
 
 def _bulk(session: Session, batch_id: str, status: CallStatus, now: datetime) -> int:

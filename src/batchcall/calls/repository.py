@@ -2,10 +2,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from batchcall.kit.bulk import bulk_insert
+from batchcall.kit.bulk import among, bulk_insert, bulk_update
 from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus
 
 CHUNK = 5_000
@@ -65,8 +65,14 @@ def set_waiting_status(session: Session, batch_id: str, status: str, now: dateti
     statement = (
         update(Call)
         .where(Call.batch_id == batch_id, Call.status.in_(WAITING_STATUSES))
-        .values(status=status, updated_at=now, completed_at=now, next_attempt_at=None, lease_owner=None,
-                lease_expires_at=None)
+        .values(
+            status=status,
+            updated_at=now,
+            completed_at=now,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
     )
     return session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
 
@@ -82,24 +88,34 @@ def requeue(session: Session, batch_id: str, statuses: Iterable[str], now: datet
 
 
 def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: datetime) -> None:
-    """Store the provider's id of each placed attempt (attempt id, call id, provider id): now ringing."""
+    """Store the provider's id of each placed attempt (attempt id, call id, provider id): now ringing.
+
+    An attempt or call whose ending overtook this (a fast callback) keeps the state the ending gave it."""
     if not placed:
         return
-    attempts = cast(Table, Attempt.__table__)
-    session.execute(
-        update(attempts)
-        .where(attempts.c.id == bindparam("attempt_id"))
-        .values(
-            provider_call_id=bindparam("provider_call_id"),
-            status=case((attempts.c.status == CallStatus.DIALING, CallStatus.RINGING), else_=attempts.c.status),
-        ),
-        [{"attempt_id": a, "provider_call_id": p} for a, _, p in placed],
+    bulk_update(
+        session,
+        cast(Table, Attempt.__table__),
+        [{"id": a, "provider_call_id": p} for a, _, p in placed],
+        also={
+            "status": f"CASE WHEN status = '{CallStatus.DIALING}' THEN '{CallStatus.RINGING}' ELSE status END"
+        },
     )
     session.execute(
         update(Call)
-        .where(Call.id.in_([c for _, c, _ in placed]), Call.status == CallStatus.DIALING)
+        .where(among(session, Call.id, [c for _, c, _ in placed]), Call.status == CallStatus.DIALING)
         .values(status=CallStatus.RINGING, updated_at=now)
     )
+
+
+def overwrite_calls(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Set the named columns of each call by ``id`` (every row names the same columns), at once."""
+    return bulk_update(session, cast(Table, Call.__table__), rows)
+
+
+def overwrite_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Set the named columns of each attempt by ``id`` (every row names the same columns), at once."""
+    return bulk_update(session, cast(Table, Attempt.__table__), rows)
 
 
 def delete_attempts(session: Session, attempt_ids: Sequence[str]) -> None:

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from batchcall.agents.service import render_prompt
 from batchcall.batches import service as batches
 from batchcall.calls import lifecycle
-from batchcall.calls.lifecycle import Dial
+from batchcall.calls.lifecycle import Dial, DueCall
 from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, window
-from batchcall.models import IN_FLIGHT_STATUSES, WAITING_STATUSES, Batch, BatchStatus, Call, Channel
+from batchcall.models import IN_FLIGHT_STATUSES, WAITING_STATUSES, Batch, BatchStatus, Channel
 from batchcall.providers.base import DialRequest
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -39,7 +39,7 @@ class Claimer:
     limit: int
 
 
-def prompt_values(call: Call) -> dict[str, object]:
+def prompt_values(call: DueCall) -> dict[str, object]:
     """What an agent's template may name: the row's variables and the person's own fields (where known)."""
     person = {
         "name": call.name,
@@ -120,23 +120,30 @@ def _choose(
         if not calls:
             break
         blocked = contacts.blocked_numbers(session, batch.workspace_id, {c.to for c in calls if c.to})
+        skips: list[tuple[DueCall, str]] = []
+        waits: list[tuple[DueCall, datetime, str]] = []
+        out_of_callers = False
         for call in calls:
             if call.to is not None and call.to in blocked:
-                lifecycle.skip(call, f"{call.to} is on the do-not-call list", now)
-                claimed.skipped += 1
+                skips.append((call, f"{call.to} is on the do-not-call list"))
                 continue
             if batch.respect_recipient_timezone and call.channel != Channel.EMAIL:
                 verdict = window.verdict(batch, call.to, now)
                 if verdict.at is None:
-                    lifecycle.skip(call, verdict.reason, now)
-                    claimed.skipped += 1
+                    skips.append((call, verdict.reason))
                     continue
                 if verdict.at != now:
-                    lifecycle.defer(call, verdict.at, now, verdict.reason)
+                    waits.append((call, verdict.at, verdict.reason))
                     continue
             from_number = rotation.choose(batch, capacity, call.from_number) if batch.from_numbers else None
             if batch.from_numbers and from_number is None:
-                return dials
+                out_of_callers = True
+                break
             prompt = render_prompt(template, prompt_values(call)) if template else call.instruction
             dials.append(Dial(call, from_number, prompt))
+        lifecycle.skip(session, skips, now)
+        lifecycle.defer(session, waits, now)
+        claimed.skipped += len(skips)
+        if out_of_callers:
+            break
     return dials

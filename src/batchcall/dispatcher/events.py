@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from batchcall.batches import service as batches
 from batchcall.calls import lifecycle
-from batchcall.calls.lifecycle import Ending
+from batchcall.calls.lifecycle import Ending, LiveAttempt, LiveCall
 from batchcall.contacts import service as contacts
 from batchcall.dispatcher import breaker, repository, retry
 from batchcall.kit.ids import new_id
-from batchcall.models import IN_FLIGHT_STATUSES, Attempt, Batch, BatchStatus, Call, CallStatus
+from batchcall.models import IN_FLIGHT_STATUSES, BatchStatus, CallStatus
 from batchcall.providers.base import StatusEvent
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -69,19 +69,18 @@ def _payload(event: StatusEvent) -> dict[str, object]:
 
 @dataclass(frozen=True, slots=True)
 class _InFlight:
-    batch: Batch
-    call: Call
-    attempt: Attempt
+    call: LiveCall
+    attempt: LiveAttempt
 
 
-def _in_flight(session: Session, attempts: Sequence[Attempt]) -> dict[str, _InFlight]:
-    """The attempts still in flight, by id, read again once their calls are locked, with their batches."""
-    calls = repository.lock_calls(session, [a.call_id for a in attempts])
-    fresh = repository.attempts_by_id(session, [a.id for a in attempts])
-    batches_by_id = repository.batches_by_id(session, [a.batch_id for a in fresh])
+def _in_flight(session: Session, named: Sequence[tuple[str, str, str | None]]) -> dict[str, _InFlight]:
+    """The attempts (attempt id, call id, provider id) still in flight, by id, read again once their
+    calls are locked."""
+    calls = repository.lock_live_calls(session, [call_id for _, call_id, _ in named])
+    fresh = repository.live_attempts(session, [attempt_id for attempt_id, _, _ in named])
     return {
-        attempt.id: _InFlight(batches_by_id[attempt.batch_id], calls[attempt.call_id], attempt)
-        for attempt in fresh
+        attempt.id: _InFlight(calls[attempt.call_id], attempt)
+        for attempt in fresh.values()
         if attempt.ended_at is None
         and attempt.call_id in calls
         and calls[attempt.call_id].status in IN_FLIGHT_STATUSES
@@ -92,58 +91,82 @@ def _in_flight(session: Session, attempts: Sequence[Attempt]) -> dict[str, _InFl
 def _act(
     session: Session, provider: str, events: Sequence[StatusEvent], now: datetime, received: Received
 ) -> None:
-    attempts = repository.attempts_for_events(
+    named = repository.event_attempts(
         session,
         provider,
         [e.provider_call_id for e in events],
         [e.attempt_id for e in events if e.attempt_id is not None],
     )
-    by_provider_id = {a.provider_call_id: a for a in attempts if a.provider_call_id is not None}
-    by_id = {a.id: a for a in attempts}
-    live = _in_flight(session, attempts)
-    failing: set[str] = set()
+    by_provider_id = {
+        provider_id: attempt_id for attempt_id, _, provider_id in named if provider_id is not None
+    }
+    known = {attempt_id for attempt_id, _, _ in named}
+    live = _in_flight(session, named)
+    # The latest progress of each attempt, by attempt id.
+    moving: dict[str, tuple[LiveCall, LiveAttempt, str, datetime | None]] = {}
+    ending: list[tuple[_InFlight, Ending]] = []
+    opted_out: list[LiveCall] = []
     for event in events:
-        attempt = by_provider_id.get(event.provider_call_id) or by_id.get(event.attempt_id or "")
-        if attempt is None:
+        attempt_id = by_provider_id.get(event.provider_call_id)
+        if attempt_id is None and event.attempt_id in known:
+            attempt_id = event.attempt_id
+        if attempt_id is None:
             log.warning("event %s names no known call", event.event_id, extra={"provider": provider})
             continue
-        # A callback can overtake the worker that is still recording the provider's id.
-        attempt.provider_call_id = attempt.provider_call_id or event.provider_call_id
-        found = live.get(attempt.id)
+        found = live.get(attempt_id)
         if found is None:
             continue
         if not event.is_final:
-            lifecycle.progress(found.call, attempt, event.status, event.answered_at, now)
+            answered_at = moving[attempt_id][3] if attempt_id in moving else None
+            moving[attempt_id] = (found.call, found.attempt, event.status, event.answered_at or answered_at)
             continue
-        ending = Ending(
-            event.status,
-            event.ended_at or event.occurred_at,
-            event.answered_at,
-            event.duration_seconds,
-            event.error,
-        )
-        end_attempt(session, found.batch, found.call, attempt, ending, now)
-        del live[attempt.id]
-        received.ended += 1
-        if event.opted_out and found.call.to is not None:
-            contacts.block_number(
-                session,
-                found.call.workspace_id,
-                found.call.to,
-                "opted out during a call",
-                now,
-                source=provider,
+        ending.append(
+            (
+                found,
+                Ending(
+                    event.status,
+                    event.ended_at or event.occurred_at,
+                    event.answered_at or (moving[attempt_id][3] if attempt_id in moving else None),
+                    event.duration_seconds,
+                    event.error,
+                    event.provider_call_id,
+                ),
             )
-        if event.status == CallStatus.FAILED:
-            failing.add(found.batch.id)
+        )
+        # Later events of the same attempt (in this delivery) find it ended.
+        del live[attempt_id]
+        if event.opted_out and found.call.to is not None:
+            opted_out.append(found.call)
+    # An attempt that moved on and ended in the same delivery needs only its ending written.
+    ended = {found.attempt.id for found, _ in ending}
+    lifecycle.progress(session, [m for key, m in moving.items() if key not in ended], now)
+    end_attempts(session, ending, now)
+    received.ended += len(ending)
+    for call in opted_out:
+        assert call.to is not None
+        contacts.block_number(
+            session, call.workspace_id, call.to, "opted out during a call", now, source=provider
+        )
+    failing = {found.call.batch_id for found, e in ending if e.outcome == CallStatus.FAILED}
     received.batches_paused = trip_breakers(session, failing, now)
 
 
-def end_attempt(
-    session: Session, batch: Batch, call: Call, attempt: Attempt, ending: Ending, now: datetime
-) -> None:
-    """End the attempt; the retry rules decide whether its call waits for another."""
-    lifecycle.finish(call, attempt, ending, retry.retry_at(batch, call, ending.outcome, ending.ended_at), now)
+def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], now: datetime) -> None:
+    """End the attempts; the retry rules decide whether each call waits for another."""
+    policies = repository.retry_policies(session, [found.call.batch_id for found, _ in endings])
+    lifecycle.finish(
+        session,
+        [
+            (
+                found.call,
+                found.attempt,
+                ending,
+                retry.retry_at(policies[found.call.batch_id], found.call, ending.outcome, ending.ended_at),
+            )
+            for found, ending in endings
+        ],
+        now,
+    )
 
 
 def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> list[str]:
@@ -167,14 +190,19 @@ def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime, r
     With ``retriable`` the retry rules apply (the provider refused the dial, so nothing reached the
     person); without, the call ends failed, because the dial may have gone out and must not be repeated.
     """
+    if not pairs:
+        return 0
     reasons = dict(pairs)
-    live = _in_flight(session, repository.attempts_by_id(session, list(reasons)))
-    for attempt_id, found in live.items():
-        ending = Ending(CallStatus.FAILED, now, error=reasons[attempt_id])
-        if retriable:
-            end_attempt(session, found.batch, found.call, found.attempt, ending, now)
-        else:
-            lifecycle.finish(found.call, found.attempt, ending, None, now)
+    live = _in_flight(session, repository.event_attempts(session, "", [], list(reasons)))
+    endings = [
+        (found, Ending(CallStatus.FAILED, now, error=reasons[attempt_id]))
+        for attempt_id, found in live.items()
+    ]
     if retriable:
-        trip_breakers(session, {found.batch.id for found in live.values()}, now)
+        end_attempts(session, endings, now)
+        trip_breakers(session, {found.call.batch_id for found in live.values()}, now)
+    else:
+        lifecycle.finish(
+            session, [(found.call, found.attempt, ending, None) for found, ending in endings], now
+        )
     return len(live)

@@ -2,10 +2,13 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.orm import Session
 
+from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
+from batchcall.kit.bulk import among, insert_returning
 from batchcall.kit.upsert import insert_on_conflict
 from batchcall.models import (
     IN_FLIGHT_STATUSES,
@@ -64,18 +67,26 @@ def has_calls(session: Session, batch_id: str) -> bool:
     return session.scalar(select(Call.id).where(Call.batch_id == batch_id).limit(1)) is not None
 
 
-def due_calls(session: Session, batch_id: str, now: datetime, limit: int, taken: Sequence[str]) -> list[Call]:
+DUE_COLUMNS = [Call.__table__.c[name] for name in DueCall.__dataclass_fields__]
+LIVE_CALL_COLUMNS = [Call.__table__.c[name] for name in LiveCall.__dataclass_fields__]
+LIVE_ATTEMPT_COLUMNS = [Attempt.__table__.c[name] for name in LiveAttempt.__dataclass_fields__]
+
+
+def due_calls(
+    session: Session, batch_id: str, now: datetime, limit: int, taken: Sequence[str]
+) -> list[DueCall]:
     """Waiting calls that are due, oldest first, locked, except ``taken``; ones another transaction holds
-    are skipped."""
+    are skipped. Only the columns dialling needs are read."""
     query = (
-        select(Call)
+        select(*DUE_COLUMNS)
         .where(Call.batch_id == batch_id, Call.status.in_(WAITING), Call.next_attempt_at <= now)
-        .where(Call.id.not_in(taken))
         .order_by(Call.next_attempt_at, Call.row_number)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
+    if taken:
+        query = query.where(~among(session, Call.id, taken))
+    return [DueCall(*row) for row in session.execute(query)]
 
 
 def earliest_waiting(session: Session, batch_id: str) -> datetime | None:
@@ -165,23 +176,51 @@ def current_attempts(session: Session, calls: Sequence[Call]) -> dict[str, Attem
 
 def store_new_events(session: Session, rows: Sequence[dict[str, object]]) -> set[str]:
     """Insert events; answer the ids of those not stored before."""
-    if not rows:
-        return set()
-    statement = (
-        insert_on_conflict(session, ProviderEvent)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-        .returning(ProviderEvent.event_id)
+    inserted = insert_returning(
+        session,
+        cast(Table, ProviderEvent.__table__),
+        rows,
+        'ON CONFLICT ("provider", "event_id") DO NOTHING',
+        "event_id",
     )
-    return set(session.scalars(statement))
+    return set(inserted)
 
 
-def attempts_for_events(
+def event_attempts(
     session: Session, provider: str, provider_call_ids: Sequence[str], attempt_ids: Sequence[str]
-) -> list[Attempt]:
-    by_provider_id = Attempt.provider_call_id.in_(provider_call_ids) & (Attempt.provider == provider)
-    query = select(Attempt).where(by_provider_id | Attempt.id.in_(attempt_ids))
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+) -> list[tuple[str, str, str | None]]:
+    """(attempt id, call id, provider id) of the attempts the events name, by provider id or attempt id."""
+    by_provider_id = among(session, Attempt.provider_call_id, provider_call_ids) & (
+        Attempt.provider == provider
+    )
+    query = select(Attempt.id, Attempt.call_id, Attempt.provider_call_id).where(
+        by_provider_id | among(session, Attempt.id, attempt_ids)
+    )
+    return [(attempt_id, call_id, provider_id) for attempt_id, call_id, provider_id in session.execute(query)]
+
+
+def lock_live_calls(session: Session, call_ids: Sequence[str]) -> dict[str, LiveCall]:
+    """The calls as an event needs them, locked in id order so two transactions never wait in a circle."""
+    query = (
+        select(*LIVE_CALL_COLUMNS)
+        .where(among(session, Call.id, sorted(set(call_ids))))
+        .order_by(Call.id)
+        .with_for_update()
+    )
+    return {row.id: LiveCall(*row) for row in session.execute(query)}
+
+
+def live_attempts(session: Session, attempt_ids: Sequence[str]) -> dict[str, LiveAttempt]:
+    query = select(*LIVE_ATTEMPT_COLUMNS).where(among(session, Attempt.id, attempt_ids))
+    return {row.id: LiveAttempt(*row) for row in session.execute(query)}
+
+
+def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """Each batch's retry settings (``max_retry_attempts``, ``retry_delay_seconds``, ``retry_on``)."""
+    query = select(Batch.id, Batch.max_retry_attempts, Batch.retry_delay_seconds, Batch.retry_on).where(
+        Batch.id.in_(list(set(batch_ids)))
+    )
+    return {row.id: row for row in session.execute(query)}
 
 
 def attempts_by_id(session: Session, attempt_ids: Sequence[str]) -> list[Attempt]:
@@ -191,7 +230,9 @@ def attempts_by_id(session: Session, attempt_ids: Sequence[str]) -> list[Attempt
 
 def lock_calls(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
     """The calls, locked in id order so two transactions never wait on each other in a circle."""
-    query = select(Call).where(Call.id.in_(sorted(set(call_ids)))).order_by(Call.id).with_for_update()
+    query = (
+        select(Call).where(among(session, Call.id, sorted(set(call_ids)))).order_by(Call.id).with_for_update()
+    )
     return {c.id: c for c in session.scalars(query.execution_options(populate_existing=True))}
 
 

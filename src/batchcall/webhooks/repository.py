@@ -33,6 +33,12 @@ def calls_of_batch_in(session: Session, batch_id: str, statuses: Iterable[str]) 
     return list(session.scalars(query))
 
 
+def calls_by_id(session: Session, call_ids: Sequence[str]) -> list[Call]:
+    """The calls as their rows stand now, also where this session loaded them before a bulk write."""
+    query = select(Call).where(Call.id.in_(list(call_ids))).execution_options(populate_existing=True)
+    return list(session.scalars(query))
+
+
 def calls_by_id_in(session: Session, call_ids: Sequence[str], statuses: Iterable[str]) -> list[Call]:
     query = select(Call).where(Call.id.in_(list(call_ids)), Call.status.in_(list(statuses)))
     return list(session.scalars(query))

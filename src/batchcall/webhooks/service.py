@@ -9,7 +9,7 @@ workspace has an endpoint.
 
 import base64
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -215,6 +215,20 @@ def call_status_changed(call: Call, previous: str) -> None:
         return
     for row in _call_events(session, call, previous):
         session.add(WebhookDelivery(**row))
+
+
+def calls_changed(session: Session, workspace_id: str, previous: Mapping[str, str]) -> None:
+    """Queue the events of the workspace's calls whose status a bulk write just changed, given each one's
+    status before (call id -> status). Nothing is read while the workspace has no endpoint."""
+    if not previous or not _subscriptions(session, workspace_id):
+        return
+    rows = [
+        row
+        for call in repository.calls_by_id(session, list(previous))
+        if call.status != previous[call.id]
+        for row in _call_events(session, call, previous[call.id])
+    ]
+    repository.insert_deliveries(session, rows)
 
 
 @contextmanager
