@@ -2,25 +2,26 @@
 
 For PostgreSQL and SQLite, in one run:
 
+- the raw claim loop's rate on the same kind of data: a bare ``FOR UPDATE SKIP LOCKED`` claim of 100
+  rows and one update, nothing else; measured before and after the dispatcher, and the better of the
+  two taken, so a load that comes and goes on the machine does not flatter the ratio;
 - the dispatcher's rate: one worker, the simulated provider at zero call length, every rule checked,
   attempts written, provider ids recorded and every call's final event acted on;
-- the raw claim loop's rate on the same kind of data: a bare ``FOR UPDATE SKIP LOCKED`` claim of 100
-  rows and one update, nothing else; the difference per call is what the dispatcher adds;
-- peak RSS of the benchmark process once one worker in it holds 10,000 calls in flight.
+- the difference per call, which is what the dispatcher adds to the bare claim;
+- peak RSS of a worker process (a child, with a time limit) once it holds 10,000 calls in flight.
 
 Goals: at least 1,000 call starts/s, under 1 ms added per call, under 1 GiB with 10,000 in flight.
+Run it when the machine is otherwise idle: the load average is printed with the figures.
 """
 
+import json
 import os
 import resource
-import tempfile
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import psycopg
 from sqlalchemy import bindparam, text
 
 from batchcall import db
@@ -31,33 +32,17 @@ from batchcall.calls import service as calls
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.runtime import Runtime
+from batchcall.testing import scratch_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "BATCHCALL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 CALLS = 10_000
 IN_FLIGHT = 10_000
 RAW_CLAIM = 100
 # The dispatcher claims this many calls per batch turn (BATCHCALL_CLAIM_BATCH_SIZE); the fixed cost of a
 # turn, a dozen statements, is then shared by many calls.
 CLAIM_BATCH_SIZE = 1_000
+# The worker holding IN_FLIGHT calls runs in a child process, stopped if it takes longer than this.
+RSS_TIMEOUT_SECONDS = 600
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
-
-
-@contextmanager
-def scratch_database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'dispatch.db'}"
-        return
-    name = f"batchcall_bench_dispatch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def runtime_for(url: str, **settings: object) -> Runtime:
@@ -142,13 +127,17 @@ def raw_claim_rate(runtime: Runtime) -> float:
     return CALLS / elapsed
 
 
-def peak_rss_kib(url: str) -> tuple[int, int]:
-    """Calls in flight and this process's peak RSS (KiB) once it holds IN_FLIGHT calls.
-
-    The peak also covers everything this process did before, so it is an upper bound.
-    """
-    runtime = runtime_for(url, sim_call_seconds=3_600.0, claim_batch_size=CLAIM_BATCH_SIZE)
-    new_batch(runtime, IN_FLIGHT, max_concurrent=IN_FLIGHT)
+def hold_in_flight(url: str) -> tuple[int, int]:
+    """In this process: one worker claims the waiting calls of the database's batch (call length an
+    hour, so none ends) until it holds IN_FLIGHT of them; answers how many and the peak RSS in KiB."""
+    runtime = Runtime.from_settings(
+        Settings(
+            database_url=url,
+            run_dispatcher=False,
+            sim_call_seconds=3_600.0,
+            claim_batch_size=CLAIM_BATCH_SIZE,
+        )
+    )
     dispatcher = Dispatcher(runtime, worker_id="rss")
     in_flight = 0
     while in_flight < IN_FLIGHT:
@@ -160,25 +149,55 @@ def peak_rss_kib(url: str) -> tuple[int, int]:
     return in_flight, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def peak_rss_kib(url: str) -> tuple[int, int] | None:
+    """Calls in flight and peak RSS (KiB) of a fresh worker process holding IN_FLIGHT calls; None if it
+    failed or ran out of time (the child is then killed, so the benchmark never hangs)."""
+    runtime = runtime_for(url)
+    new_batch(runtime, IN_FLIGHT, max_concurrent=IN_FLIGHT)
+    runtime.engine.dispose()
+    command = [sys.executable, "-m", "bench.dispatch", "--hold-in-flight", url]
+    environment = {**os.environ, "BATCHCALL_LOG_LEVEL": "WARNING"}
+    try:
+        child = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=RSS_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        print(f"dispatch  the worker holding {IN_FLIGHT:,} calls did not finish in {RSS_TIMEOUT_SECONDS} s")
+        return None
+    if child.returncode != 0:
+        print(f"dispatch  the worker holding {IN_FLIGHT:,} calls failed:\n{child.stderr[-2_000:]}")
+        return None
+    answer = json.loads(child.stdout.strip().splitlines()[-1])
+    return int(answer["in_flight"]), int(answer["peak_rss_kib"])
+
+
 def run(kind: str) -> None:
-    with scratch_database(kind) as url:
+    with scratch_database(kind, "batchcall_bench_dispatch") as url:
         runtime = runtime_for(url, claim_batch_size=CLAIM_BATCH_SIZE)
-        raw = raw_claim_rate(runtime)
+        raw_before = raw_claim_rate(runtime)
         rate = dispatcher_rate(runtime)
+        raw_after = raw_claim_rate(runtime)
         runtime.engine.dispose()
-        in_flight, rss = peak_rss_kib(url)
+        held = peak_rss_kib(url)
+    raw = max(raw_before, raw_after)
     overhead_ms = (1 / rate - 1 / raw) * 1000
+    memory = "n/a" if held is None else f"{held[1] / 1024:,.0f} MiB with {held[0]:,} in flight"
     print(
-        f"dispatch  {kind:<10} dispatcher {rate:8,.0f} call starts/s   raw claim loop {raw:8,.0f} rows/s   "
-        f"ratio {rate / raw:5.1%}   added per call {overhead_ms:.3f} ms   "
-        f"peak RSS with {in_flight:,} in flight {rss / 1024:,.0f} MiB"
+        f"dispatch  {kind:<10} dispatcher {rate:7,.0f} call starts/s   "
+        f"raw claim loop {raw:7,.0f} rows/s (runs {raw_before:,.0f} and {raw_after:,.0f})   "
+        f"ratio {rate / raw:5.1%}   added per call {overhead_ms:.3f} ms   peak RSS {memory}"
     )
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--hold-in-flight":
+        in_flight, rss = hold_in_flight(sys.argv[2])
+        print(json.dumps({"in_flight": in_flight, "peak_rss_kib": rss}))
+        return
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"dispatch: {CALLS:,} calls per run, simulated provider at zero call length, one worker, "
-        f"claims of {CLAIM_BATCH_SIZE:,}"
+        f"claims of {CLAIM_BATCH_SIZE:,}; load average {load} ({os.cpu_count()} CPUs)"
     )
     for kind in ("postgresql", "sqlite"):
         run(kind)
