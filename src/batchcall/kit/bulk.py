@@ -175,7 +175,8 @@ def _values(
 def _unnest(table: Table, names: tuple[str, ...]) -> str:
     """``unnest`` of one typed array parameter per column, aliased ``v`` with the columns' names."""
     dialect = postgresql.dialect()
-    arrays = ", ".join(f"%s::{table.columns[name].type.compile(dialect=dialect)}[]" for name in names)
+    # Binary arrays: psycopg dumps them an order of magnitude faster than the text form.
+    arrays = ", ".join(f"%b::{table.columns[name].type.compile(dialect=dialect)}[]" for name in names)
     aliases = ", ".join(f'"{name}"' for name in names)
     return f"unnest({arrays}) AS v({aliases})"
 
