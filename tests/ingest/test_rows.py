@@ -169,7 +169,11 @@ def test_a_row_error_reads_as_row_field_reason() -> None:
 
 # Property: any JSON-like row gives a draft or a row error, never an exception.
 _json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
 )
 _json = st.recursive(
     _json_scalar,

@@ -23,7 +23,7 @@ def numbers_contacted_since(
     for start in range(0, len(wanted), CHUNK):
         query = select(Call.to).where(
             Call.workspace_id == workspace_id,
-            Call.to.in_(wanted[start : start + CHUNK]),
+            among(session, Call.to, wanted[start : start + CHUNK]),
             Call.created_at >= since,
             Call.status.not_in(UNREACHED),
         )
@@ -137,7 +137,7 @@ def waiting_calls_to(session: Session, batch_id: str, phones: Iterable[str]) -> 
             select(Call.id, Call.channel, Call.to)
             .where(
                 Call.batch_id == batch_id,
-                Call.to.in_(wanted[start : start + CHUNK]),
+                among(session, Call.to, wanted[start : start + CHUNK]),
                 Call.status.in_(WAITING_STATUSES),
             )
             .order_by(Call.row_number)

@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from batchcall.kit.bulk import bulk_insert
+from batchcall.kit.bulk import among, bulk_insert
 from batchcall.kit.upsert import insert_on_conflict
 from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
 
@@ -21,7 +21,9 @@ def upsert_contacts(session: Session, rows: Sequence[dict[str, Any]], update_exi
     action = UPDATE_GIVEN_FIELDS if update_existing else "DO NOTHING"
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        bulk_insert(session, Contact.__table__, chunk, on_conflict=f"ON CONFLICT (workspace_id, phone) {action}")  # type: ignore[arg-type]
+        bulk_insert(
+            session, Contact.__table__, chunk, on_conflict=f"ON CONFLICT (workspace_id, phone) {action}"
+        )  # type: ignore[arg-type]
 
 
 def list_contacts(
@@ -41,7 +43,8 @@ def blocked_numbers(session: Session, workspace_id: str, phones: Iterable[str]) 
     found: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
         query = select(DncEntry.phone).where(
-            DncEntry.workspace_id == workspace_id, DncEntry.phone.in_(wanted[start : start + CHUNK])
+            DncEntry.workspace_id == workspace_id,
+            among(session, DncEntry.phone, wanted[start : start + CHUNK]),
         )
         found.update(session.scalars(query))
     return found
