@@ -43,8 +43,6 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # The default 2 MiB page cache thrashes once a batch's indexes outgrow it, tripling bulk insert time.
-    cursor.execute("PRAGMA cache_size=-131072")
     cursor.close()
 
 
