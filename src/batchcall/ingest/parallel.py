@@ -14,10 +14,13 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any
 
+from batchcall.ingest.phone import to_e164
 from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize
 
 log = logging.getLogger("batchcall.ingest")
 
+# One number of each of the commonest regions' plans: parsing one loads that plan's metadata.
+WARM_UP_NUMBERS = ("+14155550100", "+442079460958", "+61291234567", "+4930123456", "+33123456789")
 # Below this many rows a worker round trip costs more than it saves.
 INLINE_ROWS = 200
 
@@ -70,18 +73,26 @@ def _discard_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def warm_up() -> None:
-    """Start the worker processes now rather than on the first large submission."""
+    """Start the worker processes now rather than on the first large submission, and have each load
+    the number metadata that ``phonenumbers`` otherwise reads on first use."""
     pool = _shared_pool()
     if pool is not None:
-        for future in [pool.submit(os.getpid) for _ in range(worker_count())]:
+        for future in [pool.submit(_load_metadata) for _ in range(worker_count())]:
             future.result()
 
 
+def _load_metadata() -> None:
+    for sample in WARM_UP_NUMBERS:
+        to_e164(sample)
+
+
 def shutdown() -> None:
+    """Stop the workers and wait for them, so they leave nothing behind."""
+    global _pool
     with _pool_lock:
-        pool = _pool
+        pool, _pool = _pool, None
     if pool is not None:
-        _discard_pool(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def normalize_many(rows: list[tuple[int, Any]], rules: RowRules) -> list[CallDraft | RowError]:
