@@ -1,7 +1,7 @@
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.batches.schemas import Counters
@@ -66,6 +66,15 @@ def list_batches(
 def lock(session: Session, batch_id: str) -> Batch | None:
     """The batch row, locked until the transaction ends, so state changes of one batch queue up."""
     return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update())
+
+
+def wake(session: Session, batch_ids: Collection[str] = (), workspace_id: str | None = None) -> None:
+    """Forget when these batches (or every batch of the workspace) said they would dial next: something
+    they were waiting for changed, so the dispatcher looks at them again on its next pass."""
+    if not batch_ids and workspace_id is None:
+        return
+    where = Batch.id.in_(list(batch_ids)) if batch_ids else Batch.workspace_id == workspace_id
+    session.execute(update(Batch).where(where, Batch.next_dial_at.is_not(None)).values(next_dial_at=None))
 
 
 def exists(session: Session, batch_id: str) -> bool:

@@ -122,6 +122,8 @@ def update_settings(session: Session, workspace_id: str, batch_id: str, data: Ba
     if "scheduled_at" in changes:
         batch.schedule = "scheduled"
     batch.updated_at = now
+    # A new window, cap or caller id may let it dial sooner than it said.
+    batch.next_dial_at = None
     session.flush()
     return batch
 
@@ -136,6 +138,8 @@ def delete(session: Session, workspace_id: str, batch_id: str) -> None:
 def _start(batch: Batch, now: datetime) -> None:
     batch.status = BatchStatus.ACTIVE
     batch.started_at = batch.started_at or now
+    # Whatever the batch waited for before, the dispatcher looks at it afresh.
+    batch.next_dial_at = None
 
 
 def set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from batchcall.batches import repository as batches
 from batchcall.calls import repository
 from batchcall.kit.ids import new_id
 from batchcall.models import WAITING_STATUSES, Call, CallStatus, Channel
@@ -206,6 +207,7 @@ def give_back(session: Session, returns: Sequence[tuple[Call, str, datetime]], n
     ``returns`` holds (call, attempt id, when to try again).
     """
     repository.delete_attempts(session, [attempt_id for _, attempt_id, _ in returns])
+    batches.wake(session, {call.batch_id for call, _, _ in returns})
     for call, _, due in returns:
         call.attempt_count -= 1
         call.next_attempt_at = due
@@ -286,6 +288,8 @@ def finish(
         )
     repository.overwrite_attempts(session, attempts)
     repository.overwrite_calls(session, calls)
+    # A retry may come due before the time its batch said it would dial next.
+    batches.wake(session, {call.batch_id for call, _, _, retry_at in endings if retry_at is not None})
     if log.isEnabledFor(logging.INFO):
         for (call, _, ending, retry_at), row in zip(endings, calls, strict=True):
             details: dict[str, object] = {"outcome": ending.outcome}

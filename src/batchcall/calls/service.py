@@ -82,6 +82,8 @@ def add_calls(
             pending = []
     _store(session, submission, pending)
     submission.result.errors.sort(key=lambda error: error.row)
+    # New calls may be due before the time the batch last said it would dial.
+    batch.next_dial_at = None
     return submission.result
 
 

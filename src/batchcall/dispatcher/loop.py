@@ -82,7 +82,8 @@ class Dispatcher:
         self.advance_batches()
         if self.claiming:
             with self.runtime.sessions() as session:
-                batch_ids = repository.batch_ids_in(session, [BatchStatus.ACTIVE])
+                # A batch waiting for its window, a cap or its next due call is passed over until then.
+                batch_ids = repository.batches_to_visit(session, self._now())
             # Workers visit batches in different orders, so each finds a batch the others are not holding.
             random.shuffle(batch_ids)
             for batch_id in batch_ids:

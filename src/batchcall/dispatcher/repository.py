@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, select, union, update
+from sqlalchemy import Row, Table, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
@@ -27,8 +27,12 @@ IN_FLIGHT = [str(s) for s in IN_FLIGHT_STATUSES]
 WAITING = [str(s) for s in WAITING_STATUSES]
 
 
-def batch_ids_in(session: Session, statuses: Sequence[str]) -> list[str]:
-    return list(session.scalars(select(Batch.id).where(Batch.status.in_(statuses))))
+def batches_to_visit(session: Session, now: datetime) -> list[str]:
+    """Active batches, except those that said they have nothing to dial before a time still to come."""
+    query = select(Batch.id).where(
+        Batch.status == BatchStatus.ACTIVE, or_(Batch.next_dial_at.is_(None), Batch.next_dial_at <= now)
+    )
+    return list(session.scalars(query))
 
 
 def lock_batch(session: Session, batch_id: str, wait: bool) -> Batch | None:

@@ -3,6 +3,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
+from batchcall.batches import repository as batches
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
@@ -46,6 +47,9 @@ def update(session: Session, workspace_id: str, number_id: str, data: PhoneNumbe
         changes["label"] = ""  # null clears the label; the column holds text
     for name, value in changes.items():
         setattr(phone_number, name, value)
+    if "daily_cap" in changes:
+        # Batches waiting for this caller id's day to turn over may dial again now.
+        batches.wake(session, workspace_id=workspace_id)
     session.flush()
     return phone_number
 
