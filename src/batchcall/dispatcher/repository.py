@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, or_, select, union, update
+from sqlalchemy import Table, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
@@ -224,7 +224,7 @@ def live_attempts(session: Session, attempt_ids: Sequence[str]) -> dict[str, Liv
     return {row.id: LiveAttempt(*row) for row in session.execute(query)}
 
 
-def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, Row[Any]]:
+def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, Any]:
     """Each batch's retry settings (``max_retry_attempts``, ``retry_delay_seconds``, ``retry_on``)."""
     query = select(Batch.id, Batch.max_retry_attempts, Batch.retry_delay_seconds, Batch.retry_on).where(
         Batch.id.in_(list(set(batch_ids)))

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from batchcall.models.base import UtcDateTime
 
@@ -103,12 +103,15 @@ def bulk_update(
         cursor.close()
 
 
-def among(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+def among(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter however many the values,
     which spares rendering and parsing a placeholder for each."""
+    element = column.expression if isinstance(column, QueryableAttribute) else column
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+        return element == any_(bindparam(None, list(values), type_=ARRAY(element.type)))
+    return element.in_(list(values))
 
 
 def insert_returning(
@@ -179,7 +182,7 @@ def _values(
 @lru_cache(maxsize=256)
 def _unnest(table: Table, names: tuple[str, ...]) -> str:
     """``unnest`` of one typed array parameter per column, aliased ``v`` with the columns' names."""
-    dialect = postgresql.dialect()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     # Binary arrays: psycopg dumps them an order of magnitude faster than the text form.
     arrays = ", ".join(f"%b::{table.columns[name].type.compile(dialect=dialect)}[]" for name in names)
     aliases = ", ".join(f'"{name}"' for name in names)
