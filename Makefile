@@ -20,11 +20,12 @@ serve: install
 worker: install
 	$(BIN)/batchcall worker
 
+# One throw-away database per xdist worker and engine, so the workers never share state.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n auto -m "not slow"
 
 bench: install
 	$(BIN)/python -m bench
