@@ -1,10 +1,14 @@
 """Health and metrics."""
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import text
 
 router = APIRouter(tags=["operations"])
+
+SUBMITTED_ROWS = Counter(
+    "batchcall_submitted_rows", "Rows submitted to batches, by what became of them", ["outcome"]
+)
 
 
 @router.get("/healthz")

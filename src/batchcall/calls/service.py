@@ -11,13 +11,14 @@ from batchcall.agents import service as agents
 from batchcall.batches import service as batches
 from batchcall.calls import repository
 from batchcall.contacts import repository as contacts
-from batchcall.ingest.phone import PhoneError
 from batchcall.ingest.parallel import normalized_chunks
+from batchcall.ingest.phone import PhoneError
 from batchcall.ingest.rows import CallDraft, RowError, RowRules, rules_for
 from batchcall.kit.errors import Invalid
 from batchcall.kit.ids import contact_id, new_id
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Attempt, Batch, Call, CallStatus, Channel
+from batchcall.observability import SUBMITTED_ROWS
 
 CHUNK_ROWS = 10_000
 
@@ -82,13 +83,17 @@ def add_calls(
             pending = []
     _store(session, submission, pending)
     submission.result.errors.sort(key=lambda error: error.row)
+    SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
+    SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)
     # New calls may be due before the time the batch last said it would dial.
     batch.next_dial_at = None
     return submission.result
 
 
 def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
-    required = agents.get(session, batch.workspace_id, batch.agent_id).required_variables if batch.agent_id else []
+    required = (
+        agents.get(session, batch.workspace_id, batch.agent_id).required_variables if batch.agent_id else []
+    )
     try:
         return rules_for(batch.channel, batch.timezone, options.country_code, required)
     except PhoneError as exc:
@@ -121,7 +126,9 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
             contact = contact_id(batch.workspace_id, draft.to)
             contact_rows[contact] = _contact_row(batch.workspace_id, contact, draft, now)
         call_rows.append(_call_row(submission, draft, contact, reason))
-    contacts.upsert_contacts(session, list(contact_rows.values()), submission.options.update_existing_contacts)
+    contacts.upsert_contacts(
+        session, list(contact_rows.values()), submission.options.update_existing_contacts
+    )
     repository.insert_calls(session, call_rows)
     for row in call_rows:
         if row["status"] != CallStatus.SKIPPED:
@@ -175,14 +182,18 @@ def _skip_reasons(session: Session, submission: _Submission, drafts: list[CallDr
     blocked = contacts.blocked_numbers(session, workspace_id, phones)
     recent: set[str] = set()
     if submission.dedup_since is not None:
-        recent = repository.numbers_contacted_since(session, workspace_id, phones - blocked, submission.dedup_since)
+        recent = repository.numbers_contacted_since(
+            session, workspace_id, phones - blocked, submission.dedup_since
+        )
     for draft in drafts:
         if draft.row in reasons or draft.to is None:
             continue
         if draft.to in blocked:
             reasons[draft.row] = f"{draft.to} is on the do-not-call list"
         elif draft.to in recent:
-            reasons[draft.row] = f"{draft.to} was contacted within the last {submission.batch.dedup_days} day(s)"
+            reasons[draft.row] = (
+                f"{draft.to} was contacted within the last {submission.batch.dedup_days} day(s)"
+            )
     return reasons
 
 
@@ -204,7 +215,9 @@ def _contact_row(workspace_id: str, id_: str, draft: CallDraft, now: datetime) -
     }
 
 
-def _call_row(submission: _Submission, draft: CallDraft, contact: str | None, skip_reason: str | None) -> dict[str, Any]:
+def _call_row(
+    submission: _Submission, draft: CallDraft, contact: str | None, skip_reason: str | None
+) -> dict[str, Any]:
     now = submission.now
     status, due = (CallStatus.SKIPPED, None) if skip_reason is not None else _waiting_state(draft, now)
     row_number = submission.next_row_number
