@@ -37,9 +37,6 @@ from batchcall.testing import scratch_database
 CALLS = 10_000
 IN_FLIGHT = 10_000
 RAW_CLAIM = 100
-# The dispatcher claims this many calls per batch turn (BATCHCALL_CLAIM_BATCH_SIZE); the fixed cost of a
-# turn, a dozen statements, is then shared by many calls.
-CLAIM_BATCH_SIZE = 1_000
 # The worker holding IN_FLIGHT calls runs in a child process, stopped if it takes longer than this.
 RSS_TIMEOUT_SECONDS = 600
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
@@ -135,7 +132,6 @@ def hold_in_flight(url: str) -> tuple[int, int]:
             database_url=url,
             run_dispatcher=False,
             sim_call_seconds=3_600.0,
-            claim_batch_size=CLAIM_BATCH_SIZE,
         )
     )
     dispatcher = Dispatcher(runtime, worker_id="rss")
@@ -173,7 +169,7 @@ def peak_rss_kib(url: str) -> tuple[int, int] | None:
 
 def run(kind: str) -> None:
     with scratch_database(kind, "batchcall_bench_dispatch") as url:
-        runtime = runtime_for(url, claim_batch_size=CLAIM_BATCH_SIZE)
+        runtime = runtime_for(url)
         raw_before = raw_claim_rate(runtime)
         rate = dispatcher_rate(runtime)
         raw_after = raw_claim_rate(runtime)
@@ -197,7 +193,8 @@ def main() -> None:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"dispatch: {CALLS:,} calls per run, simulated provider at zero call length, one worker, "
-        f"claims of {CLAIM_BATCH_SIZE:,}; load average {load} ({os.cpu_count()} CPUs)"
+        f"claims of up to {Settings().claim_batch_size:,} (the default); "
+        f"load average {load} ({os.cpu_count()} CPUs)"
     )
     for kind in ("postgresql", "sqlite"):
         run(kind)

@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     run_dispatcher: bool = True
     worker_id: str = ""
     poll_interval_seconds: float = 0.2
-    claim_batch_size: int = 100
+    # The most calls one batch turn claims; the dispatcher claims fewer while the provider dials slowly.
+    claim_batch_size: int = 1_000
     lease_seconds: float = 120.0
 
     bulk_call_rate_limit: float | None = Field(

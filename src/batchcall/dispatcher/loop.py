@@ -11,7 +11,8 @@ import os
 import random
 import socket
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -30,6 +31,11 @@ from batchcall.runtime import Runtime
 log = logging.getLogger("batchcall.dispatcher")
 
 RECONCILE_LIMIT = 500
+# A claim holds no more calls than the provider dials in this long, so a pause stops new dials within a
+# second and a lease never runs out before its dial: fast providers get large claims, slow ones small.
+DIAL_BUDGET_SECONDS = 0.5
+# Until the provider's dial time is measured, claims are at most this large.
+FIRST_CLAIM = 100
 # The reason a recovered attempt ends with when its dial may or may not have reached the provider.
 UNKNOWN_DIAL = (
     "the worker stopped before the provider confirmed the dial; not redialled, as it may have gone out"
@@ -71,6 +77,8 @@ class Dispatcher:
             settings.claim_batch_size,
         )
         self.claiming = True
+        # Seconds one dial takes at the provider, smoothed over the claims so far (None before the first).
+        self.dial_seconds: float | None = None
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
@@ -153,7 +161,7 @@ class Dispatcher:
             batch = repository.lock_batch(session, batch_id, wait=False)
             if batch is None or batch.status != BatchStatus.ACTIVE:
                 return
-            claimed = claim(session, batch, self.claimer, self._now())
+            claimed = claim(session, batch, replace(self.claimer, limit=self.claim_limit()), self._now())
         tick.skipped += claimed.skipped
         if claimed.completed:
             tick.completed.append(batch_id)
@@ -161,11 +169,19 @@ class Dispatcher:
             self.dial(claimed.requests)
             tick.dialled += len(claimed.requests)
 
+    def claim_limit(self) -> int:
+        """How many calls one batch turn may claim: ``claim_batch_size``, or fewer when the provider's dials
+        are slow enough that more would take longer than DIAL_BUDGET_SECONDS to place."""
+        if self.dial_seconds is None:
+            return min(self.claimer.limit, FIRST_CLAIM)
+        return max(1, min(self.claimer.limit, int(DIAL_BUDGET_SECONDS / max(self.dial_seconds, 1e-6))))
+
     def dial(self, requests: list[DialRequest]) -> None:
         """Hand each claimed attempt to the provider, then record what it said, all in one transaction."""
         placed: list[tuple[str, str, str]] = []
         unavailable: dict[str, float] = {}
         refused: list[tuple[str, str]] = []
+        started = time.perf_counter()
         for request in requests:
             try:
                 placed.append((request.attempt_id, request.call_id, self.provider.start_call(request)))
@@ -174,6 +190,8 @@ class Dispatcher:
                 log.warning("provider unavailable: %s", fault.message, extra={"call_id": request.call_id})
             except ProviderRejected as fault:
                 refused.append((request.attempt_id, f"the provider refused the call: {fault.message}"))
+        took = (time.perf_counter() - started) / len(requests)
+        self.dial_seconds = took if self.dial_seconds is None else 0.7 * self.dial_seconds + 0.3 * took
         now = self._now()
         with unit_of_work(self.runtime.sessions) as session:
             lifecycle.mark_placed(session, placed, now)
