@@ -193,7 +193,7 @@ def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime, r
     if not pairs:
         return 0
     reasons = dict(pairs)
-    live = _in_flight(session, repository.event_attempts(session, "", [], list(reasons)))
+    live = _in_flight(session, repository.attempts_named(session, list(reasons)))
     endings = [
         (found, Ending(CallStatus.FAILED, now, error=reasons[attempt_id]))
         for attempt_id, found in live.items()

@@ -208,6 +208,14 @@ def event_attempts(
     return [(attempt_id, call_id, provider_id) for attempt_id, call_id, provider_id in session.execute(query)]
 
 
+def attempts_named(session: Session, attempt_ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    """(attempt id, call id, provider id) of these attempts."""
+    query = select(Attempt.id, Attempt.call_id, Attempt.provider_call_id).where(
+        among(session, Attempt.id, attempt_ids)
+    )
+    return [(attempt_id, call_id, provider_id) for attempt_id, call_id, provider_id in session.execute(query)]
+
+
 def lock_live_calls(session: Session, call_ids: Sequence[str]) -> dict[str, LiveCall]:
     """The calls as an event needs them, locked in id order so two transactions never wait in a circle."""
     query = (
@@ -232,21 +240,12 @@ def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, Any]
     return {row.id: row for row in session.execute(query)}
 
 
-def attempts_by_id(session: Session, attempt_ids: Sequence[str]) -> list[Attempt]:
-    query = select(Attempt).where(Attempt.id.in_(attempt_ids))
-    return list(session.scalars(query.execution_options(populate_existing=True)))
-
-
 def lock_calls(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
     """The calls, locked in id order so two transactions never wait on each other in a circle."""
     query = (
         select(Call).where(among(session, Call.id, sorted(set(call_ids)))).order_by(Call.id).with_for_update()
     )
     return {c.id: c for c in session.scalars(query.execution_options(populate_existing=True))}
-
-
-def batches_by_id(session: Session, batch_ids: Sequence[str]) -> dict[str, Batch]:
-    return {b.id: b for b in session.scalars(select(Batch).where(Batch.id.in_(list(set(batch_ids)))))}
 
 
 def in_flight_count(session: Session, worker_id: str) -> int:
