@@ -75,13 +75,9 @@ def add_calls(
         dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
         next_row_number=repository.next_row_number(session, batch.id),
     )
-    pending: list[CallDraft | RowError] = []
+    # Each chunk is stored as soon as it is normalised, while the workers normalise the next ones.
     for normalized in normalized_chunks(rows, submission.rules, CHUNK_ROWS, size_hint):
-        pending.extend(normalized)
-        if len(pending) >= CHUNK_ROWS:
-            _store(session, submission, pending)
-            pending = []
-    _store(session, submission, pending)
+        _store(session, submission, normalized)
     submission.result.errors.sort(key=lambda error: error.row)
     SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
     SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)

@@ -46,9 +46,16 @@ class Call(IdMixin, Base):
     __tablename__ = "calls"
     __table_args__ = (
         Index("ix_calls_batch_status", "batch_id", "status"),
-        Index("ix_calls_due", "status", "next_attempt_at"),
+        # A batch's calls in the order they were added: listing, export, the next row number.
+        Index("ix_calls_batch_row", "batch_id", "row_number"),
         Index("ix_calls_workspace_to", "workspace_id", "to"),
-        Index("ix_calls_lease", "lease_expires_at"),
+        # Only calls in flight hold a lease; leaving the others out keeps bulk inserts cheaper.
+        Index(
+            "ix_calls_lease",
+            "lease_expires_at",
+            postgresql_where=text("lease_expires_at IS NOT NULL"),
+            sqlite_where=text("lease_expires_at IS NOT NULL"),
+        ),
         # The claim's scan: a batch's waiting calls in the order they come due.
         Index(
             "ix_calls_waiting",
