@@ -1,1 +1,2 @@
-"""Benchmarks, run by `make bench`. Each module's ``main()`` prints its figures against a same-run baseline."""
+"""Benchmarks, run by `make bench`: each module's ``main()`` prints its figures against a baseline
+measured in the same run."""

@@ -37,8 +37,12 @@ def create_batch(client: TestClient, tenant: Tenant, **fields: Any) -> dict[str,
     return body
 
 
-def add_rows(client: TestClient, tenant: Tenant, batch_id: str, rows: list[Any], **extra: Any) -> dict[str, Any]:
-    response = client.post(f"/v1/batches/{batch_id}/calls", json={"rows": rows, **extra}, headers=tenant.headers)
+def add_rows(
+    client: TestClient, tenant: Tenant, batch_id: str, rows: list[Any], **extra: Any
+) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/batches/{batch_id}/calls", json={"rows": rows, **extra}, headers=tenant.headers
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

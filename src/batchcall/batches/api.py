@@ -62,7 +62,9 @@ def delete_batch(batch_id: str, principal: Writer, session: DbSession) -> None:
 Transition = Callable[[Session, str, str, datetime], BatchModel]
 
 
-def _transition(action: Transition, batch_id: str, request: Request, principal_workspace: str, session: Session) -> Batch:
+def _transition(
+    action: Transition, batch_id: str, request: Request, principal_workspace: str, session: Session
+) -> Batch:
     return _one(session, action(session, principal_workspace, batch_id, runtime_of(request).clock.now()))
 
 

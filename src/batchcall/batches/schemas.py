@@ -71,7 +71,9 @@ class BatchSettings(Write):
     scheduled_at: Instant | None = None
     ends_at: Instant | None = Field(default=None, description="Calls not placed by then end as expired")
     timezone: TimeZone = "UTC"
-    start_time: ClockTime | None = Field(default=None, description="Daily window start, HH:MM, batch timezone")
+    start_time: ClockTime | None = Field(
+        default=None, description="Daily window start, HH:MM, batch timezone"
+    )
     end_time: ClockTime | None = Field(default=None, description="Daily window end, HH:MM, batch timezone")
     working_days: WorkingDays = Field(default_factory=lambda: list(ALL_DAYS), description="1=Mon .. 7=Sun")
     respect_recipient_timezone: bool = False
@@ -180,4 +182,3 @@ class Batch(Read):
     updated_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
-

@@ -29,7 +29,9 @@ TRANSITIONS: dict[str, frozenset[BatchStatus]] = {
     "cancel": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
     "update": frozenset({BatchStatus.DRAFT}),
     "delete": frozenset({BatchStatus.DRAFT, BatchStatus.COMPLETED, BatchStatus.CANCELED}),
-    "add_calls": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
+    "add_calls": frozenset(
+        {BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}
+    ),
     "retry": frozenset({BatchStatus.COMPLETED}),
     "reopen": frozenset({BatchStatus.COMPLETED}),
 }
@@ -39,8 +41,9 @@ def require_state(batch: Batch, action: str) -> None:
     allowed = TRANSITIONS[action]
     if batch.status not in allowed:
         needed = " or ".join(sorted(allowed))
+        verb = action.replace("_", " ")
         raise Conflict(
-            f"Cannot {action.replace('_', ' ')} batch {batch.id}: it is {batch.status}, and this needs {needed}",
+            f"Cannot {verb} batch {batch.id}: it is {batch.status}, and this needs {needed}",
             batch_status=batch.status,
         )
 
@@ -74,7 +77,11 @@ def _settings_to_columns(
     explicit = columns.get("from_numbers") or columns.get("phone_number_ids")
     if explicit or (agent_id is not None and not (current and current.from_numbers)):
         columns["from_numbers"] = numbers.resolve_caller_ids(
-            session, workspace_id, columns.get("from_numbers") or [], columns.get("phone_number_ids") or [], agent_id
+            session,
+            workspace_id,
+            columns.get("from_numbers") or [],
+            columns.get("phone_number_ids") or [],
+            agent_id,
         )
     columns.pop("phone_number_ids", None)
     if "metadata" in columns:
@@ -113,7 +120,9 @@ def create(
     return batch
 
 
-def update_settings(session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime) -> Batch:
+def update_settings(
+    session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime
+) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "update")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
@@ -144,7 +153,11 @@ def _start(batch: Batch, now: datetime) -> None:
 
 def set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:
     log.info(
-        "batch %s: %s -> %s%s", batch.id, batch.status, status, f" ({reason})" if reason else "",
+        "batch %s: %s -> %s%s",
+        batch.id,
+        batch.status,
+        status,
+        f" ({reason})" if reason else "",
         extra={"batch_id": batch.id, "from": batch.status, "to": str(status), "reason": reason},
     )
     previous = batch.status
@@ -167,13 +180,17 @@ def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) 
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "schedule")
     if counters_of(session, [batch])[batch.id].total == 0:
-        raise Conflict(f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status)
+        raise Conflict(
+            f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status
+        )
     set_status(batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
 
 
-def pause(session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None) -> Batch:
+def pause(
+    session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None
+) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
     require_state(batch, "pause")
     set_status(batch, BatchStatus.PAUSED, now, reason)
@@ -241,7 +258,8 @@ def present(session: Session, batches: Sequence[Batch]) -> list[BatchRead]:
     """Batches as answered, each with counters derived from its calls."""
     counters = counters_of(session, batches)
     return [
-        BatchRead(**_attributes(batch), metadata=batch.metadata_, counters=counters[batch.id]) for batch in batches
+        BatchRead(**_attributes(batch), metadata=batch.metadata_, counters=counters[batch.id])
+        for batch in batches
     ]
 
 

@@ -39,7 +39,9 @@ def as_answer(result: IngestResult) -> AddCallsResult:
 
 @router.post(
     "/batches/{batch_id}/calls",
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": AddCalls.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": AddCalls.model_json_schema()}}}
+    },
 )
 async def add_calls(batch_id: str, request: Request, principal: Writer, session: DbSession) -> AddCallsResult:
     """Add up to 100,000 rows; each bad row is skipped and reported with its number, field and reason."""
@@ -111,9 +113,26 @@ def list_calls(
 
 
 EXPORT_COLUMNS = (
-    "id", "row_number", "status", "outcome", "skip_reason", "channel", "to", "from_number", "email", "name",
-    "first_name", "last_name", "attempt_count", "source_record_id", "crm_contact_id", "scheduled_time",
-    "created_at", "completed_at", "variables", "metadata",
+    "id",
+    "row_number",
+    "status",
+    "outcome",
+    "skip_reason",
+    "channel",
+    "to",
+    "from_number",
+    "email",
+    "name",
+    "first_name",
+    "last_name",
+    "attempt_count",
+    "source_record_id",
+    "crm_contact_id",
+    "scheduled_time",
+    "created_at",
+    "completed_at",
+    "variables",
+    "metadata",
 )
 EXPORT_HEADERS = {"from_number": "from", "attempt_count": "attempts"}
 
@@ -136,7 +155,9 @@ def _export_lines(sessions: sessionmaker[Session], batch_id: str) -> Iterator[st
     writer.writerow([EXPORT_HEADERS.get(c, c) for c in EXPORT_COLUMNS])
     with sessions() as session:
         for call in service.iter_calls(session, batch_id):
-            writer.writerow([_cell(call.metadata_ if c == "metadata" else getattr(call, c)) for c in EXPORT_COLUMNS])
+            writer.writerow(
+                [_cell(call.metadata_ if c == "metadata" else getattr(call, c)) for c in EXPORT_COLUMNS]
+            )
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)

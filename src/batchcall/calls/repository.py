@@ -1,12 +1,13 @@
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert, bulk_update
 from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus
+from batchcall.models.base import table_of
 
 CHUNK = 5_000
 
@@ -32,7 +33,7 @@ def numbers_contacted_since(
 
 
 def insert_calls(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(session, Call.__table__, rows)  # type: ignore[arg-type]
+    bulk_insert(session, table_of(Call), rows)
 
 
 def list_calls(
@@ -95,7 +96,7 @@ def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now:
         return
     bulk_update(
         session,
-        cast(Table, Attempt.__table__),
+        table_of(Attempt),
         [{"id": a, "provider_call_id": p} for a, _, p in placed],
         also={
             "status": f"CASE WHEN status = '{CallStatus.DIALING}' THEN '{CallStatus.RINGING}' ELSE status END"
@@ -110,12 +111,12 @@ def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now:
 
 def overwrite_calls(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Set the named columns of each call by ``id`` (every row names the same columns), at once."""
-    return bulk_update(session, cast(Table, Call.__table__), rows)
+    return bulk_update(session, table_of(Call), rows)
 
 
 def overwrite_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Set the named columns of each attempt by ``id`` (every row names the same columns), at once."""
-    return bulk_update(session, cast(Table, Attempt.__table__), rows)
+    return bulk_update(session, table_of(Attempt), rows)
 
 
 def delete_attempts(session: Session, attempt_ids: Sequence[str]) -> None:
@@ -123,7 +124,7 @@ def delete_attempts(session: Session, attempt_ids: Sequence[str]) -> None:
 
 
 def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(session, Attempt.__table__, rows)  # type: ignore[arg-type]
+    bulk_insert(session, table_of(Attempt), rows)
 
 
 def waiting_calls_to(session: Session, batch_id: str, phones: Iterable[str]) -> dict[tuple[str, str], str]:
@@ -154,7 +155,7 @@ def update_calls(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     # Core, not the ORM: an executemany keyed by id, with the rows' own column names.
-    table = cast(Table, Call.__table__)
+    table = table_of(Call)
     names = [name for name in rows[0] if name != "id"]
     statement = (
         update(table)

@@ -14,7 +14,9 @@ class RowErrorOut(BaseModel):
 
 class AddCalls(BaseModel):
     rows: list[Any] = Field(description="Rows to call; each an object with the row fields")
-    country_code: str | None = Field(default=None, description="Region for national numbers, ISO 3166-1 alpha-2")
+    country_code: str | None = Field(
+        default=None, description="Region for national numbers, ISO 3166-1 alpha-2"
+    )
     update_existing: bool = Field(default=False, description="Overwrite contacts' names and email")
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from batchcall.kit.bulk import among, bulk_insert
 from batchcall.kit.upsert import insert_on_conflict
 from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
+from batchcall.models.base import table_of
 
 CHUNK = 5_000
 UPDATE_GIVEN_FIELDS = (
@@ -22,8 +23,8 @@ def upsert_contacts(session: Session, rows: Sequence[dict[str, Any]], update_exi
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         bulk_insert(
-            session, Contact.__table__, chunk, on_conflict=f"ON CONFLICT (workspace_id, phone) {action}"
-        )  # type: ignore[arg-type]
+            session, table_of(Contact), chunk, on_conflict=f"ON CONFLICT (workspace_id, phone) {action}"
+        )
 
 
 def list_contacts(

@@ -2,9 +2,9 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, or_, select, union, update
+from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
@@ -22,6 +22,7 @@ from batchcall.models import (
     PhoneNumber,
     ProviderEvent,
 )
+from batchcall.models.base import table_of
 
 IN_FLIGHT = [str(s) for s in IN_FLIGHT_STATUSES]
 WAITING = [str(s) for s in WAITING_STATUSES]
@@ -185,7 +186,7 @@ def store_new_events(session: Session, rows: Sequence[dict[str, object]]) -> set
     """Insert events; answer the ids of those not stored before."""
     inserted = insert_returning(
         session,
-        cast(Table, ProviderEvent.__table__),
+        table_of(ProviderEvent),
         rows,
         'ON CONFLICT ("provider", "event_id") DO NOTHING',
         "event_id",

@@ -29,7 +29,7 @@ class StoredAnswer:
     media_type: str
 
 
-class Replay(Exception):  # noqa: N818 - it is a control-flow signal, not an error
+class Replay(Exception):
     def __init__(self, answer: StoredAnswer) -> None:
         self.answer = answer
 

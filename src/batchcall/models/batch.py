@@ -42,7 +42,9 @@ class Batch(IdMixin, Base):
     call_type: Mapped[str] = mapped_column(String(64), default="informational")
     language: Mapped[str] = mapped_column(String(16), default="en")
     contact_source: Mapped[str] = mapped_column(String(16), default="manual")
-    contact_folder_id: Mapped[str | None] = mapped_column(ForeignKey("contact_folders.id", ondelete="SET NULL"))
+    contact_folder_id: Mapped[str | None] = mapped_column(
+        ForeignKey("contact_folders.id", ondelete="SET NULL")
+    )
 
     from_numbers: Mapped[list[str]]
     rotation: Mapped[str] = mapped_column(String(16), default=Rotation.RANDOM)

@@ -23,7 +23,9 @@ def find_by_numbers(session: Session, workspace_id: str, numbers: Sequence[str])
 
 
 def find_by_agent(session: Session, workspace_id: str, agent_id: str) -> list[PhoneNumber]:
-    query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, PhoneNumber.agent_id == agent_id)
+    query = select(PhoneNumber).where(
+        PhoneNumber.workspace_id == workspace_id, PhoneNumber.agent_id == agent_id
+    )
     return list(session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id)))
 
 

@@ -6,7 +6,9 @@ from batchcall.kit.schema import Read, Write
 
 
 class PhoneNumberCreate(Write):
-    number: str = Field(min_length=1, max_length=64, description="E.164, or a national number with country_code")
+    number: str = Field(
+        min_length=1, max_length=64, description="E.164, or a national number with country_code"
+    )
     country_code: str | None = None
     agent_id: str | None = None
     label: str = Field(default="", max_length=255)

@@ -84,7 +84,9 @@ def resolve_caller_ids(
     return list(dict.fromkeys(pool))
 
 
-def list_numbers(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[PhoneNumber], int]:
+def list_numbers(
+    session: Session, workspace_id: str, limit: int, offset: int
+) -> tuple[list[PhoneNumber], int]:
     return repository.list_numbers(session, workspace_id, limit, offset)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import bulk_insert
 from batchcall.models import Batch, Call, WebhookDelivery, WebhookEndpoint
+from batchcall.models.base import table_of
 from batchcall.webhooks.schemas import DeliveryStatus
 
 
@@ -45,7 +46,7 @@ def calls_by_id_in(session: Session, call_ids: Sequence[str], statuses: Iterable
 
 
 def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(session, WebhookDelivery.__table__, rows)  # type: ignore[arg-type]
+    bulk_insert(session, table_of(WebhookDelivery), rows)
 
 
 def list_endpoints(
