@@ -53,7 +53,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=runtime.settings.max_body_bytes,
+        max_upload_bytes=runtime.settings.max_upload_bytes,
+    )
     for router in NATIVE_ROUTERS:
         app.include_router(router, prefix="/v1")
     for router in DIALECT_ROUTERS:

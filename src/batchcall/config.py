@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Base URL callers reach this server at; derived if empty")
 
     max_body_bytes: int = 64 * 1024 * 1024
+    max_upload_bytes: int = 4 * 1024 * 1024 * 1024
     max_rows_per_request: int = 100_000
 
     run_dispatcher: bool = True

@@ -13,12 +13,14 @@ from tests.store import count, snapshot
 from tests.support import Tenant, add_rows, create_batch
 
 MAX_BODY = 4096
+MAX_UPLOAD = 4 * MAX_BODY
 MAX_ROWS = 5
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"max_body_bytes": MAX_BODY, "max_rows_per_request": MAX_ROWS})
+    caps = {"max_body_bytes": MAX_BODY, "max_upload_bytes": MAX_UPLOAD, "max_rows_per_request": MAX_ROWS}
+    return settings.model_copy(update=caps)
 
 
 @pytest.fixture
@@ -63,12 +65,24 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_cap(
     assert snapshot(runtime) == before
 
 
-def test_an_upload_over_the_cap_is_413(client: TestClient, tenant: Tenant) -> None:
+def test_an_upload_over_the_upload_cap_is_413(client: TestClient, tenant: Tenant) -> None:
     batch = create_batch(client, tenant)
-    data = b"phone\n" + b"+14155550101\n" * 1000
+    data = b"phone\n" + b"+14155550101\n" * 2000
     files = {"file": ("big.csv", data, "text/csv")}
     response = client.post(f"/v1/batches/{batch['id']}/calls/upload", files=files, headers=tenant.headers)
     assert response.status_code == 413
+    assert str(MAX_UPLOAD) in response.json()["message"]
+
+
+def test_an_upload_may_be_larger_than_a_json_body(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant)
+    numbers = [f"+1415555{n:04d}" for n in range(600)]
+    data = ("phone\n" + "\n".join(numbers) + "\n").encode()
+    assert MAX_BODY < len(data) < MAX_UPLOAD
+    files = {"file": ("many.csv", data, "text/csv")}
+    response = client.post(f"/v1/batches/{batch['id']}/calls/upload", files=files, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == len(numbers)
 
 
 def test_a_body_under_the_cap_passes(client: TestClient, tenant: Tenant) -> None:

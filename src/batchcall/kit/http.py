@@ -66,19 +66,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, whether or not Content-Length says so up front."""
+    """Refuse bodies over the cap with 413, whether or not Content-Length says so up front. File uploads
+    (multipart) have a cap of their own: they are streamed to disk, not held in memory like JSON."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        headers = dict(scope["headers"])
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        cap = self.max_upload_bytes if upload else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await self._refuse(send, cap)
             return
         received = 0
 
@@ -87,16 +92,16 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > cap:
                     # An HTTPException passes through FastAPI's body parsing, which turns others into 400.
-                    raise HTTPException(413, f"Request body exceeds {self.max_bytes} bytes")
+                    raise HTTPException(413, f"Request body exceeds {cap} bytes")
             return message
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, cap: int) -> None:
         response = JSONResponse(
-            error_body("payload_too_large", f"Request body exceeds {self.max_bytes} bytes"), status_code=413
+            error_body("payload_too_large", f"Request body exceeds {cap} bytes"), status_code=413
         )
         await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
