@@ -46,3 +46,21 @@ def add_rows(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def batch_of(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, Any]:
+    """The batch as the native API answers it."""
+    response = client.get(f"/v1/batches/{batch_id}", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def calls_of(client: TestClient, tenant: Tenant, batch_id: str, **params: Any) -> list[dict[str, Any]]:
+    """Up to 1000 calls of the batch as the native API lists them (``params`` filter, e.g. status)."""
+    response = client.get(
+        f"/v1/batches/{batch_id}/calls", params={"limit": 1000, **params}, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    data: list[dict[str, Any]] = response.json()["data"]
+    return data

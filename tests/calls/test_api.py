@@ -10,20 +10,11 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Call, Contact
 from batchcall.runtime import Runtime
 from tests.store import count, snapshot
-from tests.support import Tenant, add_rows, create_batch
+from tests.support import Tenant, add_rows, calls_of, create_batch
 
 ADA = "+14155550101"
 BOB = "+14155550102"
 CY = "+14155550103"
-
-
-def calls_of(client: TestClient, tenant: Tenant, batch_id: str, **params: Any) -> list[dict[str, Any]]:
-    response = client.get(
-        f"/v1/batches/{batch_id}/calls", params={"limit": 1000, **params}, headers=tenant.headers
-    )
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
 
 
 def counters(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, int]:

@@ -51,20 +51,6 @@ def dial_until(
     raise AssertionError(f"not finished after {limit} ticks")
 
 
-def native_batch(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, Any]:
-    response = client.get(f"/v1/batches/{batch_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    batch: dict[str, Any] = response.json()
-    return batch
-
-
-def native_calls(client: TestClient, tenant: Tenant, batch_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/v1/batches/{batch_id}/calls?limit=1000", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    calls: list[dict[str, Any]] = response.json()["data"]
-    return calls
-
-
 def tag_of(client: TestClient, path: str, method: str) -> list[str]:
     tags: list[str] = client.get("/openapi.json").json()["paths"][path][method]["tags"]
     return tags

@@ -17,8 +17,8 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.conftest import START
-from tests.dialects.conftest import dial_until, make_agent, native_batch, native_calls, tag_of
-from tests.support import Tenant, make_tenant
+from tests.dialects.conftest import dial_until, make_agent, tag_of
+from tests.support import Tenant, batch_of, calls_of, make_tenant
 
 # The seed's example body as written; only the agent id differs (it must name an agent of this workspace).
 SEED_EXAMPLE = """
@@ -152,7 +152,7 @@ def test_status_send_now_and_trigger_timestamp(
     body = {k: v for k, v in _body(agent_id, **fields).items() if v is not None}
     data = _create(client, tenant, body).json()["data"]
     assert data["status"] == status
-    batch = native_batch(client, tenant, _native(data["batch_call_id"]))
+    batch = batch_of(client, tenant, _native(data["batch_call_id"]))
     assert batch["status"] == native
     if "trigger_timestamp" in body and status != "sent":
         assert batch["scheduled_at"] == "2025-01-01T08:00:00Z"
@@ -220,9 +220,9 @@ def test_tasks_that_cannot_be_called_are_named_in_error(
 
 def test_ids_map_to_native_ids_and_back(client: TestClient, tenant: Tenant, agent_id: str) -> None:
     data = _create(client, tenant, _body(agent_id)).json()["data"]
-    native_id = native_batch(client, tenant, _native(data["batch_call_id"]))["id"]
+    native_id = batch_of(client, tenant, _native(data["batch_call_id"]))["id"]
     assert data["batch_call_id"] == "batch_call_" + native_id.replace("-", "")
-    assert native_batch(client, tenant, native_id)["agent_id"] == agent_id.removeprefix("agent_")
+    assert batch_of(client, tenant, native_id)["agent_id"] == agent_id.removeprefix("agent_")
     again = client.get(f"/batch-call/{data['batch_call_id']}", headers=_headers(tenant)).json()
     assert again["message"] == "Batch call retrieved successfully"
     assert again["data"]["batch_call_id"] == data["batch_call_id"]
@@ -333,7 +333,7 @@ def test_tasks_are_dialled_and_the_counters_follow(
     data = read()
     assert (data["total"], data["sent"], data["picked_up"], data["completed"]) == (3, 3, 2, 3)
     assert data["status"] == "sent"
-    assert native_batch(client, tenant, _native(batch_call_id))["status"] == "completed"
+    assert batch_of(client, tenant, _native(batch_call_id))["status"] == "completed"
     finished = {t["to_number"]: (t["status"], t["attempts"]) for t in client.get(tasks_url).json()}
     assert finished == {
         "+12125551000": ("completed", 1),
@@ -342,7 +342,7 @@ def test_tasks_are_dialled_and_the_counters_follow(
     }
     prompts = [
         client.get(f"/v1/calls/{c['id']}", headers=tenant.headers).json()["attempts"][0]["prompt"]
-        for c in native_calls(client, tenant, _native(batch_call_id))
+        for c in calls_of(client, tenant, _native(batch_call_id))
     ]
     assert prompts == ["Hi Ann from Acme", "Hi Bob from Acme", "Hi Cy from Acme"]
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dialects.conftest import dial_until, make_agent, make_number, native_calls, tag_of
-from tests.support import Tenant, make_tenant
+from tests.dialects.conftest import dial_until, make_agent, make_number, tag_of
+from tests.support import Tenant, calls_of, make_tenant
 
 PATH = "/v1/batch-calls"
 
@@ -172,7 +172,7 @@ def test_a_folder_source_loads_the_folders_contacts(
     data = _draft(client, tenant, agent, contact_source="folder", contact_folder_id=folder["id"])
     assert (data["contact_source"], data["contact_folder_id"]) == ("folder", folder["id"])
     assert data["counters"]["total"] == 2
-    calls = native_calls(client, tenant, data["id"])
+    calls = calls_of(client, tenant, data["id"])
     assert sorted((c["to"], c["first_name"], c["variables"].get("tier")) for c in calls) == [
         ("+14155550111", "Ann", "gold"),
         ("+14155550112", "Bob", None),
@@ -206,7 +206,7 @@ def test_contacts_are_added_as_json_or_csv(client: TestClient, tenant: Tenant, a
         f"{PATH}/{batch_id}/contacts", files={"file": ("c.csv", csv)}, headers=tenant.headers
     ).json()["data"]
     assert (uploaded["added"], uploaded["skipped"]) == (1, 0)
-    calls = native_calls(client, tenant, batch_id)
+    calls = calls_of(client, tenant, batch_id)
     assert [(c["to"], c["first_name"], c["variables"]) for c in calls] == [
         ("+14155550121", "Ann", {"plan": "gold"}),
         ("+14155550122", "Bob", {"plan": "silver"}),
@@ -440,6 +440,6 @@ def test_scheduled_contacts_are_dialled_and_reported_finished(
     assert (counters["total"], counters["completed"], counters["no_answer"]) == (3, 2, 1)
     assert (counters["queued"], counters["in_progress"]) == (0, 0)
     call = client.get(
-        f"/v1/calls/{native_calls(client, tenant, batch_id)[0]['id']}", headers=tenant.headers
+        f"/v1/calls/{calls_of(client, tenant, batch_id)[0]['id']}", headers=tenant.headers
     ).json()
     assert call["attempts"][0]["prompt"] == "Hello Ann"

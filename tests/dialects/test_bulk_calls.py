@@ -13,8 +13,8 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Workspace
 from batchcall.runtime import Runtime
-from tests.dialects.conftest import dial_until, native_batch, native_calls, tag_of
-from tests.support import Tenant, make_tenant
+from tests.dialects.conftest import dial_until, tag_of
+from tests.support import Tenant, batch_of, calls_of, make_tenant
 
 # The seed's example as written; only the host and key differ (the workspace is called "aventora").
 SEED_EXAMPLE = """
@@ -65,7 +65,7 @@ def test_the_seed_example_answers_as_documented(client: TestClient, aventora: Te
     assert answer["errors"] == []
     assert answer["message"] == "Batch created with 1 calls. Processing will start shortly."
 
-    batch = native_batch(client, aventora, answer["batch_id"])
+    batch = batch_of(client, aventora, answer["batch_id"])
     assert batch["status"] == "active"
     assert batch["file_name"] == "June SMS follow-up"
     assert (batch["source_system"], batch["source_org_id"]) == ("twenty", "workspace-uuid")
@@ -74,14 +74,14 @@ def test_the_seed_example_answers_as_documented(client: TestClient, aventora: Te
         "en",
         "person",
     )
-    [call] = native_calls(client, aventora, answer["batch_id"])
+    [call] = calls_of(client, aventora, answer["batch_id"])
     assert (call["to"], call["channel"], call["name"]) == ("+14165550000", "sms", "Jane Doe")
     assert (call["instruction"], call["source_record_id"]) == ("Confirm appointment time", "person-uuid")
 
 
 def test_campaign_fields_have_the_documented_defaults(client: TestClient, tenant: Tenant) -> None:
     answer = _submit(client, tenant, [_row("+14165550001")]).json()
-    batch = native_batch(client, tenant, answer["batch_id"])
+    batch = batch_of(client, tenant, answer["batch_id"])
     assert batch["call_type"] == "informational"
     assert batch["language"] == "en"
     assert batch["source_object"] == "person"
@@ -91,7 +91,7 @@ def test_campaign_fields_have_the_documented_defaults(client: TestClient, tenant
     chosen = _submit(
         client, tenant, [_row("+14165550002")], call_type="sales", language="fr", source_object="lead"
     ).json()
-    batch = native_batch(client, tenant, chosen["batch_id"])
+    batch = batch_of(client, tenant, chosen["batch_id"])
     assert (batch["call_type"], batch["language"], batch["source_object"]) == ("sales", "fr", "lead")
 
 
@@ -113,7 +113,7 @@ def test_every_row_field_reaches_the_call(client: TestClient, tenant: Tenant) ->
     )
     answer = _submit(client, tenant, [row]).json()
     assert answer["queued_calls"] == 1, answer
-    [call] = native_calls(client, tenant, answer["batch_id"])
+    [call] = calls_of(client, tenant, answer["batch_id"])
     assert call["to"] == "+14165550003"
     assert call["call_type"] == "reminder"
     assert call["scheduled_time"] == "2026-12-01T10:30:00Z"
@@ -131,7 +131,7 @@ def test_email_rows_take_email_or_email_address(client: TestClient, tenant: Tena
     answer = _submit(client, tenant, rows).json()
     assert (answer["queued_calls"], answer["skipped_calls"]) == (2, 1)
     assert answer["errors"] == ["Row 3: email: is required for channel email"]
-    emails = sorted(c["email"] for c in native_calls(client, tenant, answer["batch_id"]))
+    emails = sorted(c["email"] for c in calls_of(client, tenant, answer["batch_id"]))
     assert emails == ["jane@example.com", "john@example.com"]
 
 
@@ -222,7 +222,7 @@ def test_customer_dedup_days_applies_to_bulk_rows(
     again = _submit(client, tenant, [_row("+14165550010"), _row("+14165550011")]).json()
     assert (again["queued_calls"], again["skipped_calls"]) == (1, 1)
     assert again["errors"] == ["Row 1: phone_number: +14165550010 was contacted within the last 30 day(s)"]
-    assert native_batch(client, tenant, again["batch_id"])["dedup_days"] == 30
+    assert batch_of(client, tenant, again["batch_id"])["dedup_days"] == 30
 
 
 def test_bulk_call_rate_limit_is_the_default_calls_per_second(
@@ -232,7 +232,7 @@ def test_bulk_call_rate_limit_is_the_default_calls_per_second(
     assert Settings().bulk_call_rate_limit == 2.5
     runtime.settings.bulk_call_rate_limit = 2.5
     answer = _submit(client, tenant, [_row("+14165550012")]).json()
-    assert native_batch(client, tenant, answer["batch_id"])["max_calls_per_second"] == 2.5
+    assert batch_of(client, tenant, answer["batch_id"])["max_calls_per_second"] == 2.5
 
 
 def test_upload_takes_a_csv_with_the_campaign_as_form_fields(client: TestClient, tenant: Tenant) -> None:
@@ -250,13 +250,13 @@ def test_upload_takes_a_csv_with_the_campaign_as_form_fields(client: TestClient,
     answer = response.json()
     assert (answer["success"], answer["queued_calls"], answer["skipped_calls"]) == (True, 2, 1)
     assert answer["errors"] == ["Row 3: instruction: is required"]
-    batch = native_batch(client, tenant, answer["batch_id"])
+    batch = batch_of(client, tenant, answer["batch_id"])
     assert (batch["file_name"], batch["source_system"], batch["language"]) == (
         "june.csv",
         "followupboss",
         "es",
     )
-    calls = native_calls(client, tenant, answer["batch_id"])
+    calls = calls_of(client, tenant, answer["batch_id"])
     assert [(c["channel"], c["to"], c["email"]) for c in calls] == [
         ("sms", "+14165550013", None),
         ("email", None, "john@example.com"),
@@ -269,7 +269,7 @@ def test_upload_takes_a_csv_with_the_campaign_as_form_fields(client: TestClient,
         data={**form, "campaign_name": "June"},
         headers=tenant.headers,
     ).json()
-    assert native_batch(client, tenant, named["batch_id"])["file_name"] == "June"
+    assert batch_of(client, tenant, named["batch_id"])["file_name"] == "June"
 
 
 def test_upload_refusals_write_nothing(client: TestClient, tenant: Tenant) -> None:

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dialects.conftest import dial_until, make_agent, make_number, native_batch, native_calls, tag_of
-from tests.support import Tenant, make_tenant
+from tests.dialects.conftest import dial_until, make_agent, make_number, tag_of
+from tests.support import Tenant, batch_of, calls_of, make_tenant
 
 # The seed's example body as written; only the batchId differs (it names a batch of this workspace).
 SEED_EXAMPLE = """{
@@ -92,7 +92,7 @@ def test_the_seed_example_answers_as_documented(client: TestClient, tenant: Tena
     assert len(answer["data"]["callIds"]) == 2
     assert all(UUID.match(call_id) for call_id in answer["data"]["callIds"])
 
-    calls = native_calls(client, tenant, batch_id)
+    calls = calls_of(client, tenant, batch_id)
     assert [c["id"] for c in calls] == answer["data"]["callIds"]
     assert [(c["to"], c["name"]) for c in calls] == [
         ("+12125551001", "Sarah Johnson"),
@@ -100,7 +100,7 @@ def test_the_seed_example_answers_as_documented(client: TestClient, tenant: Tena
     ]
     assert calls[0]["variables"] == {"account_id": "ACC-1001", "custom_field_1": "value1", "priority": "high"}
     assert calls[1]["variables"] == {"account_id": "ACC-1002", "category": "support"}
-    assert native_batch(client, tenant, batch_id)["status"] == "active"
+    assert batch_of(client, tenant, batch_id)["status"] == "active"
 
 
 def test_create_batch_finds_the_agent_of_its_calling_numbers(
@@ -177,8 +177,8 @@ def test_custom_fields_are_checked_against_the_agents_required_variables(
     assert no_phone.json()["errorMessage"] == "Row 1: phoneNumber: is required"
     bad_phone = _add(client, tenant, batch_id, [{"phoneNumber": "12", "account_id": "A"}])
     assert bad_phone.json()["errorMessage"].startswith("Row 1: phoneNumber: '12'")
-    assert native_calls(client, tenant, batch_id) == []
-    assert native_batch(client, tenant, batch_id)["status"] == "draft"
+    assert calls_of(client, tenant, batch_id) == []
+    assert batch_of(client, tenant, batch_id)["status"] == "draft"
 
 
 def test_bad_requests_are_400(client: TestClient, tenant: Tenant, batch_id: str) -> None:
@@ -248,12 +248,12 @@ def test_large_arrays_go_in_chunks_of_1000_and_a_failed_chunk_is_207(
     assert answer["data"]["failedChunks"] == [
         {"chunkNum": 2, "error": "Row 1501: variables: missing required variable(s): account_id"}
     ]
-    assert native_batch(client, tenant, batch_id)["counters"]["total"] == 1500
+    assert batch_of(client, tenant, batch_id)["counters"]["total"] == 1500
 
     every_chunk_bad = [{"phoneNumber": f"+1310555{i:04d}"} for i in range(1001)]
     refused = _add(client, tenant, batch_id, every_chunk_bad)
     assert refused.status_code == 400
-    assert native_batch(client, tenant, batch_id)["counters"]["total"] == 1500
+    assert batch_of(client, tenant, batch_id)["counters"]["total"] == 1500
 
 
 def test_a_waiting_call_to_the_same_number_is_updated_not_duplicated(
@@ -274,7 +274,7 @@ def test_a_waiting_call_to_the_same_number_is_updated_not_duplicated(
     ).json()
     assert again["data"]["added"] == 2
     assert again["data"]["callIds"][0] == first.json()["data"]["callIds"][0]
-    calls = native_calls(client, tenant, batch_id)
+    calls = calls_of(client, tenant, batch_id)
     assert len(calls) == 3
     assert (calls[0]["variables"], calls[0]["name"], calls[0]["status"]) == (
         {"account_id": "B"},
@@ -292,7 +292,7 @@ def test_records_take_the_batch_timezone(client: TestClient, tenant: Tenant, age
     ]
     record = {"phoneNumber": "12125551001", "account_id": "A", "scheduled_time": "2026-12-01 09:00"}
     _add(client, tenant, batch_id, [record])
-    assert native_calls(client, tenant, batch_id)[0]["scheduled_time"] == "2026-12-01T15:00:00Z"
+    assert calls_of(client, tenant, batch_id)[0]["scheduled_time"] == "2026-12-01T15:00:00Z"
 
 
 def test_the_dialect_has_its_own_tag(client: TestClient) -> None:
@@ -312,18 +312,18 @@ def test_calls_are_dialled_and_a_finished_number_can_be_called_again(
     request["call_data"][1]["phoneNumber"] = "12125550001"
     _add(client, tenant, batch_id, request["call_data"])
 
-    dial_until(dispatcher, clock, lambda: native_batch(client, tenant, batch_id)["status"] == "completed")
-    batch = native_batch(client, tenant, batch_id)
+    dial_until(dispatcher, clock, lambda: batch_of(client, tenant, batch_id)["status"] == "completed")
+    batch = batch_of(client, tenant, batch_id)
     assert (batch["counters"]["completed"], batch["counters"]["busy"]) == (1, 1)
-    first = native_calls(client, tenant, batch_id)[0]
+    first = calls_of(client, tenant, batch_id)[0]
     detail = client.get(f"/v1/calls/{first['id']}", headers=tenant.headers).json()
     assert detail["attempts"][0]["prompt"] == "Hello Sarah Johnson about ACC-1001"
 
     again = _add(client, tenant, batch_id, [{"phoneNumber": "12125551001", "account_id": "ACC-1001"}]).json()
     assert again["code"] == 200
     assert again["data"]["callIds"][0] != first["id"]
-    assert native_batch(client, tenant, batch_id)["status"] == "active"
-    dial_until(dispatcher, clock, lambda: native_batch(client, tenant, batch_id)["status"] == "completed")
-    assert native_batch(client, tenant, batch_id)["counters"]["completed"] == 2
+    assert batch_of(client, tenant, batch_id)["status"] == "active"
+    dial_until(dispatcher, clock, lambda: batch_of(client, tenant, batch_id)["status"] == "completed")
+    assert batch_of(client, tenant, batch_id)["counters"]["completed"] == 2
     ledger = [json.loads(line) for line in open(runtime.settings.sim_ledger)]
     assert [entry["to"] for entry in ledger].count("+12125551001") == 2

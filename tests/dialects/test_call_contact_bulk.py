@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dialects.conftest import dial_until, make_agent, make_number, native_batch, tag_of
-from tests.support import Tenant, make_tenant
+from tests.dialects.conftest import dial_until, make_agent, make_number, tag_of
+from tests.support import Tenant, batch_of, make_tenant
 
 PATH = "/ai-phone-calls/call-contact-bulk"
 
@@ -78,7 +78,7 @@ def test_the_documented_request_starts_every_call(
         {},
     )
 
-    batch = native_batch(client, tenant, answer["batchId"])
+    batch = batch_of(client, tenant, answer["batchId"])
     assert (batch["status"], batch["agent_id"], batch["max_concurrent_calls"]) == ("active", template_id, 50)
     call = client.get(f"/v1/calls/{first['callId']}", headers=tenant.headers).json()
     assert (call["metadata"], call["variables"]) == (first["requestMetadata"], {"invoice": "INV-1001"})
@@ -86,12 +86,12 @@ def test_the_documented_request_starts_every_call(
 
 def test_defaults(client: TestClient, runtime: Runtime, tenant: Tenant) -> None:
     answer = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551000"}]}).json()
-    batch = native_batch(client, tenant, answer["batchId"])
+    batch = batch_of(client, tenant, answer["batchId"])
     assert batch["agent_id"] is None
     assert batch["max_concurrent_calls"] == runtime.settings.call_contact_bulk_batch_size == 10
     runtime.settings.call_contact_bulk_batch_size = 40
     answer = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551001"}]}).json()
-    assert native_batch(client, tenant, answer["batchId"])["max_concurrent_calls"] == 40
+    assert batch_of(client, tenant, answer["batchId"])["max_concurrent_calls"] == 40
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_bad_fields_are_422_in_fastapis_shape(
 def test_batch_size_bounds_are_inclusive(client: TestClient, tenant: Tenant, size: int) -> None:
     response = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551000"}], "batchSize": size})
     assert response.status_code == 201
-    assert native_batch(client, tenant, response.json()["batchId"])["max_concurrent_calls"] == size
+    assert batch_of(client, tenant, response.json()["batchId"])["max_concurrent_calls"] == size
 
 
 def test_country_code_parses_local_numbers(client: TestClient, tenant: Tenant) -> None:
@@ -214,7 +214,7 @@ def test_prompt_tags_fill_the_prompt_when_the_call_is_dialled(
     answer = _call(client, tenant, body).json()
     batch_id = answer["batchId"]
 
-    dial_until(dispatcher, clock, lambda: native_batch(client, tenant, batch_id)["status"] == "completed")
+    dial_until(dispatcher, clock, lambda: batch_of(client, tenant, batch_id)["status"] == "completed")
     details = [client.get(f"/v1/calls/{c['callId']}", headers=tenant.headers).json() for c in answer["calls"]]
     assert [(d["status"], d["outcome"]) for d in details] == [
         ("completed", "completed"),

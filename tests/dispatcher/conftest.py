@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.support import Tenant, add_rows, create_batch
+from tests.support import Tenant, add_rows, batch_of, create_batch
 
 
 @pytest.fixture
@@ -35,20 +35,6 @@ def start(client: TestClient, tenant: Tenant, rows: list[Any], **fields: Any) ->
     batch = create_batch(client, tenant, **{"schedule": "immediate", **fields})
     add_rows(client, tenant, batch["id"], rows)
     return batch
-
-
-def batch_of(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, Any]:
-    response = client.get(f"/v1/batches/{batch_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def calls_of(client: TestClient, tenant: Tenant, batch_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/v1/batches/{batch_id}/calls?limit=500", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
 
 
 def run_until_done(

@@ -10,8 +10,8 @@ from batchcall.kit.clock import ManualClock
 from batchcall.providers.base import DialRequest, ProviderRejected, ProviderUnavailable, StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, calls_of, ledger, number, run_until_done, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.support import Tenant, batch_of, calls_of
 
 POOL = ["+12125550100", "+12125550101", "+12125550102"]
 

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.caps import rate_window
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from tests.dispatcher.conftest import batch_of, calls_of, number, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import number, start
+from tests.support import Tenant, batch_of, calls_of
 
 
 def test_calls_per_day_count_in_the_batch_time_zone(

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, calls_of, ledger, number, run_until_done, start
-from tests.support import Tenant, create_batch
+from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.support import Tenant, batch_of, calls_of, create_batch
 
 TERMINAL = {"completed", "no_answer", "busy", "voicemail", "failed", "canceled", "expired", "skipped"}
 

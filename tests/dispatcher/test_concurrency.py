@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, ledger, number, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import ledger, number, start
+from tests.support import Tenant, batch_of
 
 
 def test_in_flight_calls_never_exceed_the_cap_across_workers(

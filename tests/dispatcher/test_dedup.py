@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import calls_of, ledger, number, run_until_done, start
-from tests.support import Tenant, add_rows, create_batch
+from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.support import Tenant, add_rows, calls_of, create_batch
 
 
 def test_a_number_reached_lately_and_a_repeat_are_skipped(

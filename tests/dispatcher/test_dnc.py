@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import calls_of, ledger, number, run_until_done, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.support import Tenant, calls_of
 
 
 def test_a_number_blocked_after_submission_is_skipped_at_dial_time(

@@ -9,8 +9,8 @@ from batchcall.dispatcher.claim import claim
 from batchcall.dispatcher.loop import UNKNOWN_DIAL, Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, calls_of, ledger, number, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import ledger, number, start
+from tests.support import Tenant, batch_of, calls_of
 
 
 def test_a_dead_workers_calls_are_reconciled_by_provider_id_not_redialled(

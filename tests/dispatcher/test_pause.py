@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, ledger, number, run_until_done, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.support import Tenant, batch_of
 
 
 def test_pause_stops_new_dials_and_resume_continues(

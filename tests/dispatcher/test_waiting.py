@@ -8,8 +8,8 @@ from batchcall.dispatcher import repository
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import batch_of, number, start
-from tests.support import Tenant, add_rows
+from tests.dispatcher.conftest import number, start
+from tests.support import Tenant, add_rows, batch_of
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
 MONDAY_NINE_NEW_YORK = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from batchcall.dispatcher import window
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Batch
-from tests.dispatcher.conftest import batch_of, calls_of, start
-from tests.support import Tenant
+from tests.dispatcher.conftest import start
+from tests.support import Tenant, batch_of, calls_of
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
 MONDAY_NINE_NEW_YORK = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
