@@ -106,7 +106,7 @@ def normalized_chunks(
     small, so that every worker gets a share)."""
     pool = _shared_pool() if size_hint is None or size_hint >= INLINE_ROWS else None
     if size_hint is not None:
-        chunk_rows = max(INLINE_ROWS // 2, min(chunk_rows, -(-size_hint // (2 * worker_count()))))
+        chunk_rows = max(INLINE_ROWS // 2, min(chunk_rows, -(-size_hint // worker_count())))
     iterator = iter(rows)
     chunks = iter(lambda: list(islice(iterator, chunk_rows)), [])
     if pool is None:
