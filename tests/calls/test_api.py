@@ -10,7 +10,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Call, Contact
 from batchcall.runtime import Runtime
 from tests.store import count, snapshot
-from tests.support import Tenant, add_rows, calls_of, create_batch
+from tests.support import Tenant, add_rows, batch_of, calls_of, create_batch
 
 ADA = "+14155550101"
 BOB = "+14155550102"
@@ -18,9 +18,7 @@ CY = "+14155550103"
 
 
 def counters(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, int]:
-    response = client.get(f"/v1/batches/{batch_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    found: dict[str, int] = response.json()["counters"]
+    found: dict[str, int] = batch_of(client, tenant, batch_id)["counters"]
     return found
 
 

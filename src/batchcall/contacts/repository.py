@@ -5,7 +5,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert
-from batchcall.kit.upsert import insert_on_conflict
 from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
 from batchcall.models.base import table_of
 
@@ -52,10 +51,9 @@ def blocked_numbers(session: Session, workspace_id: str, phones: Iterable[str]) 
 
 
 def add_dnc(session: Session, values: dict[str, Any]) -> None:
-    statement = insert_on_conflict(session, DncEntry).on_conflict_do_nothing(
-        index_elements=["workspace_id", "phone"]
+    bulk_insert(
+        session, table_of(DncEntry), [values], on_conflict="ON CONFLICT (workspace_id, phone) DO NOTHING"
     )
-    session.execute(statement, [values])
 
 
 def find_dnc(session: Session, workspace_id: str, phone: str) -> DncEntry | None:
@@ -85,9 +83,8 @@ def add_folder_members(session: Session, folder_id: str, contact_ids: Sequence[s
     """Put contacts in a folder; those already in it stay once. Answers how many were new."""
     before = count_folder_members(session, [folder_id]).get(folder_id, 0)
     for start in range(0, len(contact_ids), CHUNK):
-        statement = insert_on_conflict(session, contact_folder_members).on_conflict_do_nothing()
         rows = [{"folder_id": folder_id, "contact_id": c} for c in contact_ids[start : start + CHUNK]]
-        session.execute(statement, rows)
+        bulk_insert(session, contact_folder_members, rows, on_conflict="ON CONFLICT DO NOTHING")
     return count_folder_members(session, [folder_id]).get(folder_id, 0) - before
 
 

@@ -8,8 +8,7 @@ from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
-from batchcall.kit.bulk import among, insert_returning
-from batchcall.kit.upsert import insert_on_conflict
+from batchcall.kit.bulk import among, bulk_insert, insert_returning
 from batchcall.models import (
     IN_FLIGHT_STATUSES,
     WAITING_STATUSES,
@@ -121,10 +120,8 @@ def lock_counters(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tup
     if not keys:
         return {}
     ordered = sorted(set(keys))
-    statement = insert_on_conflict(session, DialCounter).on_conflict_do_nothing(
-        index_elements=["scope", "day"]
-    )
-    session.execute(statement, [{"scope": scope, "day": day, "count": 0} for scope, day in ordered])
+    rows = [{"scope": scope, "day": day, "count": 0} for scope, day in ordered]
+    bulk_insert(session, table_of(DialCounter), rows, on_conflict="ON CONFLICT (scope, day) DO NOTHING")
     found: dict[tuple[str, str], int] = {}
     for scope, day in ordered:
         query = select(DialCounter.count).where(DialCounter.scope == scope, DialCounter.day == day)

@@ -151,6 +151,8 @@ def insert_returning(
 
 
 def _driver(session: Session) -> Any:
+    """The session's driver connection, after the session has written what it holds, as a query would."""
+    session.flush()
     driver = session.connection().connection.driver_connection
     assert driver is not None
     return driver
