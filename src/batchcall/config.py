@@ -18,13 +18,45 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     max_upload_bytes: int = 4 * 1024 * 1024 * 1024
     max_rows_per_request: int = 100_000
+    # Bounds on what one request may hold, so no input can pin a core or grow the server without limit.
+    max_csv_field_chars: int = Field(default=131_072, ge=1, description="The longest CSV field accepted")
+    max_csv_line_chars: int = Field(default=1_048_576, ge=1, description="The longest CSV record accepted")
+    max_errors_listed: int = Field(
+        default=1_000, ge=1, description="Row errors listed in one answer; the total is always counted"
+    )
+    max_prompt_chars: int = Field(
+        default=100_000, ge=1, description="The longest agent prompt template, and rendered prompt"
+    )
+    max_instruction_chars: int = Field(default=20_000, ge=1, description="The longest row instruction")
+    max_row_json_bytes: int = Field(
+        default=65_536, ge=1, description="The largest a row's variables or metadata may be, as JSON"
+    )
+    max_json_depth: int = Field(default=32, ge=1, description="How deeply a row's JSON values may nest")
+
+    # Outbound requests (webhooks, provider and agent URLs) never reach loopback, private, link-local or
+    # reserved addresses unless this is set: a test server on loopback, or a private network on purpose.
+    allow_private_targets: bool = False
+
+    # Abuse limits, in the `limits` library's notation ("50/second;2000/minute"); the storage is memory
+    # (per process) or a shared one such as redis://HOST:PORT.
+    rate_limit_per_key: str = "50/second;2000/minute"
+    rate_limit_per_client: str = "100/second;5000/minute"
+    auth_failure_limit: str = Field(
+        default="10/minute", description="Failed authentications a client may make before it must wait"
+    )
+    rate_limit_storage: str = "memory://"
 
     run_dispatcher: bool = True
     worker_id: str = ""
     poll_interval_seconds: float = 0.2
     # The most calls one batch turn claims; the dispatcher claims fewer while the provider dials slowly.
     claim_batch_size: int = 1_000
-    lease_seconds: float = 120.0
+    # A worker renews the leases of its calls in flight every third of this while it lives, so a dead
+    # worker's calls are recovered within seconds and a live one's are never taken.
+    lease_seconds: float = 15.0
+    # How long a dial whose provider id was never recorded waits for the provider's late callbacks, when
+    # the provider cannot be asked about it by our attempt id, before it ends with the outcome unknown.
+    unconfirmed_dial_timeout_seconds: float = 4 * 3600.0
 
     bulk_call_rate_limit: float | None = Field(
         default=None,
@@ -43,14 +75,17 @@ class Settings(BaseSettings):
     sim_speed: float = 1.0
     sim_ledger: str = ""
 
-    twilio_account_sid: str = ""
-    twilio_auth_token: str = ""
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_sender: str = "batchcall@localhost"
+    # Provider callbacks signed with a timestamp older (or newer) than this are refused as stale.
+    callback_tolerance_seconds: float = Field(default=300.0, gt=0)
+    # How long dialect C's signed tasks_url stays valid.
+    tasks_url_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
 
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
+    # Retry n (from 1) waits base * factor**(n-1), at most the cap, give or take a fifth.
+    webhook_backoff_base_seconds: float = Field(default=10.0, ge=0)
+    webhook_backoff_factor: float = Field(default=4.0, ge=1)
+    webhook_backoff_cap_seconds: float = Field(default=6 * 3600.0, ge=0)
 
     log_level: str = "INFO"
 

@@ -14,6 +14,7 @@ from batchcall.models.call import (
 )
 from batchcall.models.contact import Contact, ContactFolder, DncEntry, contact_folder_members
 from batchcall.models.idempotency import IdempotencyRecord
+from batchcall.models.installation import InstallationSecret
 from batchcall.models.phone_number import PhoneNumber
 from batchcall.models.webhook import WebhookDelivery, WebhookEndpoint
 from batchcall.models.workspace import ApiKey, Workspace
@@ -36,6 +37,7 @@ __all__ = [
     "DialCounter",
     "DncEntry",
     "IdempotencyRecord",
+    "InstallationSecret",
     "PhoneNumber",
     "ProviderEvent",
     "Rotation",

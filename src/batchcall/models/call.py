@@ -79,6 +79,8 @@ class Call(IdMixin, Base):
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     instruction: Mapped[str | None] = mapped_column(Text)
+    # The prompt as rendered for the first attempt; an attempt keeps its own only when it differs.
+    prompt: Mapped[str | None] = mapped_column(Text)
     variables: Mapped[dict[str, Any]]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
     scheduled_time: Mapped[datetime | None]
@@ -124,6 +126,7 @@ class Attempt(IdMixin, Base):
     channel: Mapped[str] = mapped_column(String(16))
     to: Mapped[str | None] = mapped_column(String(320))
     from_number: Mapped[str | None] = mapped_column(String(32))
+    # Only when it differs from the call's own prompt; None means the call's.
     prompt: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=CallStatus.DIALING)
     outcome: Mapped[str | None] = mapped_column(String(32))
