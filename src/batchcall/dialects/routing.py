@@ -64,7 +64,10 @@ def envelope_route(render: Render) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except (AppError, RequestValidationError, ValidationError, HTTPException) as exc:
-                    return render(fault_of(exc))
+                    response = render(fault_of(exc))
+                    if isinstance(exc, AppError):
+                        response.headers.update(exc.headers)
+                    return response
 
             return answer_in_envelope
 

@@ -11,6 +11,8 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        # What the answer must carry besides its body, such as Retry-After.
+        self.headers: dict[str, str] = {}
 
 
 class Invalid(AppError):
@@ -47,3 +49,14 @@ class Forbidden(AppError):
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
+
+
+class RateLimited(AppError):
+    """Too many requests; ``retry_after_seconds`` is when the limit lets the next one through."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: int, **details: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.headers = {"Retry-After": str(retry_after_seconds)}
