@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from batchcall import observability
 from batchcall.agents.api import router as agents_router
@@ -15,6 +15,7 @@ from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.kit.http import BodySizeLimit, install_error_handlers
 from batchcall.numbers.api import router as numbers_router
 from batchcall.providers.api import router as providers_router
+from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender
@@ -25,7 +26,6 @@ NATIVE_ROUTERS = (
     contacts_router,
     batches_router,
     calls_router,
-    providers_router,
     webhooks_router,
 )
 
@@ -52,15 +52,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.limiter = Limiter(runtime.settings)
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=runtime.settings.max_body_bytes,
         max_upload_bytes=runtime.settings.max_upload_bytes,
     )
+    per_client = [Depends(limit_client)]
     for router in NATIVE_ROUTERS:
-        app.include_router(router, prefix="/v1")
+        app.include_router(router, prefix="/v1", dependencies=per_client)
+    # Callbacks are signed, not keyed: they count per client only, in a count of their own.
+    app.include_router(providers_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
     for router in DIALECT_ROUTERS:
-        app.include_router(router)
-    app.include_router(observability.router)
+        app.include_router(router, dependencies=per_client)
+    app.include_router(observability.router, dependencies=per_client)
     return app

@@ -1,11 +1,20 @@
-"""Limits and the promise that no input gets a 500: body cap (413), row cap, and hostile values."""
+"""Limits and the promise that no input gets a 500: body cap (413), row cap, hostile values, and 503 while
+the database cannot be reached."""
 
+import logging
+import socket
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import event, text
 
+from batchcall import db
+from batchcall.app import create_app
 from batchcall.config import Settings
 from batchcall.models import Call
 from batchcall.runtime import Runtime
@@ -171,3 +180,82 @@ def test_phone_number_label_may_be_cleared_with_null(client: TestClient, tenant:
     )
     assert response.status_code == 200, response.text
     assert response.json()["label"] == ""
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def app_on(database_url: str) -> TestClient:
+    settings = Settings(database_url=database_url, run_dispatcher=False)
+    return TestClient(create_app(Runtime.from_settings(settings)), raise_server_exceptions=False)
+
+
+def assert_unavailable(response: Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"] == "unavailable"
+    assert response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        pytest.param("postgresql://127.0.0.1:{port}/batchcall", id="postgresql-nothing-listening"),
+        pytest.param("sqlite:////nonexistent-folder/batchcall.db", id="sqlite-cannot-open"),
+    ],
+)
+def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with app_on(database_url.format(port=unused_port())) as client, caplog.at_level(logging.WARNING):
+        response = client.get("/v1/batches", headers={"Authorization": "Bearer bck_x.secret"})
+        assert_unavailable(response)
+        assert_unavailable(client.get("/healthz"))
+    logged = [r for r in caplog.records if r.name == "batchcall.http"]
+    assert len(logged) == 2
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in logged)
+    assert "/v1/batches" in logged[0].getMessage()
+
+
+@pytest.fixture
+def sqlite_runtime(runtime: Runtime) -> Runtime:
+    if not db.is_sqlite(runtime.engine):
+        pytest.skip("SQLite's own locking")
+    return runtime
+
+
+def test_a_sqlite_database_locked_past_its_busy_timeout_is_503(
+    sqlite_runtime: Runtime, lenient_client: TestClient, tenant: Tenant
+) -> None:
+    def short_busy_timeout(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA busy_timeout=50")
+
+    event.listen(sqlite_runtime.engine, "connect", short_busy_timeout)
+    sqlite_runtime.engine.dispose()
+    path = sqlite_runtime.engine.url.database
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        assert_unavailable(lenient_client.get("/v1/batches", headers=tenant.headers))
+    finally:
+        holder.close()
+    assert lenient_client.get("/v1/batches", headers=tenant.headers).status_code == 200
+
+
+def test_a_mistake_in_sql_on_sqlite_is_not_taken_for_an_outage(
+    sqlite_runtime: Runtime, lenient_client: TestClient
+) -> None:
+    app = lenient_client.app
+    assert isinstance(app, FastAPI)
+
+    @app.get("/broken")
+    def broken() -> None:
+        with sqlite_runtime.engine.connect() as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+
+    assert lenient_client.get("/broken").status_code == 500

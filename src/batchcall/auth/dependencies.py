@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from batchcall import ratelimit
 from batchcall.auth import service
 from batchcall.auth.scopes import Scope
 from batchcall.auth.service import Principal
@@ -22,13 +24,30 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key_id>.<secret>`")
 
 
+def authenticate(request: Request, verify: Callable[[], Principal]) -> Principal:
+    """Check a presented credential, counting the client's failures and the key's requests.
+
+    A client past its failures is refused before its credential is looked at, so neither the answer nor
+    the time it takes tells a right credential from a wrong one.
+    """
+    ratelimit.refuse_failing_client(request)
+    try:
+        principal = verify()
+    except Unauthorized:
+        ratelimit.count_failed_authentication(request)
+        raise
+    ratelimit.limit_key(request, principal.key_id)
+    return principal
+
+
 def bearer_principal(
+    request: Request,
     session: Annotated[Session, Depends(get_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-    return service.verify_api_key(session, credentials.credentials)
+    return authenticate(request, partial(service.verify_api_key, session, credentials.credentials))
 
 
 async def guard_idempotency(request: Request, session: Session, principal: Principal) -> None:

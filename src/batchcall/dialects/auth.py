@@ -4,14 +4,15 @@ A, B and E send ``Authorization: Bearer <key>`` (the native dependency); C sends
 as ``X-API-KEY`` (key id) and ``X-API-SECRET``; D sends the whole key as ``x-api-key``.
 """
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from batchcall.auth import service
-from batchcall.auth.dependencies import bearer, requires
+from batchcall.auth.dependencies import authenticate, bearer, requires
 from batchcall.auth.scopes import Scope
 from batchcall.auth.service import Principal
 from batchcall.kit.errors import Unauthorized
@@ -35,16 +36,18 @@ whole_key_header = APIKeyHeader(
 
 
 def key_and_secret_principal(
+    request: Request,
     session: Annotated[Session, Depends(get_session)],
     key_id: Annotated[str | None, Depends(key_id_header)],
     secret: Annotated[str | None, Depends(key_secret_header)],
 ) -> Principal:
     if not key_id or not secret:
         raise Unauthorized("Missing API credentials: send both 'X-API-KEY' and 'X-API-SECRET'")
-    return service.verify(session, key_id.strip(), secret.strip())
+    return authenticate(request, partial(service.verify, session, key_id.strip(), secret.strip()))
 
 
 def whole_key_principal(
+    request: Request,
     session: Annotated[Session, Depends(get_session)],
     api_key: Annotated[str | None, Depends(whole_key_header)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -53,7 +56,7 @@ def whole_key_principal(
     key = api_key or (credentials.credentials if credentials is not None else None)
     if not key:
         raise Unauthorized("Missing API key: send 'x-api-key: <key>'")
-    return service.verify_api_key(session, key)
+    return authenticate(request, partial(service.verify_api_key, session, key))
 
 
 BearerWriter = Annotated[Principal, Depends(requires(Scope.CALL_MANAGEMENT))]

@@ -1,6 +1,7 @@
 """Error handlers and the body-size cap, so no input reaches the caller as a bare 500."""
 
 import logging
+import sqlite3
 from typing import Any
 
 import psycopg
@@ -12,30 +13,68 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batchcall.kit.bounds import settings_in_effect
 from batchcall.kit.errors import AppError
 
 log = logging.getLogger("batchcall.http")
+
+# How long a client is asked to wait while the database cannot be reached.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError,
+)
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **details}
 
 
-def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
-    """One line naming every bad field, and the fields one by one."""
+def describe_validation(
+    exc: RequestValidationError, limit: int | None = None
+) -> tuple[str, list[dict[str, str]]]:
+    """One line naming the bad fields, and the fields one by one: at most ``limit`` of them (by default
+    settings.max_errors_listed), the line saying how many more there were."""
+    found = exc.errors()
+    limit = limit or settings_in_effect().max_errors_listed
     errors = [
         {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-        for err in exc.errors()
+        for err in found[:limit]
     ]
     message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    if len(found) > limit:
+        message += f"; and {len(found) - limit} more"
     return message, errors
+
+
+def database_cause(exc: Exception) -> Exception:
+    """The driver's own error behind SQLAlchemy's wrapper, or the error itself."""
+    orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else None
+    return orig if orig is not None else exc
+
+
+def is_database_down(exc: Exception) -> bool:
+    """Whether the database, not the request, failed: no connection, a lost one, a lock not granted in time.
+
+    SQLite reports mistakes in SQL as operational errors too, with the generic SQLITE_ERROR code; those are
+    bugs, not outages. A statement past PostgreSQL's own limits fails the same way on every retry.
+    """
+    cause = database_cause(exc)
+    if isinstance(cause, sqlite3.Error):
+        return cause.sqlite_errorcode & 0xFF != sqlite3.SQLITE_ERROR
+    return not isinstance(cause, psycopg.errors.ProgramLimitExceeded)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.code, exc.message, **jsonable_encoder(exc.details)), status_code=exc.status_code
+            error_body(exc.code, exc.message, **jsonable_encoder(exc.details)),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -58,6 +97,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("invalid", f"A value in the request cannot be stored: {reason}"), status_code=422
         )
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_down(exc):
+            raise exc
+        # One line per failed request: during an outage every request fails alike, and tracebacks would
+        # bury the log.
+        reason = str(database_cause(exc)).strip().splitlines()[:1]
+        log.warning(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(database_cause(exc)).__name__,
+            reason[0] if reason else "",
+        )
+        return JSONResponse(
+            error_body("unavailable", "The database cannot be reached; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+        )
+
+    for error in DATABASE_DOWN_ERRORS:
+        app.add_exception_handler(error, database_down)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
