@@ -26,25 +26,36 @@ class Received:
     """The verified payload; None if the signature did not verify."""
 
 
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
 @dataclass
 class Receiver:
     url: str
     secret: str = ""
-    answers: list[int] = field(default_factory=list)
-    """Status codes to answer, one per request, in order; 204 once they run out."""
+    answers: list[int | Reply] = field(default_factory=list)
+    """What to answer, one per request, in order (a status code, or a whole reply); 204 once they run out."""
     received: list[Received] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    """The path of every request, verified or not."""
 
     def events(self, type_: str | None = None) -> list[dict[str, Any]]:
         return [r.event for r in self.received if r.event is not None and type_ in (None, r.event["type"])]
 
-    def handle(self, headers: dict[str, str], body: bytes) -> int:
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        self.paths.append(path)
         try:
             event = Webhook(self.secret).verify(body, headers)
         except WebhookVerificationError:
             self.received.append(Received(headers, body, None))
-            return 401
+            return Reply(401)
         self.received.append(Received(headers, body, event))
-        return self.answers.pop(0) if self.answers else 204
+        answer = self.answers.pop(0) if self.answers else 204
+        return answer if isinstance(answer, Reply) else Reply(answer)
 
 
 @pytest.fixture
@@ -69,10 +80,13 @@ def receiver(signature_clock: None) -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             with lock:
-                status = state[0].handle({k: v for k, v in self.headers.items()}, body)
-            self.send_response(status)
-            self.send_header("content-length", "0")
+                reply = state[0].handle(self.path, {k: v for k, v in self.headers.items()}, body)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
+            self.wfile.write(reply.body)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""

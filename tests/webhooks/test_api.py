@@ -147,3 +147,75 @@ def test_another_workspace_sees_no_endpoint_of_this_one(
         assert created["id"] in response.json()["message"]
     assert client.get("/v1/webhooks", headers=theirs).json()["data"] == []
     assert client.get(path, headers=tenant.headers).json()["active"] is True
+
+
+PRIVATE_TARGETS = [
+    "http://127.0.0.1:8080/hooks",
+    "http://127.1/hooks",
+    "http://2130706433/hooks",
+    "http://0x7f000001/hooks",
+    "http://0177.0.0.1/hooks",
+    "http://[::ffff:127.0.0.1]/hooks",
+    "http://[::1]/hooks",
+    "http://0.0.0.0/hooks",
+    "http://localhost/hooks",
+    "https://LOCALHOST:8443/hooks",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.7/hooks",
+    "http://172.16.0.1/hooks",
+    "https://192.168.1.1/hooks",
+    "http://100.64.0.1/hooks",
+    "http://224.0.0.1/hooks",
+    "http://240.0.0.1/hooks",
+    "http://[fe80::1]/hooks",
+    "http://[fc00::1]/hooks",
+    "http://[2002:7f00:1::]/hooks",
+    "http://[64:ff9b::a9fe:a9fe]/hooks",
+]
+
+
+@pytest.mark.parametrize("url", PRIVATE_TARGETS)
+def test_a_private_target_is_refused_unless_allowed(
+    client: TestClient, runtime: Runtime, tenant: Tenant, url: str
+) -> None:
+    runtime.settings.allow_private_targets = False
+    response = client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers)
+    assert response.status_code == 422, response.text
+    message = response.json()["message"]
+    assert message.startswith("url: ")
+    assert "public" in message
+    assert "BATCHCALL_ALLOW_PRIVATE_TARGETS" in message
+    assert client.get("/v1/webhooks", headers=tenant.headers).json()["pagination"]["total"] == 0
+    runtime.settings.allow_private_targets = True
+    assert client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers).status_code == 201
+
+
+def test_an_endpoint_cannot_be_moved_to_a_private_target(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    runtime.settings.allow_private_targets = False
+    created = client.post("/v1/webhooks", json={"url": "https://8.8.8.8/hooks"}, headers=tenant.headers)
+    assert created.status_code == 201, created.text
+    path = f"/v1/webhooks/{created.json()['id']}"
+    response = client.patch(path, json={"url": "http://[::1]:9/x"}, headers=tenant.headers)
+    assert response.status_code == 422, response.text
+    assert "BATCHCALL_ALLOW_PRIVATE_TARGETS" in response.json()["message"]
+    assert client.get(path, headers=tenant.headers).json()["url"] == "https://8.8.8.8/hooks"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://8.8.8.8/hooks",
+        "http://[2606:4700:4700::1111]:8443/hooks",
+        "http://[64:ff9b::808:808]/hooks",
+        # A name that does not resolve yet is accepted: every connection checks it again.
+        "https://hooks.name-that-does-not-resolve.invalid/x",
+    ],
+)
+def test_a_public_or_unresolved_target_is_accepted(
+    client: TestClient, runtime: Runtime, tenant: Tenant, url: str
+) -> None:
+    runtime.settings.allow_private_targets = False
+    response = client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers)
+    assert response.status_code == 201, response.text

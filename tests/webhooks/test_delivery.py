@@ -13,10 +13,10 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import WebhookDelivery
 from batchcall.runtime import Runtime
-from batchcall.webhooks.sender import BACKOFF_BASE_SECONDS, BACKOFF_FACTOR, JITTER, WebhookSender, backoff
+from batchcall.webhooks.sender import JITTER, WebhookSender, backoff
 from tests.dispatcher.conftest import number, run_until_done, start
 from tests.support import Tenant, add_rows, create_batch
-from tests.webhooks.conftest import Receiver, deliveries, register
+from tests.webhooks.conftest import Receiver, Reply, deliveries, register
 
 
 def _outbox_size(runtime: Runtime) -> int:
@@ -169,6 +169,7 @@ def test_canceling_a_batch_posts_each_waiting_call_canceled(
 def test_a_failing_receiver_is_retried_with_back_off_until_it_answers(
     client: TestClient,
     tenant: Tenant,
+    runtime: Runtime,
     dispatcher: Dispatcher,
     clock: ManualClock,
     sender: WebhookSender,
@@ -184,7 +185,8 @@ def test_a_failing_receiver_is_retried_with_back_off_until_it_answers(
         assert (delivery["status"], delivery["attempts"]) == ("pending", attempt)
         assert delivery["last_status_code"] == (500, 503)[attempt - 1]
         assert delivery["last_error"].startswith(f"HTTP {delivery['last_status_code']}")
-        wait = BACKOFF_BASE_SECONDS * BACKOFF_FACTOR ** (attempt - 1)
+        settings = runtime.settings
+        wait = settings.webhook_backoff_base_seconds * settings.webhook_backoff_factor ** (attempt - 1)
         due = _parse(delivery["next_attempt_at"]) - sent_at
         assert timedelta(seconds=wait * (1 - JITTER)) <= due <= timedelta(seconds=wait * (1 + JITTER))
         clock.advance(wait * (1 - JITTER) - 1)
@@ -251,12 +253,134 @@ def test_an_unreachable_endpoint_is_retried(
     assert "ConnectError" in delivery["last_error"]
 
 
-def test_back_off_grows_and_stays_within_its_cap() -> None:
+def test_back_off_grows_and_stays_within_its_cap(runtime: Runtime) -> None:
     rng = random.Random(7)
-    delays = [backoff(n, rng).total_seconds() for n in range(1, 12)]
+    delays = [backoff(n, runtime.settings, rng).total_seconds() for n in range(1, 12)]
     assert delays[0] <= 12
     assert delays[1] >= 32
     assert max(delays) <= 6 * 3600 * (1 + JITTER)
+
+
+def test_back_off_follows_its_settings(
+    client: TestClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    sender: WebhookSender,
+    receiver: Receiver,
+) -> None:
+    settings = runtime.settings
+    settings.webhook_backoff_base_seconds = 1.0
+    settings.webhook_backoff_factor = 3.0
+    settings.webhook_backoff_cap_seconds = 5.0
+    endpoint_id = register(client, tenant, receiver, ["call.completed"])
+    _one_call_done(client, tenant, dispatcher, clock)
+    receiver.answers = [500] * 4
+    for wait in (1.0, 3.0, 5.0, 5.0):
+        sent_at = clock.now()
+        assert sender.tick() == 1
+        [delivery] = deliveries(client, tenant, endpoint_id)
+        due = _parse(delivery["next_attempt_at"]) - sent_at
+        assert timedelta(seconds=wait * (1 - JITTER)) <= due <= timedelta(seconds=wait * (1 + JITTER))
+        clock.set(_parse(delivery["next_attempt_at"]))
+    assert len(receiver.received) == 4
+
+
+def test_back_off_beyond_any_float_is_the_cap(runtime: Runtime) -> None:
+    runtime.settings.webhook_backoff_factor = 1e300
+    delay = backoff(40, runtime.settings, random.Random(7)).total_seconds()
+    assert delay <= runtime.settings.webhook_backoff_cap_seconds * (1 + JITTER)
+
+
+def test_a_name_resolving_to_loopback_is_refused_when_sending(
+    client: TestClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    sender: WebhookSender,
+    receiver: Receiver,
+) -> None:
+    # Registered while private targets were allowed, then the installation stopped allowing them.
+    receiver.url = receiver.url.replace("127.0.0.1", "localhost")
+    endpoint_id = register(client, tenant, receiver, ["call.completed"])
+    runtime.settings.allow_private_targets = False
+    _one_call_done(client, tenant, dispatcher, clock)
+    assert sender.tick() == 1
+    [delivery] = deliveries(client, tenant, endpoint_id)
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("pending", 1, None)
+    error = delivery["last_error"]
+    assert "127.0.0.1" in error
+    assert "loopback" in error
+    assert "BATCHCALL_ALLOW_PRIVATE_TARGETS" in error
+    assert receiver.paths == []
+    # Allowed again, the retry heals it.
+    runtime.settings.allow_private_targets = True
+    clock.set(_parse(delivery["next_attempt_at"]))
+    assert sender.tick() == 1
+    [delivery] = deliveries(client, tenant, endpoint_id)
+    assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
+
+
+def test_a_redirect_is_not_followed(
+    client: TestClient,
+    tenant: Tenant,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    sender: WebhookSender,
+    receiver: Receiver,
+) -> None:
+    endpoint_id = register(client, tenant, receiver, ["call.completed"])
+    elsewhere = receiver.url.replace("/hooks", "/elsewhere")
+    receiver.answers = [Reply(307, {"location": elsewhere})]
+    _one_call_done(client, tenant, dispatcher, clock)
+    assert sender.tick() == 1
+    [delivery] = deliveries(client, tenant, endpoint_id)
+    assert (delivery["status"], delivery["last_status_code"]) == ("pending", 307)
+    assert "redirects are not followed" in delivery["last_error"]
+    assert elsewhere in delivery["last_error"]
+    assert receiver.paths == ["/hooks"]
+
+
+def test_a_refusal_keeps_only_a_short_clean_excerpt_of_the_reply(
+    client: TestClient,
+    tenant: Tenant,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    sender: WebhookSender,
+    receiver: Receiver,
+) -> None:
+    endpoint_id = register(client, tenant, receiver, ["call.completed"])
+    body = "Internal\x00 error\x1b[2J\r\n\tsecret\u202e: ".encode() + b"\x07x" * 50_000
+    receiver.answers = [Reply(500, {"content-type": "text/plain"}, body)]
+    _one_call_done(client, tenant, dispatcher, clock)
+    assert sender.tick() == 1
+    [delivery] = deliveries(client, tenant, endpoint_id)
+    error = delivery["last_error"]
+    assert error.startswith("HTTP 500: Internal error[2J secret: xxx")
+    assert len(error) <= len("HTTP 500: ") + 200
+    assert error.isprintable()
+
+
+def test_nothing_of_a_successful_reply_is_kept(
+    client: TestClient,
+    tenant: Tenant,
+    dispatcher: Dispatcher,
+    clock: ManualClock,
+    sender: WebhookSender,
+    receiver: Receiver,
+) -> None:
+    endpoint_id = register(client, tenant, receiver, ["call.completed"])
+    receiver.answers = [Reply(200, {"content-type": "text/plain"}, b"internal token abc" * 1000)]
+    _one_call_done(client, tenant, dispatcher, clock)
+    assert sender.tick() == 1
+    [delivery] = deliveries(client, tenant, endpoint_id)
+    assert (delivery["status"], delivery["last_status_code"], delivery["last_error"]) == (
+        "delivered",
+        200,
+        None,
+    )
 
 
 def _parse(value: str) -> datetime:

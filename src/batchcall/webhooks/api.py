@@ -21,7 +21,14 @@ def create_endpoint(
     request: Request, body: EndpointCreate, principal: Admin, session: DbSession
 ) -> EndpointCreated:
     """Register an endpoint. The answer carries its signing secret, shown this once."""
-    endpoint = service.create_endpoint(session, principal.workspace_id, body, runtime_of(request).clock.now())
+    runtime = runtime_of(request)
+    endpoint = service.create_endpoint(
+        session,
+        principal.workspace_id,
+        body,
+        runtime.clock.now(),
+        allow_private=runtime.settings.allow_private_targets,
+    )
     return EndpointCreated.model_validate(endpoint)
 
 
@@ -39,9 +46,14 @@ def get_endpoint(endpoint_id: str, principal: Reader, session: DbSession) -> End
 
 
 @router.patch("/webhooks/{endpoint_id}")
-def update_endpoint(endpoint_id: str, body: EndpointUpdate, principal: Admin, session: DbSession) -> Endpoint:
+def update_endpoint(
+    request: Request, endpoint_id: str, body: EndpointUpdate, principal: Admin, session: DbSession
+) -> Endpoint:
+    allow_private = runtime_of(request).settings.allow_private_targets
     return Endpoint.model_validate(
-        service.update_endpoint(session, principal.workspace_id, endpoint_id, body)
+        service.update_endpoint(
+            session, principal.workspace_id, endpoint_id, body, allow_private=allow_private
+        )
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AnyHttpUrl, Field, UrlConstraints
 
+from batchcall.kit import outbound
 from batchcall.kit.schema import Read, Write
 from batchcall.models import TERMINAL_STATUSES
 
@@ -31,6 +32,8 @@ ENDED_EVENT: dict[str, EventType] = {status: EventType(f"call.{status}") for sta
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)
+# Room for an attempt's reason around the excerpt of what the receiver said.
+SHOWN_ERROR_CHARS = 2 * outbound.EXCERPT_CHARS
 
 
 class DeliveryStatus(StrEnum):
@@ -62,6 +65,11 @@ def _secret(secret: str) -> str:
     return secret
 
 
+def _shown_error(error: str | None) -> str | None:
+    # Rows stored before replies were cut to an excerpt are shown as if they had been.
+    return None if error is None else outbound.excerpt(error, SHOWN_ERROR_CHARS)
+
+
 Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
 Events = Annotated[
     list[str],
@@ -84,7 +92,10 @@ Secret = Annotated[
 
 
 class EndpointCreate(Write):
-    url: Url = Field(description="Where events are POSTed (http or https)")
+    url: Url = Field(
+        description="Where events are POSTed (http or https); it must reach a public address unless the "
+        f"server sets {outbound.ALLOW_SETTING}"
+    )
     events: Events = Field(default_factory=lambda: [ALL_EVENTS])
     secret: Secret | None = None
     active: bool = True
@@ -117,7 +128,9 @@ class Delivery(Read):
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None
-    last_error: str | None
+    last_error: Annotated[str | None, AfterValidator(_shown_error)] = Field(
+        description="Why the last attempt failed, with at most a short printable excerpt of the reply"
+    )
     payload: dict[str, Any]
     created_at: datetime
     delivered_at: datetime | None

@@ -6,6 +6,12 @@ database, and records each answer: a 2xx delivers; anything else waits ``backoff
 until ``webhook_max_attempts`` are spent and the delivery fails. A sender that dies mid-post leaves a
 lease that lapses, and the delivery is posted again: receivers see each event at least once, under the
 same webhook-id. Tests drive ``tick`` on a manual clock; ``serve`` and ``batchcall worker`` run ``run``.
+
+Posts go through ``kit.outbound``'s client, so they reach public addresses only (unless
+``allow_private_targets``), whatever the endpoint's name resolves to by then; a refused target is a failed
+attempt like any other, so fixing the name's DNS heals it. Redirects are not followed. Of a reply only the
+status is kept, and for a failure a short printable excerpt of its body: the deliveries API shows
+``last_error`` to read-only keys, and the receiver may be a server the caller could not read otherwise.
 """
 
 import logging
@@ -20,7 +26,9 @@ import httpx
 import orjson
 from standardwebhooks import Webhook
 
+from batchcall.config import Settings
 from batchcall.db import unit_of_work
+from batchcall.kit import outbound
 from batchcall.runtime import Runtime
 from batchcall.webhooks import repository
 from batchcall.webhooks.schemas import DeliveryStatus
@@ -31,18 +39,22 @@ CLAIM_LIMIT = 100
 CONCURRENCY = 16
 # A claimed delivery is someone's for the timeout and this much more; then another sender may post it.
 LEASE_MARGIN_SECONDS = 30.0
-# Retry n (from 1) waits BACKOFF_BASE * BACKOFF_FACTOR**(n-1), at most BACKOFF_CAP, give or take JITTER:
-# 10 s, 40 s, 160 s, 11 min, 43 min, 2.8 h, then 6 h; eight attempts span about ten hours.
-BACKOFF_BASE_SECONDS = 10.0
-BACKOFF_FACTOR = 4.0
-BACKOFF_CAP_SECONDS = 6 * 3600.0
 JITTER = 0.2
-ERROR_CHARS = 500
+# Enough of a failed reply's body for its excerpt, read and no more, so a huge reply costs nothing.
+REPLY_BYTES = 4 * outbound.EXCERPT_CHARS
 
 
-def backoff(attempt: int, rng: random.Random) -> timedelta:
-    """How long to wait after failed attempt number ``attempt`` (from 1) before the next."""
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * BACKOFF_FACTOR ** (attempt - 1))
+def backoff(attempt: int, settings: Settings, rng: random.Random) -> timedelta:
+    """How long to wait after failed attempt number ``attempt`` (from 1) before the next: the
+    ``webhook_backoff_*`` settings' base times factor**(attempt-1), at most the cap, give or take JITTER.
+    By default 10 s, 40 s, 160 s, 11 min, 43 min, 2.8 h, then 6 h; eight attempts span about ten hours."""
+    cap = settings.webhook_backoff_cap_seconds
+    try:
+        delay = min(
+            cap, settings.webhook_backoff_base_seconds * settings.webhook_backoff_factor ** (attempt - 1)
+        )
+    except OverflowError:
+        delay = cap
     return timedelta(seconds=delay * rng.uniform(1 - JITTER, 1 + JITTER))
 
 
@@ -76,6 +88,8 @@ def signed(delivery_id: str, payload: object, secret: str, at: datetime) -> tupl
     headers = {
         "content-type": "application/json",
         "user-agent": "batchcall-webhooks",
+        # An uncompressed reply, so the few bytes read of it are text and nothing can inflate them.
+        "accept-encoding": "identity",
         "webhook-id": delivery_id,
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": signature,
@@ -89,7 +103,10 @@ class WebhookSender:
         self.rng = rng or random.Random()
         settings = runtime.settings
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
-        self.client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.client = outbound.client(
+            allow_private=lambda: runtime.settings.allow_private_targets,
+            timeout=settings.webhook_timeout_seconds,
+        )
         self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="batchcall-webhook")
 
     def close(self) -> None:
@@ -116,14 +133,17 @@ class WebhookSender:
 
     def post(self, outgoing: Outgoing) -> Answer:
         try:
-            response = self.client.post(outgoing.url, content=outgoing.body, headers=outgoing.headers)
+            with self.client.stream(
+                "POST", outgoing.url, content=outgoing.body, headers=outgoing.headers
+            ) as response:
+                return Answer(
+                    outgoing.delivery_id, outgoing.attempt, response.status_code, _failure(response)
+                )
+        except (outbound.TargetRefused, outbound.TargetUnresolved) as refusal:
+            return Answer(outgoing.delivery_id, outgoing.attempt, None, refusal.message)
         except httpx.HTTPError as fault:
-            reason = f"{type(fault).__name__}: {fault}"[:ERROR_CHARS]
+            reason = outbound.excerpt(f"{type(fault).__name__}: {fault}")
             return Answer(outgoing.delivery_id, outgoing.attempt, None, reason)
-        refused = (
-            None if response.is_success else f"HTTP {response.status_code}: {response.text[:ERROR_CHARS]}"
-        )
-        return Answer(outgoing.delivery_id, outgoing.attempt, response.status_code, refused)
 
     def record(self, answers: Sequence[Answer]) -> None:
         """Store each answer, unless the delivery changed hands meanwhile (redelivered, or deleted)."""
@@ -149,7 +169,9 @@ class WebhookSender:
                     delivery.status = DeliveryStatus.FAILED
                     delivery.next_attempt_at = None
                 else:
-                    delivery.next_attempt_at = now + backoff(delivery.attempts, self.rng)
+                    delivery.next_attempt_at = now + backoff(
+                        delivery.attempts, self.runtime.settings, self.rng
+                    )
                 log.info(
                     "webhook %s attempt %d: %s",
                     delivery.id,
@@ -174,6 +196,24 @@ class WebhookSender:
                 busy = False
             if not busy:
                 stop.wait(interval)
+
+
+def _failure(response: httpx.Response) -> str | None:
+    """Why the reply does not deliver, with a short clean excerpt of what it said; None if it does."""
+    head = b""
+    # Read even a success's first bytes: a reply read to its end leaves the connection for the next post.
+    for chunk in response.iter_raw():
+        head += chunk
+        if len(head) >= REPLY_BYTES:
+            break
+    if response.is_success:
+        return None
+    status = f"HTTP {response.status_code}"
+    if response.is_redirect:
+        location = outbound.excerpt(response.headers.get("location", ""))
+        return f"{status}: redirects are not followed; register the URL it points to: {location}"
+    said = outbound.excerpt(head[:REPLY_BYTES].decode("utf-8", errors="replace"))
+    return f"{status}: {said}" if said else status
 
 
 class BackgroundSender:

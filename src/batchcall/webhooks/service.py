@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, object_session
 
 from batchcall.batches import repository as batches
 from batchcall.calls.schemas import CallSummary
-from batchcall.kit.errors import NotFound
+from batchcall.kit import outbound
+from batchcall.kit.errors import Invalid, NotFound
 from batchcall.kit.ids import new_id
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, Call, WebhookDelivery, WebhookEndpoint
@@ -48,12 +49,25 @@ def new_secret() -> str:
 # Endpoints
 
 
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Refuse an endpoint URL this server may not post to: one whose host is, or now resolves to, an address
+    that is not public. The sender checks again on every connection, whatever the name resolves to then."""
+    try:
+        outbound.check_url(url, allow_private=allow_private)
+    except outbound.TargetRefused as refusal:
+        raise Invalid(
+            f"url: {refusal.message}", errors=[{"field": "url", "message": refusal.message}]
+        ) from None
+
+
 def create_endpoint(
-    session: Session, workspace_id: str, data: EndpointCreate, now: datetime
+    session: Session, workspace_id: str, data: EndpointCreate, now: datetime, *, allow_private: bool
 ) -> WebhookEndpoint:
+    url = str(data.url)
+    check_target(url, allow_private=allow_private)
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id,
-        url=str(data.url),
+        url=url,
         events=data.events,
         secret=data.secret or new_secret(),
         active=data.active,
@@ -76,8 +90,10 @@ def list_endpoints(
 
 
 def update_endpoint(
-    session: Session, workspace_id: str, endpoint_id: str, data: EndpointUpdate
+    session: Session, workspace_id: str, endpoint_id: str, data: EndpointUpdate, *, allow_private: bool
 ) -> WebhookEndpoint:
+    if data.url is not None:
+        check_target(str(data.url), allow_private=allow_private)
     endpoint = get_endpoint(session, workspace_id, endpoint_id)
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
