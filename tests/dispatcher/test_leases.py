@@ -1,14 +1,22 @@
 """Rule 4: no attempt is started twice; a lapsed lease is reconciled with the provider, never redialled."""
 
-from fastapi.testclient import TestClient
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import datetime, timedelta
 
-from batchcall import db
-from batchcall.calls import service as calls
-from batchcall.dispatcher import repository
-from batchcall.dispatcher.claim import claim
-from batchcall.dispatcher.loop import UNKNOWN_DIAL, Dispatcher
-from batchcall.kit.clock import ManualClock
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.clock import ManualClock, as_utc
+from batchcall.models import Call
+from batchcall.providers.base import DialRequest
+from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
+from batchcall.testing import database_outage
 from tests.dispatcher.conftest import ledger, number, start
 from tests.support import Tenant, batch_of, calls_of
 
@@ -63,25 +71,133 @@ def test_a_call_still_talking_when_its_lease_lapses_keeps_its_slot(
     assert batch_of(client, tenant, batch["id"])["counters"]["completed"] == 1
 
 
-def test_an_attempt_without_a_provider_id_ends_failed_and_is_not_redialled(
+def _lease_of(runtime: Runtime, call_id: str) -> tuple[str | None, datetime | None]:
+    with runtime.sessions() as session:
+        call = session.get(Call, call_id)
+        assert call is not None
+        return call.lease_owner, call.lease_expires_at and as_utc(call.lease_expires_at)
+
+
+def test_a_live_workers_heartbeat_keeps_its_calls_and_a_dead_workers_are_recovered_within_a_lease(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
-    runtime.settings.lease_seconds = 10
-    batch = start(client, tenant, [{"phone_number": number(1)}], max_retry_attempts=3)
-    crashed = Dispatcher(runtime, worker_id="crashed")
-    # The worker claims and commits, then dies before the provider answers.
-    with db.unit_of_work(runtime.sessions) as session:
-        locked = repository.lock_batch(session, batch["id"], wait=False)
-        assert locked is not None
-        assert len(claim(session, locked, crashed.claimer, clock.now()).requests) == 1
-    clock.advance(11)
+    runtime.settings.lease_seconds = 15
+    runtime.settings.sim_speed = 0.5  # calls of 40 s: more than two leases
+    kept = start(client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}])
+    live = Dispatcher(runtime, worker_id="live")
+    assert live.tick().dialled == 2
+    lost = start(client, tenant, [{"phone_number": number(3)}])
+    dead = Dispatcher(runtime, worker_id="dead")
+    assert dead.tick().dialled == 1
     survivor = Dispatcher(runtime, worker_id="survivor")
+    reconciled = []
+    for _ in range(7):
+        clock.advance(5)
+        live.heartbeat.beat()
+        survivor.heartbeat.beat()
+        reconciled.append(survivor.tick().reconciled)
+    # The dead worker's call is asked about once a lease, from the moment its lease ran out (15 s); the
+    # survivor's check holds it only until the next, as no ending of it will come to the survivor.
+    assert reconciled == [0, 0, 1, 0, 0, 1, 0]
+    live_calls = calls_of(client, tenant, kept["id"])
+    assert {_lease_of(runtime, call["id"])[0] for call in live_calls} == {"live"}
+    clock.advance(10)
+    live.tick()
     survivor.tick()
-    survivor.tick()
-    call = calls_of(client, tenant, batch["id"])[0]
-    assert call["status"] == "failed"
-    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
-    assert ledger(runtime) == []
-    with runtime.sessions() as session:
-        attempt = calls.attempts_of(session, calls.get(session, tenant.workspace_id, call["id"]))[0]
-    assert attempt.error == UNKNOWN_DIAL
+    assert batch_of(client, tenant, kept["id"])["counters"]["completed"] == 2
+    assert batch_of(client, tenant, lost["id"])["counters"]["completed"] == 1
+    assert len(ledger(runtime)) == 3
+
+
+class DatabaseGoesAfterTheDial(SimulatedProvider):
+    """Takes the dial; then the database goes away before the worker can record it."""
+
+    def __init__(self, runtime: Runtime, outage: ExitStack) -> None:
+        super().__init__(runtime.settings, runtime.clock)
+        self.runtime = runtime
+        self.outage = outage
+
+    def start_call(self, request: DialRequest) -> str:
+        provider_call_id = super().start_call(request)
+        self.outage.enter_context(database_outage(self.runtime))
+        return provider_call_id
+
+
+def test_a_dial_the_worker_failed_to_record_is_left_to_lapse_and_be_reconciled(
+    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
+) -> None:
+    runtime.settings.lease_seconds = 15
+    runtime.settings.sim_speed = 0.5
+    start(client, tenant, [{"phone_number": number(1)}])
+    with ExitStack() as outage:
+        worker = Dispatcher(runtime, DatabaseGoesAfterTheDial(runtime, outage), worker_id="w")
+        with pytest.raises(OperationalError):
+            worker.tick()
+    assert len(ledger(runtime)) == 1
+    survivor = Dispatcher(runtime, worker_id="survivor")
+    for _ in range(2):
+        clock.advance(5)
+        worker.heartbeat.beat()
+        assert survivor.tick().reconciled == 0
+    clock.advance(5)
+    worker.heartbeat.beat()
+    assert survivor.tick().reconciled == 1
+
+
+def _eventually(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        threading.Event().wait(0.01)
+    return True
+
+
+def test_the_heartbeat_beats_on_its_own_thread_through_an_outage_and_stops_with_the_dispatcher(
+    client: TestClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime.settings.lease_seconds = 0.3  # a beat every 0.1 s
+    runtime.settings.sim_speed = 0.5
+    batch = start(client, tenant, [{"phone_number": number(1)}])
+    worker = Dispatcher(runtime, worker_id="w")
+    assert worker.tick().dialled == 1
+    call_id = calls_of(client, tenant, batch["id"])[0]["id"]
+    worker.heartbeat.start()
+    try:
+        with database_outage(runtime):
+            clock.advance(10)
+            assert _eventually(lambda: "renewing leases failed" in caplog.text)
+        assert _eventually(lambda: _lease_of(runtime, call_id) == ("w", clock.now() + timedelta(seconds=0.3)))
+    finally:
+        worker.heartbeat.stop()
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)
+    assert not [t for t in threading.enumerate() if t.name.startswith("batchcall-lease")]
+
+
+def test_the_dispatcher_runs_its_heartbeat_while_it_runs(
+    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
+) -> None:
+    runtime.settings.lease_seconds = 0.3
+    runtime.settings.sim_speed = 0.5
+    batch = start(client, tenant, [{"phone_number": number(1)}])
+    worker = Dispatcher(runtime, worker_id="w")
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run, args=(stop,))
+    loop.start()
+    try:
+        assert _eventually(lambda: bool(ledger(runtime)))
+        call_id = calls_of(client, tenant, batch["id"])[0]["id"]
+        dialled_at = clock.now()
+        # The worker's own passes find nothing lapsed as long as the heartbeat renews it.
+        clock.advance(0.2)
+        assert _eventually(lambda: _lease_of(runtime, call_id)[1] == dialled_at + timedelta(seconds=0.5))
+    finally:
+        stop.set()
+        loop.join()
+    assert not [t for t in threading.enumerate() if t.name.startswith("batchcall-lease")]

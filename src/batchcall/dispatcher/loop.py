@@ -22,10 +22,17 @@ from batchcall.calls import lifecycle
 from batchcall.db import unit_of_work
 from batchcall.dispatcher import events, repository
 from batchcall.dispatcher.claim import Claimer, claim
+from batchcall.dispatcher.lease import Heartbeat
 from batchcall.kit.ids import new_id
 from batchcall.models import BatchStatus
 from batchcall.providers import registry
-from batchcall.providers.base import DialRequest, Provider, ProviderRejected, ProviderUnavailable
+from batchcall.providers.base import (
+    DialRequest,
+    Provider,
+    ProviderRejected,
+    ProviderUnavailable,
+    StatusEvent,
+)
 from batchcall.runtime import Runtime
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -76,6 +83,9 @@ class Dispatcher:
             timedelta(seconds=settings.lease_seconds),
             settings.claim_batch_size,
         )
+        self.heartbeat = Heartbeat(runtime, self.worker_id, self.claimer.lease)
+        # Events taken from the provider and not yet stored: they are kept until a write of them commits.
+        self.undelivered: list[StatusEvent] = []
         self.claiming = True
         # Seconds one dial takes at the provider, smoothed over the claims so far (None before the first).
         self.dial_seconds: float | None = None
@@ -99,11 +109,22 @@ class Dispatcher:
         return tick
 
     def deliver_events(self, tick: Tick) -> None:
-        ready = self.provider.poll_events()
-        if not ready:
+        """Store the provider's due events and act on them; if the write fails they wait for the next pass
+        (storing is idempotent on the event id, so none is acted on twice), and this pass goes on."""
+        self.undelivered.extend(self.provider.poll_events())
+        if not self.undelivered:
             return
-        with unit_of_work(self.runtime.sessions) as session:
-            received = events.receive(session, self.provider.name, ready, self._now())
+        try:
+            with unit_of_work(self.runtime.sessions) as session:
+                received = events.receive(session, self.provider.name, self.undelivered, self._now())
+        except Exception:
+            log.exception(
+                "storing %d provider event(s) failed; kept for the next pass",
+                len(self.undelivered),
+                extra={"worker": self.worker_id},
+            )
+            return
+        self.undelivered.clear()
         tick.events += received.new
         tick.ended += received.ended
 
@@ -162,6 +183,7 @@ class Dispatcher:
             if batch is None or batch.status != BatchStatus.ACTIVE:
                 return
             claimed = claim(session, batch, replace(self.claimer, limit=self.claim_limit()), self._now())
+        self.heartbeat.hold(request.call_id for request in claimed.requests)
         tick.skipped += claimed.skipped
         if claimed.completed:
             tick.completed.append(batch_id)
@@ -193,11 +215,16 @@ class Dispatcher:
         took = (time.perf_counter() - started) / len(requests)
         self.dial_seconds = took if self.dial_seconds is None else 0.7 * self.dial_seconds + 0.3 * took
         now = self._now()
-        with unit_of_work(self.runtime.sessions) as session:
-            lifecycle.mark_placed(session, placed, now)
-            if unavailable:
-                self._give_back(session, requests, unavailable, now)
-            events.abandon(session, refused, now, retriable=True)
+        try:
+            with unit_of_work(self.runtime.sessions) as session:
+                lifecycle.mark_placed(session, placed, now)
+                if unavailable:
+                    self._give_back(session, requests, unavailable, now)
+                events.abandon(session, refused, now, retriable=True)
+        except Exception:
+            # What the provider said is not stored: the leases lapse, and reconciling asks the provider.
+            self.heartbeat.release(request.call_id for request in requests)
+            raise
 
     def _give_back(
         self, session: Session, requests: list[DialRequest], unavailable: dict[str, float], now: datetime
@@ -220,18 +247,30 @@ class Dispatcher:
     def run(self, stop: threading.Event, drained: threading.Event | None = None) -> None:
         """Tick until ``stop`` is set; then stop claiming and finish this worker's calls until ``drained`` is.
 
-        Idle passes wait ``poll_interval_seconds``; a pass that did work is followed at once by the next.
+        Idle passes, and failed ones (the database is away), wait ``poll_interval_seconds``; a pass that did
+        work is followed at once by the next. The lease heartbeat beats meanwhile, and stops with it.
         """
         interval = self.runtime.settings.poll_interval_seconds
         log.info("dispatcher %s started", self.worker_id, extra={"worker": self.worker_id})
-        while not stop.is_set():
-            if not self._safe_tick().busy:
-                stop.wait(interval)
-        self.claiming = False
-        while drained is not None and not drained.is_set() and self.own_calls_in_flight() > 0:
-            if not self._safe_tick().busy:
-                drained.wait(interval)
+        self.heartbeat.start()
+        try:
+            while not stop.is_set():
+                if not self._safe_tick().busy:
+                    stop.wait(interval)
+            self.claiming = False
+            while drained is not None and not drained.is_set() and self._still_holding_calls():
+                if not self._safe_tick().busy:
+                    drained.wait(interval)
+        finally:
+            self.heartbeat.stop()
         log.info("dispatcher %s stopped", self.worker_id, extra={"worker": self.worker_id})
+
+    def _still_holding_calls(self) -> bool:
+        try:
+            return self.own_calls_in_flight() > 0
+        except Exception:
+            log.exception("counting calls in flight failed", extra={"worker": self.worker_id})
+            return True
 
     def _safe_tick(self) -> Tick:
         try:

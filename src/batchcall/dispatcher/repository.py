@@ -249,3 +249,16 @@ def lock_calls(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
 def in_flight_count(session: Session, worker_id: str) -> int:
     query = select(func.count()).where(Call.lease_owner == worker_id, Call.status.in_(IN_FLIGHT))
     return session.scalar(query) or 0
+
+
+def renew_leases(session: Session, worker_id: str, call_ids: Sequence[str], until: datetime) -> set[str]:
+    """Extend to ``until`` the leases of these calls that are still in flight under ``worker_id``, in one
+    statement; answers their ids."""
+    query = (
+        update(Call)
+        .where(among(session, Call.id, call_ids), Call.lease_owner == worker_id, Call.status.in_(IN_FLIGHT))
+        .values(lease_expires_at=until)
+        .returning(Call.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(query))
