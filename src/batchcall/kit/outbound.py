@@ -35,7 +35,7 @@ class TargetUnresolved(Invalid):
     """The URL's host name does not resolve, so there is nowhere to connect."""
 
 
-def reached_address(address: IPAddress) -> IPAddress:
+def _reached_address(address: IPAddress) -> IPAddress:
     """The IPv4 address an IPv6 one stands for (IPv4-mapped, 6to4, NAT64), which is the one it reaches."""
     if isinstance(address, IPv6Address):
         if address.ipv4_mapped is not None:
@@ -50,7 +50,7 @@ def reached_address(address: IPAddress) -> IPAddress:
 def is_public(address: IPAddress) -> bool:
     """Whether the address is public unicast: not loopback, private, link-local, shared, multicast, reserved
     or unspecified."""
-    reached = reached_address(address)
+    reached = _reached_address(address)
     return reached.is_global and not (reached.is_multicast or reached.is_reserved or reached.is_unspecified)
 
 
@@ -124,7 +124,7 @@ def _refuse_private(host: str, addresses: Iterable[str]) -> None:
         if not is_public(address):
             named = host if host == text else f"{host} resolves to {text}, which"
             raise TargetRefused(
-                f"{named} is {_kind(reached_address(address))} address; outbound requests go only to "
+                f"{named} is {_kind(_reached_address(address))} address; outbound requests go only to "
                 f"public addresses unless {ALLOW_SETTING} is set"
             )
 

@@ -49,7 +49,7 @@ def new_secret() -> str:
 # Endpoints
 
 
-def check_target(url: str, *, allow_private: bool) -> None:
+def _check_target(url: str, *, allow_private: bool) -> None:
     """Refuse an endpoint URL this server may not post to: one whose host is, or now resolves to, an address
     that is not public. The sender checks again on every connection, whatever the name resolves to then."""
     try:
@@ -64,7 +64,7 @@ def create_endpoint(
     session: Session, workspace_id: str, data: EndpointCreate, now: datetime, *, allow_private: bool
 ) -> WebhookEndpoint:
     url = str(data.url)
-    check_target(url, allow_private=allow_private)
+    _check_target(url, allow_private=allow_private)
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id,
         url=url,
@@ -93,7 +93,7 @@ def update_endpoint(
     session: Session, workspace_id: str, endpoint_id: str, data: EndpointUpdate, *, allow_private: bool
 ) -> WebhookEndpoint:
     if data.url is not None:
-        check_target(str(data.url), allow_private=allow_private)
+        _check_target(str(data.url), allow_private=allow_private)
     endpoint = get_endpoint(session, workspace_id, endpoint_id)
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
