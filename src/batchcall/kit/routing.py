@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from batchcall.idempotency import service as idempotency
+from batchcall.kit.bounds import SETTINGS_IN_EFFECT
 from batchcall.runtime import Runtime
 
 
@@ -29,6 +30,7 @@ class UnitOfWorkRoute(APIRoute):
 
         async def run_in_unit_of_work(request: Request) -> Response:
             runtime = runtime_of(request)
+            bounds = SETTINGS_IN_EFFECT.set(runtime.settings)
             session = runtime.sessions()
             request.state.session = session
             request.state.idempotency = None
@@ -59,6 +61,7 @@ class UnitOfWorkRoute(APIRoute):
                 raise
             finally:
                 await run_in_threadpool(session.close)
+                SETTINGS_IN_EFFECT.reset(bounds)
 
         return run_in_unit_of_work
 
