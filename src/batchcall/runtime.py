@@ -6,7 +6,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from batchcall.config import Settings
-from batchcall.db import make_engine, make_session_factory
+from batchcall.db import make_engine, make_session_factory, unit_of_work
+from batchcall.installation import service as installation
 from batchcall.kit.clock import Clock, SystemClock
 
 
@@ -16,8 +17,17 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    _secrets: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> "Runtime":
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_session_factory(engine), clock or SystemClock())
+
+    def installation_secret(self, name: str) -> bytes:
+        """The installation's secret ``name``, the same in every process; read once per process."""
+        if name not in self._secrets:
+            # Its own transaction, committed at once: a secret handed out must be the one every process reads.
+            with unit_of_work(self.sessions) as session:
+                self._secrets[name] = installation.secret(session, name, self.clock.now())
+        return self._secrets[name]

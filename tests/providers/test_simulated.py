@@ -3,15 +3,20 @@
 import json
 import multiprocessing
 from datetime import timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import orjson
 import pytest
 
 from batchcall.config import Settings
 from batchcall.kit.clock import ManualClock
-from batchcall.providers.base import DialRequest, ProviderRejected
+from batchcall.providers.base import CallbackForged, DialRequest, ProviderRejected
 from batchcall.providers.registry import create
-from batchcall.providers.simulated.provider import SimulatedProvider
+from batchcall.providers.simulated.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from batchcall.providers.simulated.provider import CALLBACK_KEY, SimulatedCall, SimulatedProvider
+from batchcall.runtime import Runtime
 from tests.conftest import START
 
 
@@ -91,20 +96,113 @@ def test_ending_a_call_early_ends_it_now_once(tmp_path: Path) -> None:
     assert late.event_id == early.event_id
 
 
-def test_a_callback_carries_the_status_the_id_implies(tmp_path: Path) -> None:
+def test_a_signed_callback_carries_its_event_whole(tmp_path: Path) -> None:
     clock = ManualClock(START)
     provider = _provider(tmp_path, clock)
-    call_id = provider.start_call(_request("+12125550003"))
-    clock.advance(60)
-    body = json.dumps({"provider_call_id": call_id, "status": "completed"}).encode()
-    (event,) = provider.parse_callback({}, body)
-    assert event.status == "failed"
-    with pytest.raises(ProviderRejected):
-        provider.parse_callback({}, b"not json")
+    call_id = provider.start_call(_request("+12125550005"))
+    clock.advance(3)
+    provider.end_call(call_id)
+    (early,) = provider.poll_events()
+    headers, body = provider.signed_callback(early)
+    # Headers arrive in whatever case the HTTP stack hands them over.
+    assert provider.parse_callback({name.lower(): value for name, value in headers.items()}, body) == [early]
+    assert (early.status, early.opted_out) == ("completed", True)
+    assert early.ended_at == START + timedelta(seconds=3)
 
 
-def test_the_registry_knows_the_simulated_provider() -> None:
-    assert create("simulated", Settings(), ManualClock(START)).name == "simulated"
+def test_a_callback_is_checked_before_it_is_read(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    provider = _provider(tmp_path, clock)
+    event = provider.fetch_status(provider.start_call(_request("+12125550003")))
+    headers, body = provider.signed_callback(event)
+    refusals = {
+        "unsigned": ({}, body),
+        "signature does not match": (headers, body.replace(b"in_progress", b"completed")),
+        "not a time": ({**headers, TIMESTAMP_HEADER: "1e9"}, body),
+    }
+    for reason, (sent_headers, sent_body) in refusals.items():
+        with pytest.raises(CallbackForged, match=reason):
+            provider.parse_callback(sent_headers, sent_body)
+    with pytest.raises(CallbackForged, match="signature does not match"):
+        _provider(tmp_path, clock).parse_callback(headers, body)
+    clock.advance(Settings().callback_tolerance_seconds)
+    assert provider.parse_callback(headers, body) == [event]
+    clock.advance(1)
+    with pytest.raises(CallbackForged, match="stale"):
+        provider.parse_callback(headers, body)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[" * 2000 + b"]" * 2000, "not JSON"),
+        (b"[]", "not a status event"),
+        (b'{"provider_call_id": "sim:1:1:1234:a"}', "event_id"),
+        (
+            orjson.dumps(
+                {
+                    "event_id": "e",
+                    "provider_call_id": "twilio-CA1",
+                    "status": "busy",
+                    "occurred_at": START.isoformat(),
+                }
+            ),
+            "not a simulated call id",
+        ),
+    ],
+)
+def test_a_genuine_callback_that_is_not_an_event_is_rejected_not_forged(
+    tmp_path: Path, body: bytes, reason: str
+) -> None:
+    provider = _provider(tmp_path, ManualClock(START))
+    with pytest.raises(ProviderRejected, match=reason) as refused:
+        provider.parse_callback(provider.sign(body), body)
+    assert not isinstance(refused.value, CallbackForged)
+
+
+def test_the_registry_gives_the_simulated_provider_the_installations_key(runtime: Runtime) -> None:
+    provider = create("simulated", runtime)
+    assert provider.name == "simulated"
+    assert isinstance(provider, SimulatedProvider)
+    headers = provider.sign(b"{}")
+    key = runtime.installation_secret(CALLBACK_KEY)
+    assert headers[SIGNATURE_HEADER] == signature(key, headers[TIMESTAMP_HEADER], b"{}")
+
+
+def _read_key(settings: Settings, ready: Barrier, keys: "Queue[bytes]") -> None:
+    runtime = Runtime.from_settings(settings, ManualClock(START))
+    ready.wait()
+    keys.put(runtime.installation_secret(CALLBACK_KEY))
+    runtime.engine.dispose()
+
+
+def test_every_process_over_one_database_shares_one_callback_key(runtime: Runtime) -> None:
+    # Processes that start together all find no key and race to store theirs; one wins for all.
+    ready = multiprocessing.Barrier(4)
+    keys: Queue[bytes] = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=_read_key, args=(runtime.settings, ready, keys)) for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    found = [keys.get(timeout=30) for _ in processes]
+    for process in processes:
+        process.join()
+    assert len(set(found)) == 1
+    assert len(found[0]) == 32
+    assert runtime.installation_secret(CALLBACK_KEY) == found[0]
+    # A callback one process signs is accepted by another.
+    signer = create("simulated", runtime)
+    assert isinstance(signer, SimulatedProvider)
+    headers, body = signer.signed_callback(
+        SimulatedCall("a-1", START, timedelta(seconds=20), "1234").status_at(START)
+    )
+    elsewhere = Runtime.from_settings(runtime.settings, ManualClock(START))
+    try:
+        assert len(create("simulated", elsewhere).parse_callback(headers, body)) == 1
+    finally:
+        elsewhere.engine.dispose()
 
 
 def _dial_many(path: str, worker: int) -> None:

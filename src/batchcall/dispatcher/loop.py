@@ -75,7 +75,7 @@ class Dispatcher:
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.provider = provider or registry.create(settings.provider, settings, runtime.clock)
+        self.provider = provider or registry.create(settings.provider, runtime)
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.claimer = Claimer(
             self.provider.name,

@@ -5,12 +5,15 @@ from pydantic import BaseModel
 
 from batchcall.auth.dependencies import DbSession
 from batchcall.dispatcher import events
-from batchcall.kit.errors import Invalid, NotFound
+from batchcall.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
 from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
 from batchcall.providers import registry
-from batchcall.providers.base import ProviderRejected
+from batchcall.providers.base import CallbackForged, ProviderRejected
 
 router = APIRouter(tags=["providers"], route_class=UnitOfWorkRoute)
+
+# A status callback is a few hundred bytes; a body far larger is not one and is not held in memory.
+MAX_CALLBACK_BYTES = 64 * 1024
 
 
 class EventsReceived(BaseModel):
@@ -25,10 +28,22 @@ async def receive_events(provider: str, request: Request, session: DbSession) ->
     runtime = runtime_of(request)
     if provider != runtime.settings.provider:
         raise NotFound(f"Provider '{provider}' is not the one this server uses")
-    adapter = registry.create(provider, runtime.settings, runtime.clock)
+    body = await _callback_body(request)
+    adapter = registry.create(provider, runtime)
     try:
-        found = adapter.parse_callback(dict(request.headers), await request.body())
+        found = adapter.parse_callback(dict(request.headers), body)
+    except CallbackForged as fault:
+        raise Forbidden(f"Callback refused: {fault.message}") from None
     except ProviderRejected as fault:
-        raise Invalid(f"Callback refused: {fault.message}") from None
+        raise Invalid(f"Callback not understood: {fault.message}") from None
     received = events.receive(session, provider, found, runtime.clock.now())
     return EventsReceived(received=len(found), new=received.new, duplicates=received.duplicates)
+
+
+async def _callback_body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_CALLBACK_BYTES:
+            raise PayloadTooLarge(f"A callback body is at most {MAX_CALLBACK_BYTES} bytes")
+    return bytes(body)

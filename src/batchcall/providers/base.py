@@ -72,6 +72,11 @@ class ProviderRejected(ProviderError):
     """A permanent fault: this attempt cannot succeed; it ends failed with the message as its reason."""
 
 
+class CallbackForged(ProviderRejected):
+    """A callback that cannot be shown to come from the provider: unsigned, wrongly signed, or signed too
+    long ago (or ahead) to tell from a replay. Nothing in it may be acted on."""
+
+
 class Provider(Protocol):
     """A channel vendor. The simulated provider is one like any other."""
 
@@ -96,6 +101,7 @@ class Provider(Protocol):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
         """Events in a callback request, after checking it really comes from the provider.
 
-        Raises ProviderRejected when the request is not genuine or not understood.
+        Raises CallbackForged when the request is not genuine, and ProviderRejected when it is but is
+        not understood; a request is checked before its body is read.
         """
         ...

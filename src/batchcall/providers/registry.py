@@ -2,19 +2,24 @@
 
 from collections.abc import Callable
 
-from batchcall.config import Settings
-from batchcall.kit.clock import Clock
 from batchcall.kit.errors import NotFound
 from batchcall.providers.base import Provider
-from batchcall.providers.simulated.provider import SimulatedProvider
+from batchcall.providers.simulated.provider import CALLBACK_KEY, SimulatedProvider
+from batchcall.runtime import Runtime
 
-ProviderFactory = Callable[[Settings, Clock], Provider]
-
-FACTORIES: dict[str, ProviderFactory] = {SimulatedProvider.name: SimulatedProvider}
+ProviderFactory = Callable[[Runtime], Provider]
 
 
-def create(name: str, settings: Settings, clock: Clock) -> Provider:
+def _simulated(runtime: Runtime) -> Provider:
+    key = runtime.installation_secret(CALLBACK_KEY)
+    return SimulatedProvider(runtime.settings, runtime.clock, callback_key=key)
+
+
+FACTORIES: dict[str, ProviderFactory] = {SimulatedProvider.name: _simulated}
+
+
+def create(name: str, runtime: Runtime) -> Provider:
     factory = FACTORIES.get(name)
     if factory is None:
         raise NotFound(f"Unknown provider '{name}'; known: {', '.join(sorted(FACTORIES))}")
-    return factory(settings, clock)
+    return factory(runtime)

@@ -9,6 +9,7 @@ import heapq
 import itertools
 import json
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,12 @@ from batchcall.config import Settings
 from batchcall.kit.clock import Clock
 from batchcall.models import CallStatus
 from batchcall.providers.base import DialRequest, ProviderRejected, StatusEvent, status_event_id
+from batchcall.providers.simulated import callback
 
 NAME = "simulated"
 PREFIX = "sim"
+# The installation secret the simulated provider signs its callbacks with.
+CALLBACK_KEY = "simulated.callback_key"
 
 # The last four digits dialled decide the outcome; every other number answers and completes.
 OUTCOME_OF_SUFFIX: dict[str, CallStatus] = {
@@ -131,8 +135,12 @@ class SimulatedProvider:
 
     name = NAME
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, callback_key: bytes | None = None) -> None:
         self._clock = clock
+        # The registry passes the installation's key; a provider made without one has a key of its own,
+        # so it accepts only the callbacks it signed itself.
+        self._callback_key = callback_key or secrets.token_bytes(32)
+        self._callback_tolerance_seconds = settings.callback_tolerance_seconds
         self._length = timedelta(seconds=settings.sim_call_seconds / settings.sim_speed)
         self._ledger = Ledger(settings.sim_ledger) if settings.sim_ledger else None
         # Final events of the calls this process placed, by the instant they come due.
@@ -164,12 +172,19 @@ class SimulatedProvider:
             ready.append(heapq.heappop(self._due)[2])
         return ready
 
+    def signed_callback(self, event: StatusEvent) -> tuple[dict[str, str], bytes]:
+        """The request (headers, body) this provider sends to report ``event``, signed now."""
+        body = callback.encode(event)
+        return self.sign(body), body
+
+    def sign(self, body: bytes) -> dict[str, str]:
+        """The headers that vouch for ``body`` as a callback of this provider sent now."""
+        return callback.sign(self._callback_key, body, self._clock.now())
+
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
-        """A callback names only the call; its status follows from the id, so a forged one changes nothing."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise ProviderRejected("the callback body is not JSON") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("provider_call_id"), str):
-            raise ProviderRejected("the callback needs a 'provider_call_id' string")
-        return [self.fetch_status(payload["provider_call_id"])]
+        """The event of a callback this installation signed lately, about a simulated call."""
+        now = self._clock.now()
+        callback.verify(self._callback_key, headers, body, now, self._callback_tolerance_seconds)
+        event = callback.decode(body)
+        SimulatedCall.decode(event.provider_call_id)
+        return [event]
