@@ -16,6 +16,7 @@ from batchcall import db
 from batchcall.app import create_app
 from batchcall.auth import service as auth
 from batchcall.runtime import Runtime
+from batchcall.testing import free_port
 from tests.support import Tenant
 
 REDIS = "redis://127.0.0.1:6379"
@@ -155,3 +156,13 @@ def test_a_mistyped_limit_stops_the_app_from_starting(runtime: Runtime) -> None:
     runtime.settings.rate_limit_per_key = "fifty a second"
     with pytest.raises(ValueError, match="fifty"):
         create_app(runtime)
+
+
+def test_an_unreachable_rate_limit_storage_is_503_with_retry_after(runtime: Runtime, tenant: Tenant) -> None:
+    runtime.settings.rate_limit_storage = f"redis://127.0.0.1:{free_port()}"
+    with TestClient(create_app(runtime)) as client:
+        response = client.get("/v1/batches", headers=tenant.headers)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"] == "unavailable"
+    assert "rate limit storage" in response.json()["message"]

@@ -35,7 +35,9 @@ class Limiter:
         parse_limits(settings.rate_limit_per_key)
         parse_limits(settings.rate_limit_per_client)
         parse_limits(settings.auth_failure_limit)
-        self._window = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        # A storage that cannot be reached raises limits' StorageError, which the API answers with 503.
+        storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+        self._window = MovingWindowRateLimiter(storage)
 
     def hit(self, notation: str, name: str, *subject: str) -> None:
         """Count one request, or refuse it with 429 if it would exceed one of the limits."""

@@ -2,7 +2,6 @@
 the database cannot be reached."""
 
 import logging
-import socket
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from batchcall.app import create_app
 from batchcall.config import Settings
 from batchcall.models import Call
 from batchcall.runtime import Runtime
+from batchcall.testing import free_port
 from tests.store import count, snapshot
 from tests.support import Tenant, add_rows, create_batch
 
@@ -182,13 +182,6 @@ def test_phone_number_label_may_be_cleared_with_null(client: TestClient, tenant:
     assert response.json()["label"] == ""
 
 
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def app_on(database_url: str) -> TestClient:
     settings = Settings(database_url=database_url, run_dispatcher=False)
     return TestClient(create_app(Runtime.from_settings(settings)), raise_server_exceptions=False)
@@ -211,7 +204,7 @@ def assert_unavailable(response: Response) -> None:
 def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with app_on(database_url.format(port=unused_port())) as client, caplog.at_level(logging.WARNING):
+    with app_on(database_url.format(port=free_port())) as client, caplog.at_level(logging.WARNING):
         response = client.get("/v1/batches", headers={"Authorization": "Bearer bck_x.secret"})
         assert_unavailable(response)
         assert_unavailable(client.get("/healthz"))

@@ -4,6 +4,7 @@ import logging
 import sqlite3
 from typing import Any
 
+import limits.errors
 import psycopg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from batchcall.kit.errors import AppError
 
 log = logging.getLogger("batchcall.http")
 
-# How long a client is asked to wait while the database cannot be reached.
+# How long a client is asked to wait while the database or the rate limit storage cannot be reached.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 DATABASE_DOWN_ERRORS = (
     sqlalchemy.exc.OperationalError,
@@ -68,6 +69,25 @@ def is_database_down(exc: Exception) -> bool:
     return not isinstance(cause, psycopg.errors.ProgramLimitExceeded)
 
 
+def unavailable(request: Request, what: str, cause: Exception) -> JSONResponse:
+    """503 while something the server needs cannot be reached, logged in one line per failed request:
+    during an outage every request fails alike, and tracebacks would bury the log."""
+    reason = str(cause).strip().splitlines()[:1]
+    log.warning(
+        "%s unavailable on %s %s: %s: %s",
+        what,
+        request.method,
+        request.url.path,
+        type(cause).__name__,
+        reason[0] if reason else "",
+    )
+    return JSONResponse(
+        error_body("unavailable", f"The {what} cannot be reached; retry shortly"),
+        status_code=503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, exc: AppError) -> JSONResponse:
@@ -101,21 +121,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_down(exc):
             raise exc
-        # One line per failed request: during an outage every request fails alike, and tracebacks would
-        # bury the log.
-        reason = str(database_cause(exc)).strip().splitlines()[:1]
-        log.warning(
-            "database unavailable on %s %s: %s: %s",
-            request.method,
-            request.url.path,
-            type(database_cause(exc)).__name__,
-            reason[0] if reason else "",
-        )
-        return JSONResponse(
-            error_body("unavailable", "The database cannot be reached; retry shortly"),
-            status_code=503,
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
-        )
+        return unavailable(request, "database", database_cause(exc))
+
+    @app.exception_handler(limits.errors.StorageError)
+    async def rate_limit_storage_down(request: Request, exc: limits.errors.StorageError) -> JSONResponse:
+        return unavailable(request, "rate limit storage", exc)
 
     for error in DATABASE_DOWN_ERRORS:
         app.add_exception_handler(error, database_down)
