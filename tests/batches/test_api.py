@@ -40,6 +40,13 @@ def act(client: TestClient, tenant: Tenant, batch_id: str, action: str) -> Any:
     return client.post(f"{url}/{action}", headers=tenant.headers)
 
 
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"next": value}
+    return value
+
+
 def get(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, Any]:
     response = client.get(f"/v1/batches/{batch_id}", headers=tenant.headers)
     assert response.status_code == 200, response.text
@@ -244,6 +251,13 @@ def test_settings_are_checked_and_echoed(client: TestClient, tenant: Tenant) -> 
     ("fields", "words"),
     [
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": "A" * 300}, "timezone"),
+        ({"timezone": "America"}, "timezone"),
+        ({"metadata": nested(300)}, "metadata: Value error, nests deeper than 32 levels"),
+        ({"metadata": {"note": "x" * 70_000}}, "metadata: Value error, is larger than 65536 bytes"),
+        ({"from_numbers": ["1" * 65]}, "from_numbers"),
+        ({"phone_number_ids": ["x" * 37]}, "phone_number_ids"),
+        ({"start_time": "0" * 300, "end_time": "17:00"}, "start_time"),
         ({"start_time": "09:00"}, "start_time and end_time"),
         ({"start_time": "25:00", "end_time": "26:00"}, "start_time"),
         ({"working_days": [0, 8]}, "working_days"),
@@ -266,6 +280,20 @@ def test_bad_settings_are_422_naming_the_field_and_write_nothing(
     assert response.status_code == 422, response.text
     assert words in response.json()["message"]
     assert snapshot(runtime) == before
+
+
+def test_a_draft_changed_to_an_impossible_time_zone_or_metadata_is_422(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    url = f"/v1/batches/{batch['id']}"
+    for fields in ({"timezone": "A" * 300}, {"timezone": "Europe"}, {"metadata": nested(300)}):
+        response = client.patch(url, json=fields, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+    runtime.settings.max_json_depth = 2
+    assert client.patch(url, json={"metadata": nested(3)}, headers=tenant.headers).status_code == 422
+    assert client.patch(url, json={"metadata": nested(2)}, headers=tenant.headers).status_code == 200
+    assert get(client, tenant, batch["id"])["timezone"] == "UTC"
 
 
 def test_an_unknown_agent_is_404(client: TestClient, tenant: Tenant) -> None:

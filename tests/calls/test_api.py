@@ -400,6 +400,7 @@ def test_an_empty_submission_is_answered_with_zero(client: TestClient, tenant: T
         "accepted": 0,
         "skipped": 0,
         "errors": [],
+        "error_count": 0,
         "call_ids": [],
     }
 
@@ -413,6 +414,95 @@ def test_every_row_is_accounted_for(client: TestClient, tenant: Tenant) -> None:
     assert (answer["accepted"], answer["skipped"]) == (60, 5)
     assert [e["row"] for e in answer["errors"]] == [61, 62, 63, 64, 65]
     assert len(set(answer["call_ids"])) == 60
+
+
+def test_a_hundred_thousand_bad_rows_are_counted_and_the_first_thousand_listed(
+    client: TestClient, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    answer = add_rows(client, tenant, batch["id"], [{}] * 100_000)
+    assert (answer["accepted"], answer["skipped"], answer["error_count"]) == (0, 100_000, 100_000)
+    assert [e["row"] for e in answer["errors"]] == list(range(1, 1001))
+
+
+def test_more_rows_than_the_cap_are_refused_by_their_count(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    runtime.settings.max_rows_per_request = 5
+    before = snapshot(runtime)
+    response = post_rows(client, tenant, batch["id"], json={"rows": [{}] * 6})
+    assert response.status_code == 422
+    assert response.json()["message"] == "At most 5 rows per request; this one has 6"
+    assert snapshot(runtime) == before
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"next": value}
+    return value
+
+
+def test_free_text_and_json_over_their_bounds_are_row_errors_and_the_other_rows_go_in(
+    client: TestClient, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    rows = [
+        {"phone_number": ADA, "instruction": "x" * 20_001},
+        {"phone_number": BOB, "metadata": _nested(300)},
+        {"phone_number": CY, "timezone": "A" * 300},
+        {"phone_number": "+14155550104", "variables": {"note": "x" * 70_000}},
+        {"phone_number": "+14155550105", "email_template_params": _nested(40)},
+        {"phone_number": "+14155550106", "email_subject": "x" * 999},
+        {"phone_number": "+14155550107", "scheduled_time": "2026-12-01 09:00" + "x" * 100},
+        {"phone_number": "+14155550108", "instruction": "x" * 20_000, "metadata": _nested(32)},
+    ]
+    answer = add_rows(client, tenant, batch["id"], rows)
+    assert (answer["accepted"], answer["skipped"]) == (1, 7)
+    assert [(e["row"], e["field"], e["message"]) for e in answer["errors"]] == [
+        (1, "instruction", "is longer than 20000 characters (BATCHCALL_MAX_INSTRUCTION_CHARS)"),
+        (2, "metadata", "nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH)"),
+        (3, "timezone", "String should have at most 64 characters"),
+        (4, "variables", "is larger than 65536 bytes as JSON (BATCHCALL_MAX_ROW_JSON_BYTES)"),
+        (5, "email_template_params", "nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH)"),
+        (6, "email_subject", "String should have at most 998 characters"),
+        (7, "scheduled_time", "String should have at most 64 characters"),
+    ]
+    [call] = calls_of(client, tenant, batch["id"])
+    assert (call["to"], len(call["instruction"])) == ("+14155550108", 20_000)
+
+
+def test_the_bounds_are_the_servers_settings_as_they_are_at_the_request(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    batch = create_batch(client, tenant)
+    runtime.settings.max_instruction_chars = 5
+    runtime.settings.max_json_depth = 2
+    runtime.settings.max_errors_listed = 1
+    rows = [
+        {"phone_number": ADA, "instruction": "Say hi"},
+        {"phone_number": BOB, "metadata": {"a": {"b": {}}}},
+        {"phone_number": CY, "instruction": "Hi", "metadata": {"a": {}}},
+    ]
+    answer = add_rows(client, tenant, batch["id"], rows)
+    assert (answer["accepted"], answer["error_count"]) == (1, 2)
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(1, "instruction")]
+
+
+def test_a_row_may_name_its_own_time_zone_for_its_scheduled_time(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant, timezone="America/New_York")
+    rows = [
+        {"phone_number": ADA, "scheduled_time": "2026-12-01 09:00", "timezone": "Europe/Berlin"},
+        {"phone_number": BOB, "scheduled_time": "2026-12-01 09:00"},
+        {"phone_number": CY, "scheduled_time": "2026-12-01 09:00", "timezone": "America"},
+    ]
+    answer = add_rows(client, tenant, batch["id"], rows)
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(3, "timezone")]
+    assert "'America' is not an IANA time zone" in answer["errors"][0]["message"]
+    calls = calls_of(client, tenant, batch["id"])
+    assert [c["scheduled_time"] for c in calls] == ["2026-12-01T08:00:00Z", "2026-12-01T14:00:00Z"]
+    assert calls[0]["variables"] == {}
 
 
 def test_one_call_with_its_attempts(client: TestClient, tenant: Tenant) -> None:

@@ -224,6 +224,23 @@ def test_contacts_are_added_as_json_or_csv(client: TestClient, tenant: Tenant, a
     assert malformed.status_code == 422
 
 
+def test_contacts_are_counted_before_they_are_read_and_their_errors_listed_up_to_the_setting(
+    client: TestClient, runtime: Runtime, tenant: Tenant, agent: dict[str, Any]
+) -> None:
+    batch_id = _draft(client, tenant, agent)["id"]
+    runtime.settings.max_rows_per_request = 3
+    refused = _add(client, tenant, batch_id, [{}] * 4)
+    assert refused.status_code == 422
+    assert refused.json()["message"] == "At most 3 contacts per request; this one has 4"
+
+    runtime.settings.max_errors_listed = 1
+    data = _add(
+        client, tenant, batch_id, [{}, {"phone_number": "12"}, {"phone_number": "+14155550121"}]
+    ).json()["data"]
+    assert (data["added"], data["skipped"], data["error_count"]) == (1, 2, 2)
+    assert [(e["row"], e["field"]) for e in data["errors"]] == [(1, "phone_number")]
+
+
 def test_wrong_state_transitions_answer_422_with_a_message(
     client: TestClient, tenant: Tenant, agent: dict[str, Any]
 ) -> None:

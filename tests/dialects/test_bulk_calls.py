@@ -57,12 +57,15 @@ def test_the_seed_example_answers_as_documented(client: TestClient, aventora: Te
 
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert set(answer) == {"success", "batch_id", "queued_calls", "skipped_calls", "errors", "message"}
+    # The seed's envelope, and how many errors there were (the errors listed stop at max_errors_listed).
+    assert set(answer) == {
+        "success", "batch_id", "queued_calls", "skipped_calls", "errors", "error_count", "message"
+    }  # fmt: skip
     assert answer["success"] is True
     assert UUID.match(answer["batch_id"])
     assert answer["queued_calls"] == 1
     assert answer["skipped_calls"] == 0
-    assert answer["errors"] == []
+    assert (answer["errors"], answer["error_count"]) == ([], 0)
     assert answer["message"] == "Batch created with 1 calls. Processing will start shortly."
 
     batch = batch_of(client, aventora, answer["batch_id"])
@@ -164,6 +167,26 @@ def test_at_most_1000_rows_per_submit(client: TestClient, tenant: Tenant) -> Non
     accepted = _submit(client, tenant, rows[:1000])
     assert accepted.status_code == 200
     assert accepted.json()["queued_calls"] == 1000
+
+
+def test_at_most_max_errors_listed_rows_are_named_and_all_are_counted(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    runtime.settings.max_errors_listed = 2
+    rows = [_row("12") for _ in range(4)] + [
+        _row("+14165550009", instruction="x" * 20_001),
+        _row("+14165550010"),
+    ]
+    answer = _submit(client, tenant, rows).json()
+    assert (answer["queued_calls"], answer["skipped_calls"], answer["error_count"]) == (1, 5, 5)
+    assert [error.split(":")[0] for error in answer["errors"]] == ["Row 1", "Row 2"]
+
+    runtime.settings.max_errors_listed = 10
+    answer = _submit(client, tenant, rows).json()
+    assert (
+        answer["errors"][4]
+        == "Row 5: instruction: is longer than 20000 characters (BATCHCALL_MAX_INSTRUCTION_CHARS)"
+    )
 
 
 def test_bad_requests_answer_400_in_the_envelope(client: TestClient, tenant: Tenant) -> None:

@@ -256,6 +256,39 @@ def test_large_arrays_go_in_chunks_of_1000_and_a_failed_chunk_is_207(
     assert batch_of(client, tenant, batch_id)["counters"]["total"] == 1500
 
 
+def test_more_records_than_the_native_cap_are_refused_by_their_count(
+    client: TestClient, tenant: Tenant, batch_id: str
+) -> None:
+    # The seed promises "thousands of contacts in a single request" and no limit: the native cap holds.
+    response = _add(client, tenant, batch_id, [{}] * 100_001)
+    assert response.status_code == 400
+    assert response.json()["errorMessage"] == "At most 100000 call records per request; this one has 100001"
+    assert batch_of(client, tenant, batch_id)["counters"]["total"] == 0
+
+
+def test_failed_chunks_name_at_most_max_errors_listed_records_and_count_them_all(
+    client: TestClient, runtime: Runtime, tenant: Tenant, batch_id: str
+) -> None:
+    runtime.settings.max_errors_listed = 3
+    records = [{"phoneNumber": f"+1212555{i:04d}", "account_id": f"ACC-{i}"} for i in range(3500)]
+    for index in (*range(10, 20), 1500, 3100):
+        records[index]["account_id"] = ""
+    answer = _add(client, tenant, batch_id, records).json()
+
+    assert answer["code"] == 207
+    assert (answer["data"]["added"], answer["data"]["errorCount"]) == (1000, 12)
+    missing = "variables: missing required variable(s): account_id"
+    assert answer["data"]["failedChunks"] == [
+        {"chunkNum": 1, "error": f"Row 11: {missing}; Row 12: {missing}; Row 13: {missing}; and 7 more"},
+        {"chunkNum": 2, "error": "1 row error(s)"},
+        {"chunkNum": 4, "error": "1 row error(s)"},
+    ]
+
+    refused = _add(client, tenant, batch_id, [{"phoneNumber": f"+1310555{i:04d}"} for i in range(1001)])
+    assert refused.status_code == 400
+    assert refused.json()["errorMessage"].count("Row ") == 3
+
+
 def test_a_waiting_call_to_the_same_number_is_updated_not_duplicated(
     client: TestClient, tenant: Tenant, batch_id: str
 ) -> None:

@@ -52,13 +52,22 @@ def test_the_documented_request_starts_every_call(
 
     assert response.status_code == 201, response.text
     answer = response.json()
-    assert set(answer) == {"batchId", "totalContacts", "initiated", "skipped", "errors", "calls"}
+    assert set(answer) == {
+        "batchId",
+        "totalContacts",
+        "initiated",
+        "skipped",
+        "errors",
+        "errorCount",
+        "calls",
+    }
     assert (answer["totalContacts"], answer["initiated"], answer["skipped"], answer["errors"]) == (
         2,
         2,
         0,
         [],
     )
+    assert answer["errorCount"] == 0
     first, second = answer["calls"]
     assert set(first) == {
         "callId", "numberToCall", "firstName", "lastName", "status", "skipReason", "requestMetadata",
@@ -104,7 +113,7 @@ def test_defaults(client: TestClient, runtime: Runtime, tenant: Tenant) -> None:
         ({"batchSize": 1001}, "batchSize"),
         ({"aiSettingsTemplateId": "not-a-uuid"}, "aiSettingsTemplateId"),
         ({"contacts": []}, "contacts"),
-        ({"contacts": [{"firstName": "No Number"}]}, "contacts"),
+        ({"contacts": {"numberToCall": "+12125551000"}}, "contacts"),
         ({"updateExisting": "maybe"}, "updateExisting"),
     ],
 )
@@ -150,6 +159,77 @@ def test_contacts_that_cannot_be_called_make_a_207_or_a_422(client: TestClient, 
     none = _call(client, tenant, {"contacts": [{"numberToCall": "12"}]})
     assert none.status_code == 422
     assert none.json()["detail"].startswith("No contact can be called: contacts[0].numberToCall")
+
+
+def test_a_contact_that_breaks_the_contact_object_is_one_contact_not_called(
+    client: TestClient, tenant: Tenant
+) -> None:
+    contacts = [
+        {"firstName": "No Number"},
+        {"numberToCall": "+12125551000", "firstName": "x" * 256},
+        "not an object",
+        {"numberToCall": "+12125551001"},
+    ]
+    response = _call(client, tenant, {"contacts": contacts})
+    assert response.status_code == 207, response.text
+    answer = response.json()
+    assert (answer["initiated"], answer["skipped"], answer["errorCount"]) == (1, 3, 3)
+    assert answer["errors"] == [
+        "contacts[0].numberToCall: Field required",
+        "contacts[1].firstName: String should have at most 255 characters",
+        "contacts[2]: must be an object with numberToCall",
+    ]
+
+    none = _call(client, tenant, {"contacts": [{"firstName": "No Number"}]})
+    assert none.status_code == 422
+    assert none.json() == {"detail": "No contact can be called: contacts[0].numberToCall: Field required"}
+
+
+def test_a_million_contacts_are_refused_by_their_count_before_any_is_read(
+    client: TestClient, tenant: Tenant
+) -> None:
+    # No documented limit of its own: the native cap holds, and the answer is about the count alone.
+    response = _call(client, tenant, {"contacts": [{}] * 1_000_001})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "At most 100000 contacts per request; this one has 1000001"}
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
+def test_at_most_max_errors_listed_contacts_are_named_and_all_are_counted(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    runtime.settings.max_errors_listed = 2
+    contacts = [{"numberToCall": "12"} for _ in range(5)] + [{"numberToCall": "+12125551000"}]
+    answer = _call(client, tenant, {"contacts": contacts}).json()
+    assert (answer["initiated"], answer["skipped"], answer["errorCount"]) == (1, 5, 5)
+    assert [error.split(":")[0] for error in answer["errors"]] == [
+        "contacts[0].numberToCall",
+        "contacts[1].numberToCall",
+    ]
+
+    none = _call(client, tenant, {"contacts": contacts[:5]})
+    assert none.status_code == 422
+    assert none.json()["detail"].endswith("; and 3 more")
+    assert none.json()["detail"].count("contacts[") == 2
+
+
+def test_contact_fields_are_bounded_like_native_rows(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(300):
+        deep = {"next": deep}
+    contacts = [
+        {"numberToCall": "+12125551000", "metadata": deep},
+        {"numberToCall": "+12125551001", "promptTags": {"note": "x" * 70_000}},
+        {"numberToCall": "+12125551002", "metadata": {"ok": True}},
+    ]
+    answer = _call(client, tenant, {"contacts": contacts}).json()
+    assert answer["initiated"] == 1
+    assert answer["errors"] == [
+        "contacts[0].metadata: nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH)",
+        "contacts[1].promptTags: is larger than 65536 bytes as JSON (BATCHCALL_MAX_ROW_JSON_BYTES)",
+    ]
 
 
 def test_update_existing_overwrites_known_contacts_only_when_asked(

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchcall.ingest.phone import PhoneError
-from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize, rules_for
+from batchcall.ingest.rows import CallDraft, RowError, RowLimits, RowRules, normalize, rules_for
 
 PHONE = RowRules(channel="phone", timezone="America/New_York", country_code=None, required_variables=())
 EMAIL = RowRules(channel="email", timezone="UTC", country_code=None, required_variables=())
@@ -159,6 +159,57 @@ def test_malformed_rows_name_the_field_at_fault(raw: Any, field: str) -> None:
     assert error(raw).field == field
 
 
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"next": value}
+    return value
+
+
+SMALL = RowRules("phone", "UTC", None, (), RowLimits(instruction_chars=10, json_bytes=40, json_depth=3))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"instruction": "x" * 11}, "instruction", "is longer than 10 characters"),
+        ({"metadata": _nested(4)}, "metadata", "nests deeper than 3 levels"),
+        ({"metadata": {"note": "x" * 40}}, "metadata", "is larger than 40 bytes as JSON"),
+        ({"metadata": {"big": 10**30}}, "metadata", "cannot be stored as JSON"),
+        ({"email_template_params": _nested(4)}, "email_template_params", "nests deeper than 3 levels"),
+        ({"variables": {"a": _nested(3)}}, "variables", "nests deeper than 3 levels"),
+        # Extra fields are variables too, and count towards their size.
+        ({"note": "x" * 40}, "variables", "is larger than 40 bytes as JSON"),
+        ({"timezone": "America"}, "timezone", "'America' is not an IANA time zone"),
+        ({"timezone": "A" * 300}, "timezone", "String should have at most 64 characters"),
+        ({"country_code": "G" * 300}, "country_code", "String should have at most 8 characters"),
+    ],
+)
+def test_what_a_row_carries_is_bounded_by_its_rules_limits(
+    fields: dict[str, Any], field: str, message: str
+) -> None:
+    found = error({"phone_number": "+14155550123", **fields}, SMALL)
+    assert (found.field, found.message.split(" (BATCHCALL")[0][: len(message)]) == (field, message)
+
+
+def test_a_row_within_its_limits_is_a_draft() -> None:
+    fields = {"instruction": "x" * 10, "metadata": _nested(3), "variables": {"a": 1}}
+    assert draft({"phone_number": "+14155550123", **fields}, SMALL).fields["instruction"] == "x" * 10
+
+
+def test_the_default_limits_are_the_settings_defaults() -> None:
+    assert RowLimits() == RowLimits(20_000, 65_536, 32)
+    assert PHONE.limits == RowLimits()
+
+
+def test_a_rows_own_time_zone_reads_its_scheduled_time() -> None:
+    found = draft(
+        {"phone_number": "+14155550123", "scheduled_time": "2026-12-01 09:00", "timezone": "Asia/Tokyo"}
+    )
+    assert found.scheduled_time == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    assert "timezone" not in found.fields["variables"]
+
+
 def test_numbers_given_as_json_numbers_are_read_as_text() -> None:
     assert draft({"phone_number": 14155550123}).to == "+14155550123"
 
@@ -198,6 +249,7 @@ _field_names = st.sampled_from(
         "user_phone_number",
         "email_template_params",
         "call_type",
+        "timezone",
     ]
 )
 _field_values = st.one_of(
@@ -207,6 +259,7 @@ _field_values = st.one_of(
     ),
     st.text(alphabet="0123456789 +-()", max_size=20),
     st.datetimes().map(str),
+    st.sampled_from(["Europe/Berlin", "America", "Etc", "../UTC", "/etc/passwd", "A" * 300, "Z" * 64]),
 )
 _rows = st.one_of(
     _json,

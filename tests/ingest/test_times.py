@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchcall.ingest.times import parse_when
+from batchcall.ingest.times import parse_when, zone
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,22 @@ def test_any_value_is_an_instant_or_a_value_error(value: str | int | float) -> N
     assert parsed.tzinfo is not None
     assert parsed.utcoffset() is not None
     assert parsed.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "name", ["America", "Etc", "", "/etc/passwd", "../UTC", "Europe/../UTC", "A" * 300, "UTC\n"]
+)
+def test_a_name_that_is_no_time_zone_is_a_value_error_whatever_the_file_system_says(name: str) -> None:
+    with pytest.raises(ValueError, match="is not an IANA time zone"):
+        zone(name)
+
+
+def test_time_zones_are_known_by_their_iana_names() -> None:
+    assert zone("America/New_York").key == "America/New_York"
+    assert zone("UTC").key == "UTC"
+
+
+def test_a_long_name_is_shown_cut_short() -> None:
+    with pytest.raises(ValueError, match="is not an IANA time zone") as refused:
+        zone("A" * 100_000)
+    assert len(str(refused.value)) < 200

@@ -1,22 +1,23 @@
 from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from batchcall.ingest.times import MAX_ZONE_CHARS, zone
+from batchcall.kit.bounds import Id, StoredJson
 from batchcall.kit.schema import Read, Write
 from batchcall.models import Channel, Rotation
 
 RETRIABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail")
 DEFAULT_RETRY_ON = ["no_answer", "busy", "failed"]
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
+# A caller id as given (national forms included), and a pool of them larger than any campaign needs.
+NUMBER_CHARS = 64
+MAX_CALLER_IDS = 1000
 
 
 def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. 'America/New_York')") from None
+    zone(value)
     return value
 
 
@@ -50,9 +51,11 @@ def _retry_on(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-TimeZone = Annotated[str, AfterValidator(_timezone)]
+TimeZone = Annotated[str, Field(max_length=MAX_ZONE_CHARS), AfterValidator(_timezone)]
 Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
-ClockTime = Annotated[str, AfterValidator(_clock_time)]
+ClockTime = Annotated[str, Field(max_length=8), AfterValidator(_clock_time)]
+CallerIds = Annotated[list[Annotated[str, Field(max_length=NUMBER_CHARS)]], Field(max_length=MAX_CALLER_IDS)]
+PhoneNumberIds = Annotated[list[Id], Field(max_length=MAX_CALLER_IDS)]
 WorkingDays = Annotated[list[int], AfterValidator(_working_days)]
 RetryOn = Annotated[list[str], AfterValidator(_retry_on)]
 
@@ -61,12 +64,12 @@ class BatchSettings(Write):
     """The fields a batch may be created with and changed while it is a draft."""
 
     name: str = Field(min_length=1, max_length=255)
-    agent_id: str | None = None
+    agent_id: Id | None = None
     channel: Channel = Channel.PHONE
     call_type: str = Field(default="informational", max_length=64)
     language: str = Field(default="en", max_length=16)
-    from_numbers: list[str] = Field(default_factory=list, description="Caller ids, E.164")
-    phone_number_ids: list[str] = Field(default_factory=list)
+    from_numbers: CallerIds = Field(default_factory=list, description="Caller ids, E.164")
+    phone_number_ids: PhoneNumberIds = Field(default_factory=list)
     rotation: Rotation = Rotation.RANDOM
     scheduled_at: Instant | None = None
     ends_at: Instant | None = Field(default=None, description="Calls not placed by then end as expired")
@@ -88,7 +91,7 @@ class BatchSettings(Write):
     source_system: str | None = Field(default=None, max_length=255)
     source_org_id: str | None = Field(default=None, max_length=255)
     source_object: str | None = Field(default=None, max_length=255)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: StoredJson = Field(default_factory=dict)
 
 
 class BatchCreate(BatchSettings):
@@ -101,12 +104,12 @@ class BatchUpdate(Write):
     """Any subset of the settings; only a draft may change."""
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    agent_id: str | None = None
+    agent_id: Id | None = None
     channel: Channel | None = None
     call_type: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=16)
-    from_numbers: list[str] | None = None
-    phone_number_ids: list[str] | None = None
+    from_numbers: CallerIds | None = None
+    phone_number_ids: PhoneNumberIds | None = None
     rotation: Rotation | None = None
     scheduled_at: Instant | None = None
     ends_at: Instant | None = None
@@ -126,7 +129,7 @@ class BatchUpdate(Write):
     source_system: str | None = Field(default=None, max_length=255)
     source_org_id: str | None = Field(default=None, max_length=255)
     source_object: str | None = Field(default=None, max_length=255)
-    metadata: dict[str, Any] | None = None
+    metadata: StoredJson | None = None
 
 
 class Counters(BaseModel):

@@ -20,6 +20,7 @@ from batchcall.calls.service import IngestOptions, IngestResult
 from batchcall.ingest.csvfile import read_rows
 from batchcall.ingest.rows import RowError
 from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
+from batchcall.kit.bounds import COUNTRY_CODE_CHARS
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
@@ -33,6 +34,7 @@ def as_answer(result: IngestResult) -> AddCallsResult:
         accepted=result.accepted,
         skipped=result.skipped,
         errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in result.errors],
+        error_count=result.errors.count,
         call_ids=result.call_ids,
     )
 
@@ -45,12 +47,13 @@ def as_answer(result: IngestResult) -> AddCallsResult:
 )
 async def add_calls(batch_id: str, request: Request, principal: Writer, session: DbSession) -> AddCallsResult:
     """Add up to 100,000 rows; each bad row is skipped and reported with its number, field and reason."""
-    body = _parse_add_calls(await request.body(), runtime_of(request).settings.max_rows_per_request)
+    settings = runtime_of(request).settings
+    body = _parse_add_calls(await request.body(), settings.max_rows_per_request)
     now = runtime_of(request).clock.now()
 
     def ingest() -> IngestResult:
         batch = batches.get_for_update(session, principal.workspace_id, batch_id)
-        options = IngestOptions(body.country_code, body.update_existing)
+        options = IngestOptions.of(settings, body.country_code, body.update_existing)
         rows = enumerate(body.rows, start=1)
         return service.add_calls(session, batch, rows, now, options, size_hint=len(body.rows))
 
@@ -71,8 +74,10 @@ def _parse_add_calls(raw: bytes, max_rows: int) -> AddCalls:
     if unknown:
         raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
     country_code = payload.get("country_code")
-    if country_code is not None and not isinstance(country_code, str):
-        raise Invalid("country_code must be a string such as 'US'")
+    if country_code is not None and (
+        not isinstance(country_code, str) or len(country_code) > COUNTRY_CODE_CHARS
+    ):
+        raise Invalid("country_code must be a country code such as 'US'")
     rows = payload["rows"]
     if b"\\u0000" in raw:  # rare, so only then look for the rows that carry it
         rows = [RowError(n, "row", NUL_MESSAGE) if contains_nul(r) else r for n, r in enumerate(rows, 1)]
@@ -88,13 +93,13 @@ def upload_calls(
     file: UploadFile,
     principal: Writer,
     session: DbSession,
-    country_code: Annotated[str | None, Form()] = None,
+    country_code: Annotated[str | None, Form(max_length=COUNTRY_CODE_CHARS)] = None,
     update_existing: Annotated[bool, Form()] = False,
 ) -> AddCallsResult:
     """Add rows from a CSV file (UTF-8 with or without BOM, or Latin-1); extra columns become variables."""
     batch = batches.get_for_update(session, principal.workspace_id, batch_id)
     _, rows = read_rows(file.file, require_phone=batch.channel != Channel.EMAIL)
-    options = IngestOptions(country_code or None, update_existing)
+    options = IngestOptions.of(runtime_of(request).settings, country_code or None, update_existing)
     return as_answer(service.add_calls(session, batch, rows, runtime_of(request).clock.now(), options))
 
 

@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from batchcall.kit.bounds import CountryCode
 from batchcall.kit.schema import Read
 
 
@@ -14,7 +15,7 @@ class RowErrorOut(BaseModel):
 
 class AddCalls(BaseModel):
     rows: list[Any] = Field(description="Rows to call; each an object with the row fields")
-    country_code: str | None = Field(
+    country_code: CountryCode | None = Field(
         default=None, description="Region for national numbers, ISO 3166-1 alpha-2"
     )
     update_existing: bool = Field(default=False, description="Overwrite contacts' names and email")
@@ -23,7 +24,10 @@ class AddCalls(BaseModel):
 class AddCallsResult(BaseModel):
     accepted: int
     skipped: int
-    errors: list[RowErrorOut]
+    errors: list[RowErrorOut] = Field(
+        description="The first row errors in row order, at most the server's max_errors_listed"
+    )
+    error_count: int = Field(description="How many row errors there were, listed or not")
     call_ids: list[str]
 
 

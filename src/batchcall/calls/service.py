@@ -3,17 +3,19 @@
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
 from batchcall.batches import service as batches
 from batchcall.calls import repository
+from batchcall.calls.errors import RowErrors
+from batchcall.config import Settings
 from batchcall.contacts import repository as contacts
 from batchcall.ingest.parallel import normalized_chunks
 from batchcall.ingest.phone import PhoneError
-from batchcall.ingest.rows import CallDraft, RowError, RowRules, rules_for
+from batchcall.ingest.rows import CallDraft, RowError, RowLimits, RowRules, rules_for
 from batchcall.kit.errors import Invalid
 from batchcall.kit.ids import contact_id, new_id
 from batchcall.kit.tenancy import get_owned
@@ -23,19 +25,41 @@ from batchcall.observability import SUBMITTED_ROWS
 CHUNK_ROWS = 10_000
 
 
+DEFAULT_ERRORS_LISTED: int = Settings.model_fields["max_errors_listed"].default
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     country_code: str | None = None
     update_existing_contacts: bool = False
     # A row to a number the batch is still waiting to call updates that call instead of adding one.
     update_waiting: bool = False
+    row_limits: RowLimits = field(default_factory=RowLimits)
+    errors_listed: int = DEFAULT_ERRORS_LISTED
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        country_code: str | None = None,
+        update_existing_contacts: bool = False,
+        update_waiting: bool = False,
+    ) -> Self:
+        """The options of a request, with the limits the server's settings give it."""
+        return cls(
+            country_code,
+            update_existing_contacts,
+            update_waiting,
+            RowLimits.of(settings),
+            settings.max_errors_listed,
+        )
 
 
 @dataclass
 class IngestResult:
+    errors: RowErrors
     accepted: int = 0
     skipped: int = 0
-    errors: list[RowError] = field(default_factory=list)
     call_ids: list[str] = field(default_factory=list)
     # Of the skipped rows, those refused as invalid (no call stored); the others are stored as skipped calls.
     rejected: int = 0
@@ -51,8 +75,8 @@ class _Submission:
     now: datetime
     dedup_since: datetime | None
     next_row_number: int
+    result: IngestResult
     first_row_of: dict[str, int] = field(default_factory=dict)
-    result: IngestResult = field(default_factory=IngestResult)
 
 
 def add_calls(
@@ -74,11 +98,11 @@ def add_calls(
         now=now,
         dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
         next_row_number=repository.next_row_number(session, batch.id),
+        result=IngestResult(RowErrors(options.errors_listed)),
     )
     # Each chunk is stored as soon as it is normalised, while the workers normalise the next ones.
     for normalized in normalized_chunks(rows, submission.rules, CHUNK_ROWS, size_hint):
         _store(session, submission, normalized)
-    submission.result.errors.sort(key=lambda error: error.row)
     SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
     SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)
     # New calls may be due before the time the batch last said it would dial.
@@ -91,17 +115,18 @@ def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
         agents.get(session, batch.workspace_id, batch.agent_id).required_variables if batch.agent_id else []
     )
     try:
-        return rules_for(batch.channel, batch.timezone, options.country_code, required)
+        return rules_for(batch.channel, batch.timezone, options.country_code, required, options.row_limits)
     except PhoneError as exc:
         raise Invalid(f"country_code: {exc}") from None
 
 
 def _store(session: Session, submission: _Submission, normalized: list[CallDraft | RowError]) -> None:
     result = submission.result
+    errors: list[RowError] = []
     drafts: list[CallDraft] = []
     for outcome in normalized:
         if isinstance(outcome, RowError):
-            result.errors.append(outcome)
+            errors.append(outcome)
             result.skipped += 1
             result.rejected += 1
         else:
@@ -115,7 +140,7 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
     for draft in drafts:
         reason = skip_reasons.get(draft.row)
         if reason is not None:
-            result.errors.append(RowError(draft.row, _dedup_field(draft), reason))
+            errors.append(RowError(draft.row, _dedup_field(draft), reason))
             result.skipped += 1
         contact = None
         if draft.to is not None:
@@ -126,6 +151,7 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
         session, list(contact_rows.values()), submission.options.update_existing_contacts
     )
     repository.insert_calls(session, call_rows)
+    result.errors.add(errors)
     for row in call_rows:
         if row["status"] != CallStatus.SKIPPED:
             result.accepted += 1

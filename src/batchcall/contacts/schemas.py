@@ -1,18 +1,29 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from batchcall.kit.bounds import CountryCode, Id, StoredJson, settings_in_effect
 from batchcall.kit.schema import Read, Write
+
+T = TypeVar("T")
+
+
+def _at_most_rows(value: T) -> T:
+    """Counted before any item is read: a request over the cap costs no validation."""
+    limit = settings_in_effect().max_rows_per_request
+    if isinstance(value, list) and len(value) > limit:
+        raise ValueError(f"at most {limit} per request; this one has {len(value)}")
+    return value
 
 
 class ContactCreate(Write):
     phone_number: str = Field(min_length=1, max_length=64)
-    country_code: str | None = None
+    country_code: CountryCode | None = None
     first_name: str | None = Field(default=None, max_length=255)
     last_name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=320)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: StoredJson = Field(default_factory=dict)
 
 
 class Contact(Read):
@@ -28,7 +39,7 @@ class Contact(Read):
 
 class DncCreate(Write):
     phone_number: str = Field(min_length=1, max_length=64)
-    country_code: str | None = None
+    country_code: CountryCode | None = None
     reason: str = Field(default="", max_length=1000)
 
 
@@ -54,8 +65,8 @@ class ContactFolder(Read):
 class FolderContactsAdd(Write):
     """Contacts to put in a folder: new or updated ones by number, and existing ones by id."""
 
-    contacts: list[ContactCreate] = Field(default_factory=list, max_length=100_000)
-    contact_ids: list[str] = Field(default_factory=list, max_length=100_000)
+    contacts: Annotated[list[ContactCreate], BeforeValidator(_at_most_rows)] = Field(default_factory=list)
+    contact_ids: Annotated[list[Id], BeforeValidator(_at_most_rows)] = Field(default_factory=list)
 
 
 class FolderContactsAdded(Read):

@@ -27,6 +27,7 @@ from batchcall.batches.schemas import (
     BatchUpdate,
     ClockTime,
     Counters,
+    PhoneNumberIds,
     TimeZone,
     WorkingDays,
 )
@@ -37,6 +38,7 @@ from batchcall.contacts import service as contacts
 from batchcall.dialects.auth import BearerReader, BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route, parse_body
 from batchcall.ingest.csvfile import read_rows
+from batchcall.kit.bounds import COUNTRY_CODE_CHARS, CountryCode, Id
 from batchcall.kit.errors import Invalid, NotFound
 from batchcall.kit.http import error_body
 from batchcall.kit.pagination import Page
@@ -55,13 +57,13 @@ class BatchCallCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=255, description="Campaign name")
-    agent_id: str = Field(min_length=1, description="Agent that will make the calls")
-    phone_number_ids: list[str] = Field(
+    agent_id: Id = Field(min_length=1, description="Agent that will make the calls")
+    phone_number_ids: PhoneNumberIds = Field(
         default_factory=list, description="Outbound number ids; if empty, the numbers assigned to the agent"
     )
     phone_rotation_strategy: Rotation = Rotation.RANDOM
     contact_source: ContactSource = "csv"
-    contact_folder_id: str | None = Field(default=None, description="Required when contact_source is folder")
+    contact_folder_id: Id | None = Field(default=None, description="Required when contact_source is folder")
     schedule_type: Literal["immediate", "scheduled"] = "immediate"
     scheduled_at: datetime | None = Field(
         default=None, description="Required when schedule_type is scheduled"
@@ -88,7 +90,7 @@ class BatchCallUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    phone_number_ids: list[str] | None = None
+    phone_number_ids: PhoneNumberIds | None = None
     phone_rotation_strategy: Rotation | None = None
     scheduled_at: datetime | None = None
     start_time: ClockTime | None = None
@@ -122,7 +124,7 @@ class BatchContactsAdd(BaseModel):
     contacts: Annotated[
         list[Any], WithJsonSchema({"type": "array", "items": BatchContact.model_json_schema(), "minItems": 1})
     ] = Field(min_length=1)
-    country_code: str | None = Field(default=None, description="Region for national numbers, e.g. US")
+    country_code: CountryCode | None = Field(default=None, description="Region for national numbers, e.g. US")
     update_existing: bool = Field(default=False, description="Overwrite known contacts' names and email")
 
 
@@ -156,7 +158,10 @@ class BatchCallOut(BaseModel):
 class ContactsAdded(BaseModel):
     added: int
     skipped: int
-    errors: list[RowErrorOut]
+    errors: list[RowErrorOut] = Field(
+        description="The first row errors in row order, at most the server's max_errors_listed"
+    )
+    error_count: int = Field(description="How many row errors there were, listed or not")
     call_ids: list[str]
 
 
@@ -305,7 +310,8 @@ def create_batch_call(
     batch.contact_source = body.contact_source
     if body.contact_source == "folder" and folder is not None:
         batch.contact_folder_id = folder.id
-        calls.add_calls(session, batch, contacts.folder_rows(session, folder), now)
+        rows = contacts.folder_rows(session, folder)
+        calls.add_calls(session, batch, rows, now, IngestOptions.of(runtime_of(request).settings))
     return _one(request, _present(session, [batch])[0])
 
 
@@ -373,7 +379,10 @@ async def add_contacts(
         if not isinstance(upload, UploadFile):
             raise Invalid("file: a CSV file is required")
         update_existing = _text(form.get("update_existing")) in {"true", "1", "yes", "on"}
-        options = IngestOptions(_text(form.get("country_code")), update_existing)
+        country_code = _text(form.get("country_code"))
+        if country_code is not None and len(country_code) > COUNTRY_CODE_CHARS:
+            raise Invalid("country_code: must be a country code such as US")
+        options = IngestOptions.of(runtime.settings, country_code, update_existing)
 
         def ingest_csv() -> IngestResult:
             batch = batches.get_for_update(session, principal.workspace_id, batch_id)
@@ -383,21 +392,22 @@ async def add_contacts(
         result = await run_in_threadpool(ingest_csv)
     else:
         body = parse_body(BatchContactsAdd, await request.body())
-        if len(body.contacts) > runtime.settings.max_rows_per_request:
-            raise Invalid(f"At most {runtime.settings.max_rows_per_request} contacts per request")
+        limit = runtime.settings.max_rows_per_request
+        if len(body.contacts) > limit:
+            raise Invalid(f"At most {limit} contacts per request; this one has {len(body.contacts)}")
+        options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
 
         def ingest_json() -> IngestResult:
             batch = batches.get_for_update(session, principal.workspace_id, batch_id)
             rows = enumerate(body.contacts, start=1)
-            return calls.add_calls(
-                session, batch, rows, now, IngestOptions(body.country_code, body.update_existing)
-            )
+            return calls.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
 
         result = await run_in_threadpool(ingest_json)
     added = ContactsAdded(
         added=result.accepted,
         skipped=result.skipped,
         errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in result.errors],
+        error_count=result.errors.count,
         call_ids=result.call_ids,
     )
     return _one(request, added)

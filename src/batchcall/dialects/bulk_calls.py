@@ -22,7 +22,7 @@ from batchcall.batches import service as batches
 from batchcall.batches.schemas import Batch as BatchRead
 from batchcall.batches.schemas import BatchCreate
 from batchcall.calls import service as calls
-from batchcall.calls.service import IngestResult
+from batchcall.calls.service import IngestOptions, IngestResult
 from batchcall.dialects.auth import BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.csvfile import read_rows
@@ -87,7 +87,10 @@ class BulkSubmitAnswer(BaseModel):
     batch_id: str | None
     queued_calls: int
     skipped_calls: int
-    errors: list[str]
+    errors: list[str] = Field(
+        description="The first errors in row order, at most the server's max_errors_listed"
+    )
+    error_count: int = Field(description="How many errors there were, listed or not")
     message: str
 
 
@@ -164,6 +167,7 @@ def render(fault: Fault) -> JSONResponse:
         queued_calls=0,
         skipped_calls=0,
         errors=errors or [fault.message],
+        error_count=max(fault.error_count, len(errors), 1),
         message=fault.message,
     )
     return JSONResponse(
@@ -225,6 +229,7 @@ def _answer(batch: Batch, result: IngestResult) -> BulkSubmitAnswer:
         queued_calls=result.accepted,
         skipped_calls=result.skipped,
         errors=[error.as_text() for error in result.errors],
+        error_count=result.errors.count,
         message=f"Batch created with {result.accepted} calls. Processing will start shortly.",
     )
 
@@ -237,8 +242,11 @@ def submit(
     if len(body.rows) > MAX_ROWS:
         raise Invalid(f"At most {MAX_ROWS} rows per submit; this one has {len(body.rows)}")
     batch = _open_batch(session, request, principal, body, body.campaign_name)
-    now = runtime_of(request).clock.now()
-    return _answer(batch, calls.add_calls(session, batch, _native_rows(enumerate(body.rows, start=1)), now))
+    runtime = runtime_of(request)
+    rows = _native_rows(enumerate(body.rows, start=1))
+    return _answer(
+        batch, calls.add_calls(session, batch, rows, runtime.clock.now(), IngestOptions.of(runtime.settings))
+    )
 
 
 @router.post("/upload")
@@ -255,8 +263,9 @@ def upload(
         found = ", ".join(repr(h) for h in header if h) or "none"
         raise Invalid(f"The CSV file has no phone number or email column; columns found: {found}")
     batch = _open_batch(session, request, principal, campaign, campaign.campaign_name or file.filename)
-    now = runtime_of(request).clock.now()
-    return _answer(batch, calls.add_calls(session, batch, _native_rows(rows), now))
+    runtime = runtime_of(request)
+    options = IngestOptions.of(runtime.settings)
+    return _answer(batch, calls.add_calls(session, batch, _native_rows(rows), runtime.clock.now(), options))
 
 
 @router.get("/batches")

@@ -4,7 +4,8 @@
 /api/call/addCallsToBatch`` enqueues ``call_data`` records in chunks of 1000 and starts the batch. The key
 travels as ``x-api-key``. Every answer is ``{message, status, code, errorMessage, data}``: 200, 207 with
 ``failedChunks`` when only some chunks went in, 400 for a bad request, 403 for a bad key or someone else's
-batch, 404 for an unknown batch or a batch without an agent.
+batch, 404 for an unknown batch or a batch without an agent. The seed sets no limit on ``call_data``
+("thousands of contacts in a single request"): the native one (``settings.max_rows_per_request``) applies.
 """
 
 from http import HTTPStatus
@@ -20,13 +21,15 @@ from batchcall.agents import service as agents
 from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
-from batchcall.batches.schemas import BatchCreate, TimeZone
+from batchcall.batches.schemas import BatchCreate, CallerIds, TimeZone
 from batchcall.calls import service as calls
+from batchcall.calls.errors import RowErrors
 from batchcall.calls.service import IngestOptions
 from batchcall.dialects.auth import WholeKeyWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.ingest.rows import RowError
+from batchcall.kit.bounds import Id
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
 from batchcall.kit.routing import runtime_of
 from batchcall.models import Batch, BatchStatus
@@ -46,8 +49,8 @@ class Camel(BaseModel):
 
 class CreateBatch(Camel):
     name: str = Field(min_length=1, max_length=255)
-    agent_id: str | None = Field(default=None, description="The agent; by default the calling numbers' agent")
-    calling_numbers: list[str] = Field(default_factory=list, description="Caller ids, E.164")
+    agent_id: Id | None = Field(default=None, description="The agent; by default the calling numbers' agent")
+    calling_numbers: CallerIds = Field(default_factory=list, description="Caller ids, E.164")
     timezone: TimeZone = Field(default="UTC", description="Applied to each call record without one")
 
 
@@ -62,8 +65,9 @@ class CallRecord(BaseModel):
 class AddCallsToBatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    batch_id: str = Field(alias="batchId", min_length=1, description="From POST /api/call/createBatch")
-    # Records are checked by the native ingestion, chunk by chunk, so a bad one fails only its chunk.
+    batch_id: Id = Field(alias="batchId", min_length=1, description="From POST /api/call/createBatch")
+    # Counted before any is read, then checked by the native ingestion chunk by chunk, so a bad one fails
+    # only its chunk.
     call_data: Annotated[
         list[Any], WithJsonSchema({"type": "array", "items": CallRecord.model_json_schema(), "minItems": 1})
     ] = Field(min_length=1)
@@ -87,7 +91,13 @@ class FailedChunk(Camel):
 class CallsAdded(Camel):
     added: int
     call_ids: list[str]
-    failed_chunks: list[FailedChunk] | None = None
+    failed_chunks: list[FailedChunk] | None = Field(
+        default=None,
+        description="Each with its records' errors; at most the server's max_errors_listed in all",
+    )
+    error_count: int | None = Field(
+        default=None, description="With failedChunks: how many record errors there were, listed or not"
+    )
 
 
 class Envelope(Camel, Generic[T]):
@@ -199,23 +209,30 @@ def add_calls_to_batch(
     chunk fails the answer is 400. A record to a number the batch is still waiting to call updates that
     call; one to a number already called is a new call. The batch starts (or, completed, reopens) once
     calls are in."""
-    now = runtime_of(request).clock.now()
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    limit = runtime.settings.max_rows_per_request
+    if len(body.call_data) > limit:
+        raise Invalid(f"At most {limit} call records per request; this one has {len(body.call_data)}")
     batch = _owned_batch(session, principal, body.batch_id)
     if batch.agent_id is None:
         raise NotFound(NO_AGENT)
     if batch.status == BatchStatus.COMPLETED:
         batch = batches.reopen(session, principal.workspace_id, batch.id, now)
     records = body.call_data
+    options = IngestOptions.of(runtime.settings, update_waiting=True)
     added = CallsAdded(added=0, call_ids=[])
     failed: list[FailedChunk] = []
+    errors = RowErrors(options.errors_listed)
     chunks = range(0, len(records), CHUNK)
     for chunk_num, start in enumerate(chunks, start=1):
         rows = [(n, _native_row(n, r)) for n, r in enumerate(records[start : start + CHUNK], start=start + 1)]
         savepoint = session.begin_nested()
-        result = calls.add_calls(session, batch, rows, now, IngestOptions(update_waiting=True))
+        result = calls.add_calls(session, batch, rows, now, options)
         if result.rejected:
             savepoint.rollback()
-            failed.append(FailedChunk(chunk_num=chunk_num, error="; ".join(map(_error_text, result.errors))))
+            listed = errors.take(result.errors)
+            failed.append(FailedChunk(chunk_num=chunk_num, error=listed.summary(_error_text)))
             continue
         savepoint.commit()
         added.added += result.accepted
@@ -231,6 +248,7 @@ def add_calls_to_batch(
             )
         )
     added.failed_chunks = failed
+    added.error_count = errors.count
     return _answer(
         Envelope(
             message="Some calls failed to enqueue",

@@ -4,15 +4,16 @@
 whose agent is ``aiSettingsTemplateId`` and whose concurrency is ``batchSize``. ``promptTags`` fill the
 agent's ``{{key}}`` placeholders when each call starts; ``metadata`` stays on the call and is reported as
 ``requestMetadata``. 201 when every contact is called, 207 when some could not be, 422 when none could;
-errors come as FastAPI's ``{"detail": ...}``.
+errors come as FastAPI's ``{"detail": ...}``. The seed documents no limit on ``contacts``: the native one
+(``settings.max_rows_per_request``) applies.
 """
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from batchcall.auth.dependencies import DbSession
@@ -44,10 +45,12 @@ class Camel(BaseModel):
 
 
 class ContactIn(Camel):
-    number_to_call: str = Field(min_length=1, description="Phone number to call")
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = Field(default=None, description="Updated on a known contact with updateExisting")
+    number_to_call: str = Field(min_length=1, max_length=64, description="Phone number to call")
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(
+        default=None, max_length=320, description="Updated on a known contact with updateExisting"
+    )
     metadata: dict[str, Any] | None = Field(
         default=None, description="Stored on the call, reported as requestMetadata"
     )
@@ -57,7 +60,10 @@ class ContactIn(Camel):
 
 
 class CallContactBulk(Camel):
-    contacts: list[ContactIn] = Field(min_length=1)
+    # Counted before any is read, then each is checked on its own, so a bad contact is reported, not fatal.
+    contacts: Annotated[
+        list[Any], WithJsonSchema({"type": "array", "items": ContactIn.model_json_schema(), "minItems": 1})
+    ] = Field(min_length=1)
     ai_settings_template_id: UUID | None = Field(default=None, description="The agent (AI settings template)")
     update_existing: bool = Field(default=False, description="Update firstName, lastName and email if known")
     country_code: str | None = Field(
@@ -84,7 +90,10 @@ class CallsStarted(Camel):
     total_contacts: int
     initiated: int
     skipped: int
-    errors: list[str]
+    errors: list[str] = Field(
+        description="The first contacts not called, at most the server's max_errors_listed"
+    )
+    error_count: int = Field(description="How many contacts were not called, listed in errors or not")
     calls: list[CallOut]
 
 
@@ -98,7 +107,28 @@ router = APIRouter(prefix="/ai-phone-calls", tags=[TAG], route_class=envelope_ro
 
 
 def _error_text(error: RowError) -> str:
+    if error.field == "row":
+        return f"contacts[{error.row - 1}]: {error.message}"
     return f"contacts[{error.row - 1}].{CONTACT_FIELDS.get(error.field, error.field)}: {error.message}"
+
+
+def _native_row(number: int, raw: Any) -> Any:
+    """One contact as a native row, or the reason it is not one."""
+    if not isinstance(raw, dict):
+        return RowError(number, "row", "must be an object with numberToCall")
+    try:
+        contact = ContactIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        return RowError(number, str(first["loc"][0]) if first["loc"] else "row", first["msg"])
+    return {
+        "phone_number": contact.number_to_call,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "metadata": contact.metadata or {},
+        "variables": contact.prompt_tags or {},
+    }
 
 
 @router.post("/call-contact-bulk", status_code=201, responses={207: {"model": CallsStarted}})
@@ -108,8 +138,9 @@ def call_contact_bulk(
     """Call every contact now; one that cannot be called (bad number, do-not-call list) is reported."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    if len(body.contacts) > runtime.settings.max_rows_per_request:
-        raise Invalid(f"At most {runtime.settings.max_rows_per_request} contacts per request")
+    limit = runtime.settings.max_rows_per_request
+    if len(body.contacts) > limit:
+        raise Invalid(f"At most {limit} contacts per request; this one has {len(body.contacts)}")
     settings = BatchCreate(
         name=f"Call contact bulk {now:%Y-%m-%d %H:%M:%S}",
         agent_id=str(body.ai_settings_template_id) if body.ai_settings_template_id else None,
@@ -117,31 +148,18 @@ def call_contact_bulk(
         schedule="immediate",
     )
     batch = batches.create(session, principal.workspace_id, settings, now, dialect="e")
-    rows = (
-        (
-            number,
-            {
-                "phone_number": contact.number_to_call,
-                "first_name": contact.first_name,
-                "last_name": contact.last_name,
-                "email": contact.email,
-                "metadata": contact.metadata or {},
-                "variables": contact.prompt_tags or {},
-            },
-        )
-        for number, contact in enumerate(body.contacts, start=1)
-    )
-    options = IngestOptions(body.country_code, body.update_existing)
-    result = calls.add_calls(session, batch, rows, now, options)
-    errors = [_error_text(e) for e in result.errors]
+    rows = ((number, _native_row(number, raw)) for number, raw in enumerate(body.contacts, start=1))
+    options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
+    result = calls.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
     if result.accepted == 0:
-        raise Invalid("No contact can be called: " + "; ".join(errors))
+        raise Invalid("No contact can be called: " + result.errors.summary(_error_text))
     started = CallsStarted(
         batch_id=batch.id,
         total_contacts=len(body.contacts),
         initiated=result.accepted,
         skipped=result.skipped,
-        errors=errors,
+        errors=[_error_text(e) for e in result.errors],
+        error_count=result.errors.count,
         calls=[
             CallOut(
                 call_id=call.id,

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from batchcall.kit.errors import AppError
 from batchcall.kit.http import describe_validation
-from batchcall.kit.routing import UnitOfWorkRoute
+from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,23 +29,34 @@ class Fault:
     status_code: int
     code: str
     message: str
+    # A bad body's field errors, at most settings.max_errors_listed, as described and in pydantic's shape.
     errors: list[dict[str, str]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     validation: list[Any] = field(default_factory=list)
+    # How many field errors there were, listed or not.
+    error_count: int = 0
 
 
 Failure = AppError | RequestValidationError | ValidationError | HTTPException
 
 
-def fault_of(exc: Failure) -> Fault:
+def fault_of(exc: Failure, errors_listed: int) -> Fault:
     if isinstance(exc, ValidationError):
         # A native schema built from a dialect's fields refused them: the caller's input, not a server fault.
         exc = RequestValidationError(exc.errors(include_url=False))
     if isinstance(exc, AppError):
         return Fault(exc.status_code, exc.code, exc.message, details=jsonable_encoder(exc.details))
     if isinstance(exc, RequestValidationError):
-        message, errors = describe_validation(exc)
-        return Fault(422, "invalid", message, errors, validation=jsonable_encoder(exc.errors()))
+        message, errors = describe_validation(exc, errors_listed)
+        found = exc.errors()
+        return Fault(
+            422,
+            "invalid",
+            message,
+            errors,
+            validation=jsonable_encoder(found[:errors_listed]),
+            error_count=len(found),
+        )
     code = "payload_too_large" if exc.status_code == 413 else "http_error"
     return Fault(exc.status_code, code, str(exc.detail))
 
@@ -64,7 +75,7 @@ def envelope_route(render: Render) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except (AppError, RequestValidationError, ValidationError, HTTPException) as exc:
-                    response = render(fault_of(exc))
+                    response = render(fault_of(exc, runtime_of(request).settings.max_errors_listed))
                     if isinstance(exc, AppError):
                         response.headers.update(exc.headers)
                     return response

@@ -1,18 +1,22 @@
 """One submitted row to one call draft, or to the reason it cannot be one. Pure: no database here."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
+from batchcall.config import Settings
 from batchcall.ingest.phone import PhoneError, check_country_code, to_e164
-from batchcall.ingest.times import parse_when
+from batchcall.ingest.times import MAX_ZONE_CHARS, parse_when, zone
+from batchcall.kit.bounds import json_fault
 from batchcall.models import Channel
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCALAR = str | int | float | bool
+# An email subject is one header line: RFC 5322 allows 998 characters.
+MAX_SUBJECT_CHARS = 998
 
 
 class RowIn(BaseModel):
@@ -21,7 +25,7 @@ class RowIn(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     phone_number: str | None = Field(default=None, max_length=64)
-    country_code: str | None = None
+    country_code: str | None = Field(default=None, max_length=8)
     name: str | None = Field(default=None, max_length=255)
     first_name: str | None = Field(default=None, max_length=255)
     last_name: str | None = Field(default=None, max_length=255)
@@ -31,13 +35,16 @@ class RowIn(BaseModel):
     variables: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     # Strict numbers: lax mode would read true as Unix second 1.
-    scheduled_time: str | StrictInt | StrictFloat | None = None
+    scheduled_time: Annotated[str, Field(max_length=64)] | StrictInt | StrictFloat | None = None
+    timezone: str | None = Field(
+        default=None, max_length=MAX_ZONE_CHARS, description="Reads scheduled_time; default the batch's"
+    )
     call_type: str | None = Field(default=None, max_length=64)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     source_record_id: str | None = Field(default=None, max_length=255)
     crm_contact_id: str | None = Field(default=None, max_length=255)
     user_phone_number: str | None = Field(default=None, max_length=64)
-    email_subject: str | None = None
+    email_subject: str | None = Field(default=None, max_length=MAX_SUBJECT_CHARS)
     email_template_name: str | None = Field(default=None, max_length=255)
     email_template_id: str | None = Field(default=None, max_length=255)
     email_template_params: dict[str, Any] | None = None
@@ -58,14 +65,33 @@ class RowError:
         return f"Row {self.row}: {self.field}: {self.message}"
 
 
+def _default(setting: str) -> int:
+    value: int = Settings.model_fields[setting].default
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RowLimits:
+    """How much a row may carry: its instruction's length, and the size and depth of its JSON values."""
+
+    instruction_chars: int = _default("max_instruction_chars")
+    json_bytes: int = _default("max_row_json_bytes")
+    json_depth: int = _default("max_json_depth")
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        return cls(settings.max_instruction_chars, settings.max_row_json_bytes, settings.max_json_depth)
+
+
 @dataclass(frozen=True, slots=True)
 class RowRules:
-    """What a row is checked against: the batch's defaults and the agent's needs."""
+    """What a row is checked against: the batch's defaults, the agent's needs and the limits."""
 
     channel: str
     timezone: str
     country_code: str | None
     required_variables: tuple[str, ...]
+    limits: RowLimits = field(default_factory=RowLimits)
 
 
 @dataclass(slots=True)
@@ -92,8 +118,28 @@ def normalize(raw: Any, row: int, rules: RowRules) -> CallDraft | RowError:
     except ValidationError as exc:
         first = exc.errors()[0]
         # The row's own field name; deeper parts of the location are pydantic's (e.g. 'constrained-str').
-        field = str(first["loc"][0]) if first["loc"] else "row"
-        return RowError(row, field, first["msg"])
+        name = str(first["loc"][0]) if first["loc"] else "row"
+        return RowError(row, name, first["msg"])
+    limits = rules.limits
+    if parsed.instruction is not None and len(parsed.instruction) > limits.instruction_chars:
+        return RowError(
+            row,
+            "instruction",
+            f"is longer than {limits.instruction_chars} characters (BATCHCALL_MAX_INSTRUCTION_CHARS)",
+        )
+    for name, stored in (
+        ("metadata", parsed.metadata),
+        ("email_template_params", parsed.email_template_params),
+    ):
+        fault = json_fault(stored, limits.json_bytes, limits.json_depth)
+        if fault is not None:
+            return RowError(row, name, fault)
+    if parsed.timezone is not None:
+        try:
+            zone(parsed.timezone)
+        except ValueError as exc:
+            return RowError(row, "timezone", str(exc))
+    timezone = parsed.timezone or rules.timezone
     channel = parsed.channel or rules.channel
     country_code = parsed.country_code or rules.country_code
     if parsed.country_code is not None:
@@ -114,13 +160,16 @@ def normalize(raw: Any, row: int, rules: RowRules) -> CallDraft | RowError:
     scheduled_time = None
     if parsed.scheduled_time is not None:
         try:
-            scheduled_time = parse_when(parsed.scheduled_time, rules.timezone)
+            scheduled_time = parse_when(parsed.scheduled_time, timezone)
         except ValueError as exc:
             return RowError(row, "scheduled_time", str(exc))
     variables = dict(parsed.variables)
     for key, value in (parsed.model_extra or {}).items():
         if isinstance(value, _SCALAR) or value is None:
             variables.setdefault(key, value)
+    fault = json_fault(variables, limits.json_bytes, limits.json_depth)
+    if fault is not None:
+        return RowError(row, "variables", fault)
     known = {**variables, **{k: v for k, v in _contact_values(parsed).items() if v is not None}}
     missing = [name for name in rules.required_variables if known.get(name) in (None, "")]
     if missing:
@@ -161,7 +210,17 @@ def _contact_values(parsed: RowIn) -> dict[str, Any]:
     }
 
 
-def rules_for(channel: str, timezone: str, country_code: str | None, required: list[str]) -> RowRules:
+def rules_for(
+    channel: str,
+    timezone: str,
+    country_code: str | None,
+    required: list[str],
+    limits: RowLimits | None = None,
+) -> RowRules:
     return RowRules(
-        channel, timezone, check_country_code(country_code) if country_code else None, tuple(required)
+        channel,
+        timezone,
+        check_country_code(country_code) if country_code else None,
+        tuple(required),
+        limits or RowLimits(),
     )

@@ -1,7 +1,8 @@
 """Times a row may give for its call: ISO 8601, Unix seconds or milliseconds, and common written forms."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
 COMMON_FORMATS = (
     "%Y-%m-%d %H:%M",
@@ -23,6 +24,22 @@ COMMON_FORMATS = (
 
 # Epoch numbers above this are milliseconds (it is 2286 in seconds).
 _MILLISECONDS_FROM = 10_000_000_000
+# The longest IANA zone name is 32 characters; the batch column holds 64.
+MAX_ZONE_CHARS = 64
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``. Only known names reach ``ZoneInfo``, which reads any other as a path and
+    fails with whatever the file system says (a directory, a name too long)."""
+    if len(name) > MAX_ZONE_CHARS or name not in _zone_names():
+        shown = name if len(name) <= MAX_ZONE_CHARS else name[:MAX_ZONE_CHARS] + "..."
+        raise ValueError(f"'{shown}' is not an IANA time zone (e.g. 'America/New_York')")
+    return ZoneInfo(name)
 
 
 def parse_when(value: str | int | float, timezone: str) -> datetime:
@@ -42,7 +59,7 @@ def parse_when(value: str | int | float, timezone: str) -> datetime:
         return parse_when(int(text), timezone)
     parsed = _parse_text(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
+        parsed = parsed.replace(tzinfo=zone(timezone))
     try:
         return parsed.astimezone(UTC)
     except OverflowError:

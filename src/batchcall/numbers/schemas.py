@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from batchcall.kit.bounds import CountryCode, Id
 from batchcall.kit.schema import Read, Write
 
 
@@ -9,14 +10,14 @@ class PhoneNumberCreate(Write):
     number: str = Field(
         min_length=1, max_length=64, description="E.164, or a national number with country_code"
     )
-    country_code: str | None = None
-    agent_id: str | None = None
+    country_code: CountryCode | None = None
+    agent_id: Id | None = None
     label: str = Field(default="", max_length=255)
     daily_cap: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class PhoneNumberUpdate(Write):
-    agent_id: str | None = None
+    agent_id: Id | None = None
     label: str | None = Field(default=None, max_length=255)
     daily_cap: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
