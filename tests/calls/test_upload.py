@@ -4,12 +4,13 @@ import csv
 import io
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from batchcall.runtime import Runtime
 from tests.store import snapshot
-from tests.support import Tenant, create_batch
+from tests.support import Tenant, add_rows, create_batch
 
 
 def upload(client: TestClient, tenant: Tenant, batch_id: str, data: bytes, **form: str) -> Any:
@@ -148,3 +149,87 @@ def test_export_of_an_empty_batch_is_just_the_header(client: TestClient, tenant:
     assert response.status_code == 200
     assert response.text.strip().startswith("id,row_number,status")
     assert len(response.text.strip().splitlines()) == 1
+
+
+def test_a_line_of_8_mb_is_refused_naming_its_row_and_the_setting_and_writes_nothing(
+    client: TestClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    batch = create_batch(client, tenant)
+    before = snapshot(runtime)
+    data = b"phone,note\n+14155550101,a\n+14155550102,b\n+14155550103," + b"x" * (8 << 20) + b"\n"
+    response = upload(client, tenant, batch["id"], data)
+    assert response.status_code == 422, response.text[:500]
+    body = response.json()
+    assert (
+        body["message"] == "Row 3: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
+    )
+    assert body["row"] == 3
+    assert snapshot(runtime) == before
+
+
+def test_a_field_over_the_cap_is_refused_naming_its_row_and_the_setting_and_writes_nothing(
+    client: TestClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    batch = create_batch(client, tenant)
+    before = snapshot(runtime)
+    data = b"phone,note\n+14155550101,a\n\n+14155550102," + b"x" * 131_073 + b"\n"
+    response = upload(client, tenant, batch["id"], data)
+    assert response.status_code == 422, response.text[:500]
+    body = response.json()
+    assert body["message"] == (
+        "Row 2: a field is longer than 131072 characters (BATCHCALL_MAX_CSV_FIELD_CHARS)"
+    )
+    assert body["row"] == 2
+    assert snapshot(runtime) == before
+
+
+def test_a_file_at_the_caps_set_for_the_installation_is_accepted_and_one_over_them_is_not(
+    client: TestClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    runtime.settings.max_csv_field_chars = 40
+    runtime.settings.max_csv_line_chars = 80
+    batch = create_batch(client, tenant)
+    # 12 + 1 + 40 + 1 + 25 + 1 = 80 characters, the line break included.
+    line = "+14155550101," + "n" * 40 + "," + "p" * 25 + "\n"
+    assert len(line) == 80
+    response = upload(client, tenant, batch["id"], ("phone,note,plan\n" + line).encode())
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 1
+    longer_field = "+14155550102," + "n" * 41 + ",p\n"
+    response = upload(client, tenant, batch["id"], ("phone,note,plan\n" + longer_field).encode())
+    assert response.status_code == 422
+    assert "BATCHCALL_MAX_CSV_FIELD_CHARS" in response.json()["message"]
+    longer_line = "+14155550103," + "n" * 40 + "," + "p" * 26 + "\n"
+    response = upload(client, tenant, batch["id"], ("phone,note,plan\n" + longer_line).encode())
+    assert response.status_code == 422
+    assert "BATCHCALL_MAX_CSV_LINE_CHARS" in response.json()["message"]
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+
+
+def test_export_writes_formulas_as_text_and_numbers_as_they_are(client: TestClient, tenant: Tenant) -> None:
+    batch = create_batch(client, tenant)
+    rows = [
+        {
+            "phone_number": f"+1415555010{i}",
+            "name": formula,
+            "first_name": formula,
+            "last_name": "42",
+            "source_record_id": "+15551234567",
+            "crm_contact_id": "-12.5",
+            "variables": {"plan": formula},
+            "metadata": {"crm": formula},
+        }
+        for i, formula in enumerate(FORMULAS, start=1)
+    ]
+    add_rows(client, tenant, batch["id"], rows)
+    response = client.get(f"/v1/batches/{batch['id']}/export", headers=tenant.headers)
+    exported = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["name"], r["first_name"]) for r in exported] == [("'" + f, "'" + f) for f in FORMULAS]
+    assert {(r["last_name"], r["source_record_id"], r["crm_contact_id"], r["to"][0]) for r in exported} == {
+        ("42", "+15551234567", "-12.5", "+")
+    }
+    # Variables and metadata are one JSON object each, a cell no spreadsheet reads as a formula.
+    assert [orjson.loads(r["variables"]) for r in exported] == [{"plan": f} for f in FORMULAS]
+    assert [orjson.loads(r["metadata"]) for r in exported] == [{"crm": f} for f in FORMULAS]

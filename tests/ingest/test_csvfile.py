@@ -1,5 +1,7 @@
-"""CSV in, rows out: encodings, header aliases, extra columns, blank lines, a file without a phone column."""
+"""CSV in, rows out: encodings, header aliases, extra columns, blank lines, a file without a phone column,
+bounds on a field and a line; and CSV out: cells that cannot run as formulas."""
 
+import csv
 import io
 from typing import Any
 
@@ -7,13 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchcall.ingest.csvfile import canonical_header, read_rows
+from batchcall.config import Settings
+from batchcall.ingest.csvfile import canonical_header, neutralise, read_rows
 from batchcall.ingest.rows import RowError, RowRules, normalize
 from batchcall.kit.errors import Invalid
 
+DEFAULTS = Settings(max_csv_field_chars=131_072, max_csv_line_chars=1_048_576)
+
 
 def rows_of(data: bytes, require_phone: bool = True) -> list[tuple[int, Any]]:
-    _, rows = read_rows(io.BytesIO(data), require_phone)
+    return read_all(io.BytesIO(data), DEFAULTS, require_phone)
+
+
+def read_all(stream: io.BytesIO, settings: Settings, require_phone: bool = True) -> list[tuple[int, Any]]:
+    _, rows = read_rows(stream, settings, require_phone)
     return list(rows)
 
 
@@ -26,7 +35,7 @@ TEXT = "phone,first_name,clinic\n+14155550123,Zoë,Málaga\n"
     ids=["utf-8", "utf-8 with BOM", "latin-1"],
 )
 def test_encodings_decode_to_the_same_rows(data: bytes) -> None:
-    header, rows = read_rows(io.BytesIO(data))
+    header, rows = read_rows(io.BytesIO(data), DEFAULTS)
     assert header == ["phone_number", "first_name", "clinic"]
     assert list(rows) == [(1, {"phone_number": "+14155550123", "first_name": "Zoë", "clinic": "Málaga"})]
 
@@ -142,6 +151,147 @@ def test_a_header_only_file_has_no_rows() -> None:
     assert rows_of(b"phone\n") == []
 
 
+class CountingStream(io.BytesIO):
+    """A file that counts the bytes read from it since it was last rewound: the parse, not the encoding
+    check before it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.total = 0
+        self.since_rewind = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._counted(super().read(size))
+
+    def read1(self, size: int | None = -1) -> bytes:
+        return self._counted(super().read1(size))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.since_rewind = 0
+        return super().seek(offset, whence)
+
+    def _counted(self, chunk: bytes) -> bytes:
+        self.total += len(chunk)
+        self.since_rewind += len(chunk)
+        return chunk
+
+
+MIB = 1 << 20
+# What the reader may take beyond a cap before it knows: the text layer reads ahead in chunks of 8 KiB.
+READ_AHEAD = 64 * 1024
+
+
+def refusal(stream: io.BytesIO, settings: Settings = DEFAULTS) -> Invalid:
+    with pytest.raises(Invalid) as refused:
+        read_all(stream, settings)
+    return refused.value
+
+
+def test_a_line_of_50_mb_is_refused_naming_its_row_after_reading_about_the_cap_of_it() -> None:
+    data = b"phone,note\n+14155550101,a\n\n+14155550102,b\n+14155550103," + b"x" * (50 * MIB) + b"\n"
+    stream = CountingStream(data)
+    refused = refusal(stream)
+    assert (
+        refused.message == "Row 3: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
+    )
+    assert refused.details == {"row": 3}
+    assert stream.since_rewind < MIB + READ_AHEAD
+    # Before it, the encoding check reads the file once, a block at a time.
+    assert stream.total < len(data) + MIB + READ_AHEAD
+
+
+def test_a_quoted_field_of_8_mb_counts_its_line_breaks_towards_the_line_cap() -> None:
+    data = b'phone,note\n+14155550101,"' + b"x\n" * (4 * MIB) + b'"\n'
+    stream = CountingStream(data)
+    refused = refusal(stream)
+    assert (
+        refused.message == "Row 1: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
+    )
+    assert stream.since_rewind < MIB + READ_AHEAD
+
+
+def test_a_field_of_8_mb_on_a_line_allowed_to_hold_it_is_refused_by_the_field_cap() -> None:
+    roomy = Settings(max_csv_field_chars=131_072, max_csv_line_chars=16 * MIB)
+    data = b"phone,note\n+14155550101,a\n+14155550102," + b"x" * (8 * MIB) + b"\n"
+    refused = refusal(io.BytesIO(data), roomy)
+    assert (
+        refused.message == "Row 2: a field is longer than 131072 characters (BATCHCALL_MAX_CSV_FIELD_CHARS)"
+    )
+    assert refused.details == {"row": 2}
+
+
+def test_a_field_one_over_the_cap_is_refused_and_one_at_it_is_read() -> None:
+    at_cap = "x" * 131_072
+    assert rows_of(f"phone,note\n+14155550101,{at_cap}\n".encode()) == [
+        (1, {"phone_number": "+14155550101", "note": at_cap})
+    ]
+    refused = refusal(io.BytesIO(f"phone,note\n+14155550101,{at_cap}x\n".encode()))
+    assert "Row 1: a field is longer than 131072 characters" in refused.message
+
+
+def test_a_record_at_the_line_cap_is_read_and_one_character_more_is_refused() -> None:
+    # Eight fields of 131,071 characters, seven commas and the line break: 1,048,576 characters.
+    fields = [f"+1415555010{i}" + "x" * (131_071 - 12) for i in range(8)]
+    line = ",".join(fields) + "\n"
+    assert len(line) == 1_048_576
+    header = ",".join(["phone"] + [f"v{i}" for i in range(1, 8)]) + "\n"
+    [(number, row)] = rows_of((header + line).encode())
+    assert (number, len(row)) == (1, 8)
+    refused = refusal(io.BytesIO((header + "y" + line).encode()))
+    assert "Row 1: the line is longer than 1048576 characters" in refused.message
+
+
+def test_a_header_over_a_cap_is_refused_as_the_header() -> None:
+    refused = refusal(io.BytesIO(b"phone," + b"h" * (2 * MIB) + b"\n+14155550101,a\n"))
+    assert refused.message == (
+        "The CSV header: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
+    )
+    assert refused.details == {}
+
+
+def test_the_caps_hold_whatever_the_csv_modules_own_limit_was_set_to() -> None:
+    # The csv module's limit is one for the whole process; a reader must not depend on its value.
+    before = csv.field_size_limit(16)
+    try:
+        note = "n" * 100_000
+        assert rows_of(f"phone,note\n+14155550101,{note}\n".encode())[0][1]["note"] == note
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_reading_leaves_the_callers_stream_open() -> None:
+    stream = io.BytesIO(b"phone\n+14155550101\n")
+    _, rows = read_rows(stream, DEFAULTS)
+    assert len(list(rows)) == 1
+    del rows
+    assert not stream.closed
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("http://x","y")',
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "-2+3",
+        "\tx",
+        "\rx",
+        "=",
+        "-",
+        "+1 415",
+    ],
+)
+def test_a_cell_that_would_start_a_formula_is_written_as_text(cell: str) -> None:
+    assert neutralise(cell) == "'" + cell
+
+
+@pytest.mark.parametrize(
+    "cell", ["+15551234567", "42", "-12.5", "+.5", "", "Ada", "a=1", '{"plan":"=1+1"}', "2026-01-01", "'=x"]
+)
+def test_numbers_and_other_cells_are_written_as_they_are(cell: str) -> None:
+    assert neutralise(cell) == cell
+
+
 # Property: any bytes are either refused as a whole with Invalid, or give numbered rows and row errors.
 _cells = st.one_of(
     st.text(max_size=20),
@@ -169,7 +319,7 @@ _headers = st.lists(
 )
 def test_any_file_gives_rows_or_row_errors_or_is_refused_as_a_whole(data: bytes, require_phone: bool) -> None:
     try:
-        header, rows = read_rows(io.BytesIO(data), require_phone)
+        header, rows = read_rows(io.BytesIO(data), DEFAULTS, require_phone)
         produced = list(rows)
     except Invalid as refused:
         message = refused.message

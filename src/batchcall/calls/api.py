@@ -17,7 +17,7 @@ from batchcall.batches import service as batches
 from batchcall.calls import service
 from batchcall.calls.schemas import AddCalls, AddCallsResult, Attempt, CallDetail, CallSummary, RowErrorOut
 from batchcall.calls.service import IngestOptions, IngestResult
-from batchcall.ingest.csvfile import read_rows
+from batchcall.ingest.csvfile import neutralise, read_rows
 from batchcall.ingest.rows import RowError
 from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 from batchcall.kit.bounds import COUNTRY_CODE_CHARS
@@ -98,7 +98,7 @@ def upload_calls(
 ) -> AddCallsResult:
     """Add rows from a CSV file (UTF-8 with or without BOM, or Latin-1); extra columns become variables."""
     batch = batches.get_for_update(session, principal.workspace_id, batch_id)
-    _, rows = read_rows(file.file, require_phone=batch.channel != Channel.EMAIL)
+    _, rows = read_rows(file.file, runtime_of(request).settings, require_phone=batch.channel != Channel.EMAIL)
     options = IngestOptions.of(runtime_of(request).settings, country_code or None, update_existing)
     return as_answer(service.add_calls(session, batch, rows, runtime_of(request).clock.now(), options))
 
@@ -170,18 +170,21 @@ def _export_lines(sessions: sessionmaker[Session], batch_id: str) -> Iterator[st
     yield buffer.getvalue()
 
 
-def _cell(value: object) -> object:
+def _cell(value: object) -> str:
+    """The text of one cell; whatever a row carried is shown by a spreadsheet, never run as a formula."""
     if value is None:
         return ""
     if isinstance(value, dict):
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+        text = orjson.dumps(value).decode()
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return neutralise(text)
 
 
 @router.get("/calls/{call_id}")
 def get_call(call_id: str, principal: Reader, session: DbSession) -> CallDetail:
     call = service.get(session, principal.workspace_id, call_id)
-    attempts = [Attempt.model_validate(a) for a in service.attempts_of(session, call)]
+    attempts = [Attempt.of(a, call.prompt) for a in service.attempts_of(session, call)]
     return CallDetail.of(CallSummary.model_validate(call), attempts)

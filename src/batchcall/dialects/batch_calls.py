@@ -386,7 +386,7 @@ async def add_contacts(
 
         def ingest_csv() -> IngestResult:
             batch = batches.get_for_update(session, principal.workspace_id, batch_id)
-            _, rows = read_rows(upload.file)
+            _, rows = read_rows(upload.file, runtime.settings)
             return calls.add_calls(session, batch, rows, now, options)
 
         result = await run_in_threadpool(ingest_csv)

@@ -114,6 +114,7 @@ class BulkBatch(BaseModel):
     skipped_calls: int
     canceled_calls: int
     expired_calls: int
+    unknown_calls: int
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -141,6 +142,7 @@ class BulkBatch(BaseModel):
             skipped_calls=counts.skipped,
             canceled_calls=counts.canceled,
             expired_calls=counts.expired,
+            unknown_calls=counts.unknown,
             created_at=batch.created_at,
             started_at=batch.started_at,
             completed_at=batch.completed_at,
@@ -258,7 +260,7 @@ def upload(
     session: DbSession,
 ) -> BulkSubmitAnswer:
     """The same from a CSV file (UTF-8 or Latin-1, header aliases); ``campaign_name`` defaults to its name."""
-    header, rows = read_rows(file.file, require_phone=False)
+    header, rows = read_rows(file.file, runtime_of(request).settings, require_phone=False)
     if "phone_number" not in header and "email" not in header:
         found = ", ".join(repr(h) for h in header if h) or "none"
         raise Invalid(f"The CSV file has no phone number or email column; columns found: {found}")
