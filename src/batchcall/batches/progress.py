@@ -21,6 +21,7 @@ SHOWN_COUNTERS = (
     "skipped",
     "canceled",
     "expired",
+    "unknown",
 )
 
 

@@ -22,6 +22,7 @@ COUNTER_OF_STATUS: dict[str, str] = {
     CallStatus.CANCELED: "canceled",
     CallStatus.EXPIRED: "expired",
     CallStatus.SKIPPED: "skipped",
+    CallStatus.UNKNOWN: "unknown",
 }
 
 

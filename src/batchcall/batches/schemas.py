@@ -144,6 +144,7 @@ class Counters(BaseModel):
     skipped: int = 0
     canceled: int = 0
     expired: int = 0
+    unknown: int = Field(default=0, description="Calls dialled whose outcome the provider never told")
     sent: int = Field(default=0, description="Calls dialled at least once")
     picked_up: int = Field(default=0, description="Calls answered by a person")
 

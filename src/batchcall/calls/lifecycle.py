@@ -61,6 +61,8 @@ class DueCall:
     instruction: str | None
     variables: dict[str, Any]
     attempt_count: int
+    # As rendered for its first attempt.
+    prompt: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,24 +134,29 @@ def start_attempts(
 ) -> list[dict[str, object]]:
     """Waiting calls become ``dialing`` under this worker's lease, each with a new attempt (the rows).
 
-    The claim holds the calls' rows locked, so each one's attempt number is the one it read plus one."""
-    calls: list[dict[str, Any]] = []
+    The claim holds the calls' rows locked, so each one's attempt number is the one it read plus one. A
+    prompt is stored once: a first attempt's on its call, a later one's on the attempt only where it
+    differs from the call's (its agent was edited in between)."""
+    first_calls: list[dict[str, Any]] = []
+    later_calls: list[dict[str, Any]] = []
     rows: list[dict[str, object]] = []
     for dial in dials:
         call = dial.call
         number = call.attempt_count + 1
-        calls.append(
-            {
-                "id": call.id,
-                "status": CallStatus.DIALING.value,
-                "attempt_count": number,
-                "from_number": dial.from_number,
-                "lease_owner": worker_id,
-                "lease_expires_at": lease_until,
-                "next_attempt_at": None,
-                "updated_at": now,
-            }
-        )
+        row: dict[str, Any] = {
+            "id": call.id,
+            "status": CallStatus.DIALING.value,
+            "attempt_count": number,
+            "from_number": dial.from_number,
+            "lease_owner": worker_id,
+            "lease_expires_at": lease_until,
+            "next_attempt_at": None,
+            "updated_at": now,
+        }
+        if number == 1:
+            first_calls.append(row | {"prompt": dial.prompt})
+        else:
+            later_calls.append(row)
         rows.append(
             {
                 "id": new_id(),
@@ -161,7 +168,7 @@ def start_attempts(
                 "channel": call.channel,
                 "to": call.email if call.channel == Channel.EMAIL else call.to,
                 "from_number": dial.from_number,
-                "prompt": dial.prompt,
+                "prompt": None if number == 1 or dial.prompt == call.prompt else dial.prompt,
                 "status": CallStatus.DIALING.value,
                 "outcome": None,
                 "error": None,
@@ -174,7 +181,8 @@ def start_attempts(
                 "summary": None,
             }
         )
-    repository.overwrite_calls(session, calls)
+    repository.overwrite_calls(session, first_calls)
+    repository.overwrite_calls(session, later_calls)
     repository.insert_attempts(session, rows)
     _log_moves(
         [(d.call.id, d.call.batch_id, d.call.status, CallStatus.DIALING) for d in dials], worker=worker_id
@@ -201,8 +209,14 @@ def mark_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: d
         repository.record_placed(session, placed, now)
 
 
-def give_back(session: Session, returns: Sequence[tuple[Call, str, datetime]], now: datetime) -> None:
-    """The provider placed nothing (a temporary fault): each attempt is undone and its call waits again.
+def give_back(
+    session: Session,
+    returns: Sequence[tuple[Call, str, datetime]],
+    now: datetime,
+    reason: str = "provider unavailable",
+) -> None:
+    """The provider placed nothing (a temporary fault, or a dial that never reached it): each attempt is
+    undone and its call waits again.
 
     ``returns`` holds (call, attempt id, when to try again).
     """
@@ -214,7 +228,7 @@ def give_back(session: Session, returns: Sequence[tuple[Call, str, datetime]], n
         call.lease_owner = None
         call.lease_expires_at = None
         call.updated_at = now
-        _changed(call, CallStatus.QUEUED, retry_at=due.isoformat(), reason="provider unavailable")
+        _changed(call, CallStatus.QUEUED, retry_at=due.isoformat(), reason=reason)
 
 
 def progress(
@@ -301,9 +315,11 @@ def finish(
     _queue_events(session, [(call.id, call.workspace_id, call.status) for call, *_ in endings])
 
 
-def extend_lease(call: Call, worker_id: str, until: datetime) -> None:
-    """Still in flight at the provider: whoever checked holds the call until it checks again."""
-    call.lease_owner = worker_id
+def hold_for_provider(call: Call, until: datetime) -> None:
+    """A recovered call still in flight, or of an outcome still to learn: it waits for the provider's
+    events until ``until``, when whoever reconciles lapsed calls asks again. No live worker owns it, so no
+    heartbeat renews it past that time."""
+    call.lease_owner = None
     call.lease_expires_at = until
 
 

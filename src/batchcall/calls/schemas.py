@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from batchcall.kit.bounds import CountryCode
 from batchcall.kit.schema import Read
+from batchcall.models import Attempt as AttemptRow
 
 
 class RowErrorOut(BaseModel):
@@ -50,6 +51,15 @@ class Attempt(Read):
     cost_micros: int | None
     transcript: str | None
     summary: str | None
+
+    @classmethod
+    def of(cls, attempt: AttemptRow, call_prompt: str | None) -> "Attempt":
+        """The attempt with the prompt rendered for it: its own where it differs from its call's, which is
+        kept once on the call."""
+        answer = cls.model_validate(attempt)
+        if attempt.prompt is None:
+            answer.prompt = call_prompt
+        return answer
 
 
 class CallSummary(Read):

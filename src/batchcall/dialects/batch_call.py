@@ -40,7 +40,7 @@ AGENT_PREFIX = "agent_"
 # C's names for the native row fields, for the messages about skipped tasks.
 TASK_FIELDS = {"phone_number": "to_number", "variables": "dynamic_variables", "max_retries": "max_retries"}
 # Counted as completed: the dial happened and ended, whatever its outcome.
-FINISHED = ("completed", "no_answer", "busy", "voicemail", "failed")
+FINISHED = ("completed", "no_answer", "busy", "voicemail", "failed", "unknown")
 
 
 def _agent_id(value: str) -> str:

@@ -37,6 +37,8 @@ class Claimer:
     worker_id: str
     lease: timedelta
     limit: int
+    # A rendered prompt longer than this is not dialled.
+    max_prompt_chars: int
 
 
 def prompt_values(call: DueCall) -> dict[str, object]:
@@ -80,7 +82,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
         batch.next_dial_at = caps.next_caller_day(capacity, now)
         return claimed
     template = repository.agent_template(session, batch.agent_id) if batch.agent_id else None
-    dials = _choose(session, batch, capacity, allowance.count, template, now, claimed)
+    dials = _choose(session, batch, capacity, allowance.count, template, claimer, now, claimed)
     if not dials:
         batch.next_dial_at = repository.earliest_waiting(session, batch.id)
         return claimed
@@ -110,6 +112,7 @@ def _choose(
     capacity: caps.CallerCapacity,
     budget: int,
     template: str | None,
+    claimer: Claimer,
     now: datetime,
     claimed: Claimed,
 ) -> list[Dial]:
@@ -135,11 +138,14 @@ def _choose(
                 if verdict.at != now:
                     waits.append((call, verdict.at, verdict.reason))
                     continue
+            prompt = render_prompt(template, prompt_values(call)) if template else call.instruction
+            if prompt is not None and len(prompt) > claimer.max_prompt_chars:
+                skips.append((call, _too_long(prompt, claimer.max_prompt_chars)))
+                continue
             from_number = rotation.choose(batch, capacity, call.from_number) if batch.from_numbers else None
             if batch.from_numbers and from_number is None:
                 out_of_callers = True
                 break
-            prompt = render_prompt(template, prompt_values(call)) if template else call.instruction
             dials.append(Dial(call, from_number, prompt))
         lifecycle.skip(session, skips, now)
         lifecycle.defer(session, waits, now)
@@ -147,3 +153,10 @@ def _choose(
         if out_of_callers:
             break
     return dials
+
+
+def _too_long(prompt: str, limit: int) -> str:
+    return (
+        f"the prompt rendered for this call is {len(prompt)} characters, over the limit of {limit} "
+        "(BATCHCALL_MAX_PROMPT_CHARS); shorten the agent's template or the row's variables"
+    )

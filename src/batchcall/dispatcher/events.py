@@ -184,25 +184,38 @@ def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> list[
     return paused
 
 
-def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime, retriable: bool) -> int:
-    """End attempts (attempt id, reason) that failed without a provider outcome.
-
-    With ``retriable`` the retry rules apply (the provider refused the dial, so nothing reached the
-    person); without, the call ends failed, because the dial may have gone out and must not be repeated.
-    """
-    if not pairs:
+def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime) -> int:
+    """End attempts (attempt id, reason) that failed without a provider outcome: the provider refused the
+    dial, or no longer knows it, so nothing reached the person and the retry rules apply."""
+    live = _named_in_flight(session, pairs)
+    if not live:
         return 0
+    end_attempts(
+        session, [(found, Ending(CallStatus.FAILED, now, error=reason)) for found, reason in live], now
+    )
+    trip_breakers(session, {found.call.batch_id for found, _ in live}, now)
+    return len(live)
+
+
+def end_unknown(session: Session, pairs: Sequence[tuple[str, str]], now: datetime) -> int:
+    """End attempts (attempt id, reason) whose outcome nobody can tell any more: each call ends ``unknown``
+    and is not tried again, because the dial may have reached the person."""
+    live = _named_in_flight(session, pairs)
+    lifecycle.finish(
+        session,
+        [
+            (found.call, found.attempt, Ending(CallStatus.UNKNOWN, now, error=reason), None)
+            for found, reason in live
+        ],
+        now,
+    )
+    return len(live)
+
+
+def _named_in_flight(session: Session, pairs: Sequence[tuple[str, str]]) -> list[tuple[_InFlight, str]]:
+    """The attempts of ``pairs`` (attempt id, reason) still in flight, with their reasons."""
+    if not pairs:
+        return []
     reasons = dict(pairs)
     live = _in_flight(session, repository.attempts_named(session, list(reasons)))
-    endings = [
-        (found, Ending(CallStatus.FAILED, now, error=reasons[attempt_id]))
-        for attempt_id, found in live.items()
-    ]
-    if retriable:
-        end_attempts(session, endings, now)
-        trip_breakers(session, {found.call.batch_id for found in live.values()}, now)
-    else:
-        lifecycle.finish(
-            session, [(found.call, found.attempt, ending, None) for found, ending in endings], now
-        )
-    return len(live)
+    return [(found, reasons[attempt_id]) for attempt_id, found in live.items()]

@@ -24,10 +24,11 @@ from batchcall.dispatcher import events, repository
 from batchcall.dispatcher.claim import Claimer, claim
 from batchcall.dispatcher.lease import Heartbeat
 from batchcall.kit.ids import new_id
-from batchcall.models import BatchStatus
+from batchcall.models import Attempt, BatchStatus, Call
 from batchcall.providers import registry
 from batchcall.providers.base import (
     DialRequest,
+    NoStatus,
     Provider,
     ProviderRejected,
     ProviderUnavailable,
@@ -43,10 +44,26 @@ RECONCILE_LIMIT = 500
 DIAL_BUDGET_SECONDS = 0.5
 # Until the provider's dial time is measured, claims are at most this large.
 FIRST_CLAIM = 100
-# The reason a recovered attempt ends with when its dial may or may not have reached the provider.
+# Why a recovered attempt ends unknown: its worker stopped before recording the provider's id for the dial,
+# the provider cannot be asked about it by our attempt id, and no callback came in time.
 UNKNOWN_DIAL = (
-    "the worker stopped before the provider confirmed the dial; not redialled, as it may have gone out"
+    "the worker stopped before recording the provider's confirmation of the dial, and neither the provider "
+    "nor a callback said how it went; not redialled, as it may have reached the person"
 )
+# Why a recovered attempt is undone: the provider has no record of it, so the dial never went out.
+NEVER_PLACED = "the dial never reached the provider"
+
+
+@dataclass
+class Recovered:
+    """What reconciling lapsed calls found, to be written together."""
+
+    statuses: list[StatusEvent] = field(default_factory=list)
+    # (call, attempt id, due again)
+    never_placed: list[tuple[Call, str, datetime]] = field(default_factory=list)
+    # (attempt id, reason)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +99,7 @@ class Dispatcher:
             self.worker_id,
             timedelta(seconds=settings.lease_seconds),
             settings.claim_batch_size,
+            settings.max_prompt_chars,
         )
         self.heartbeat = Heartbeat(runtime, self.worker_id, self.claimer.lease)
         # Events taken from the provider and not yet stored: they are kept until a write of them commits.
@@ -129,44 +147,87 @@ class Dispatcher:
         tick.ended += received.ended
 
     def reconcile(self, tick: Tick) -> None:
-        """Ask the provider about each call whose lease lapsed: end it, or hold it until the next check."""
+        """Ask the provider about each call whose lease lapsed: end it, or hold it until the next check.
+
+        A dial whose provider id was never recorded (its worker died in between) is looked up by our
+        attempt id: found, it goes on as any other; never placed, it is undone and dialled again; when the
+        provider cannot tell, it waits for a late callback until ``unconfirmed_dial_timeout_seconds`` after
+        it started, and then ends unknown.
+        """
         now = self._now()
         with unit_of_work(self.runtime.sessions) as session:
             lapsed = repository.lapsed_calls(session, now, RECONCILE_LIMIT)
             if not lapsed:
                 return
             attempts = repository.current_attempts(session, lapsed)
-            found, unknown, refused = [], [], []
+            recovered = Recovered()
+            unconfirmed: list[tuple[Call, Attempt]] = []
             for call in lapsed:
                 attempt = attempts.get(call.id)
-                if attempt is None or attempt.provider_call_id is None:
-                    if attempt is not None:
-                        unknown.append((attempt.id, UNKNOWN_DIAL))
+                if attempt is None:
                     continue
-                try:
-                    status = self.provider.fetch_status(attempt.provider_call_id)
-                except ProviderUnavailable as fault:
-                    lifecycle.extend_lease(
-                        call, self.worker_id, now + timedelta(seconds=fault.retry_after_seconds)
-                    )
-                    continue
-                except ProviderRejected as fault:
-                    refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
-                    continue
-                if status.is_final:
-                    found.append(status)
+                if attempt.provider_call_id is None:
+                    unconfirmed.append((call, attempt))
                 else:
-                    lifecycle.extend_lease(call, self.worker_id, now + self.claimer.lease)
+                    self._fetch(call, attempt, now, recovered)
+            self._look_up(unconfirmed, now, recovered)
             log.info(
                 "reconciling %d lapsed call(s)",
                 len(lapsed),
-                extra={"worker": self.worker_id, "final": len(found), "unknown": len(unknown)},
+                extra={
+                    "worker": self.worker_id,
+                    "statuses": len(recovered.statuses),
+                    "never_placed": len(recovered.never_placed),
+                    "unknown": len(recovered.unknown),
+                },
             )
-            received = events.receive(session, self.provider.name, found, now)
-            events.abandon(session, unknown, now, retriable=False)
-            events.abandon(session, refused, now, retriable=True)
+            lifecycle.give_back(session, recovered.never_placed, now, reason=NEVER_PLACED)
+            received = events.receive(session, self.provider.name, recovered.statuses, now)
+            ended_unknown = events.end_unknown(session, recovered.unknown, now)
+            abandoned = events.abandon(session, recovered.refused, now)
         tick.reconciled += len(lapsed)
-        tick.ended += received.ended
+        tick.ended += received.ended + ended_unknown + abandoned
+
+    def _fetch(self, call: Call, attempt: Attempt, now: datetime, recovered: Recovered) -> None:
+        """The status of a lapsed attempt, asked by its provider id."""
+        assert attempt.provider_call_id is not None
+        try:
+            status = self.provider.fetch_status(attempt.provider_call_id)
+        except ProviderUnavailable as fault:
+            lifecycle.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
+            return
+        except ProviderRejected as fault:
+            recovered.refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
+            return
+        recovered.statuses.append(status)
+        if not status.is_final:
+            lifecycle.hold_for_provider(call, now + self.claimer.lease)
+
+    def _look_up(self, unconfirmed: list[tuple[Call, Attempt]], now: datetime, recovered: Recovered) -> None:
+        """What the provider knows of lapsed attempts without a provider id, asked by our attempt ids."""
+        if not unconfirmed:
+            return
+        try:
+            answers = self.provider.lookup([attempt.id for _, attempt in unconfirmed])
+        except ProviderUnavailable as fault:
+            for call, _ in unconfirmed:
+                lifecycle.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
+            return
+        timeout = timedelta(seconds=self.runtime.settings.unconfirmed_dial_timeout_seconds)
+        for call, attempt in unconfirmed:
+            answer = answers.get(attempt.id, NoStatus.CANNOT_TELL)
+            if isinstance(answer, StatusEvent):
+                attempt.provider_call_id = answer.provider_call_id
+                recovered.statuses.append(answer)
+                if not answer.is_final:
+                    lifecycle.hold_for_provider(call, now + self.claimer.lease)
+            elif answer is NoStatus.NOT_PLACED:
+                recovered.never_placed.append((call, attempt.id, now))
+            elif now >= attempt.started_at + timeout:
+                recovered.unknown.append((attempt.id, UNKNOWN_DIAL))
+            else:
+                # Late callbacks find the attempt by our id meanwhile; the last look is at the timeout.
+                lifecycle.hold_for_provider(call, attempt.started_at + timeout)
 
     def advance_batches(self) -> None:
         """Start scheduled batches whose time came; expire the waiting calls of batches past their end."""
@@ -220,7 +281,7 @@ class Dispatcher:
                 lifecycle.mark_placed(session, placed, now)
                 if unavailable:
                     self._give_back(session, requests, unavailable, now)
-                events.abandon(session, refused, now, retriable=True)
+                events.abandon(session, refused, now)
         except Exception:
             # What the provider said is not stored: the leases lapse, and reconciling asks the provider.
             self.heartbeat.release(request.call_id for request in requests)

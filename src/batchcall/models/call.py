@@ -22,6 +22,8 @@ class CallStatus(StrEnum):
     CANCELED = "canceled"
     EXPIRED = "expired"
     SKIPPED = "skipped"
+    # The dial may have reached the person, but neither the provider nor a callback ever said how it went.
+    UNKNOWN = "unknown"
 
 
 WAITING_STATUSES = frozenset({CallStatus.QUEUED, CallStatus.SCHEDULED})
@@ -36,6 +38,7 @@ TERMINAL_STATUSES = frozenset(
         CallStatus.CANCELED,
         CallStatus.EXPIRED,
         CallStatus.SKIPPED,
+        CallStatus.UNKNOWN,
     }
 )
 

@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from batchcall.models import TERMINAL_STATUSES
@@ -45,6 +46,15 @@ class StatusEvent:
     @property
     def is_final(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class NoStatus(StrEnum):
+    """What a provider answers for a dial it cannot give the status of by our attempt id."""
+
+    # The provider has no such call: the dial never reached it, so it can be placed again.
+    NOT_PLACED = "not_placed"
+    # The provider keeps no record it can search by our attempt id: only a callback can tell.
+    CANNOT_TELL = "cannot_tell"
 
 
 def status_event_id(provider_call_id: str, status: str) -> str:
@@ -92,6 +102,15 @@ class Provider(Protocol):
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         """The call's current state, asked of the provider. Raises ProviderRejected for an unknown id."""
+        ...
+
+    def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
+        """The provider's own record of each dial, found by our attempt id (which travels with the call:
+        in its callback URL, and as the vendor's client reference where it has one), for dials whose
+        provider id was never recorded: the call's status with its provider id, or why there is none.
+
+        Raises ProviderUnavailable when the provider cannot be asked now.
+        """
         ...
 
     def poll_events(self) -> Sequence[StatusEvent]:

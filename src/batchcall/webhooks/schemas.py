@@ -23,6 +23,7 @@ class EventType(StrEnum):
     CALL_CANCELED = "call.canceled"
     CALL_EXPIRED = "call.expired"
     CALL_SKIPPED = "call.skipped"
+    CALL_UNKNOWN = "call.unknown"
     BATCH_STATUS_CHANGED = "batch.status_changed"
 
 

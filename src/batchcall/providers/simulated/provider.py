@@ -10,14 +10,20 @@ import itertools
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from batchcall.config import Settings
 from batchcall.kit.clock import Clock
 from batchcall.models import CallStatus
-from batchcall.providers.base import DialRequest, ProviderRejected, StatusEvent, status_event_id
+from batchcall.providers.base import (
+    DialRequest,
+    NoStatus,
+    ProviderRejected,
+    StatusEvent,
+    status_event_id,
+)
 from batchcall.providers.simulated import callback
 
 NAME = "simulated"
@@ -129,6 +135,30 @@ class Ledger:
         finally:
             os.close(descriptor)
 
+    def find(self, attempt_ids: Collection[str]) -> dict[str, SimulatedCall]:
+        """The dials of these attempts that the ledger holds, rebuilt from their lines."""
+        found: dict[str, SimulatedCall] = {}
+        if not attempt_ids:
+            return found
+        try:
+            lines = open(self.path, encoding="utf-8")
+        except FileNotFoundError:
+            return found  # no dial was placed yet
+        with lines:
+            for text in lines:
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    # The line another process is writing at this moment: a dial too recent to be asked about.
+                    continue
+                if line["attempt_id"] in attempt_ids:
+                    started = datetime.fromisoformat(line["started_at"])
+                    length = datetime.fromisoformat(line["ended_at"]) - started
+                    found[line["attempt_id"]] = SimulatedCall(
+                        line["attempt_id"], started, length, last_four_digits(line["to"])
+                    )
+        return found
+
 
 class SimulatedProvider:
     """Voice, SMS and email that behave by the number dialled; events come due on the injected clock."""
@@ -146,10 +176,13 @@ class SimulatedProvider:
         # Final events of the calls this process placed, by the instant they come due.
         self._due: list[tuple[datetime, int, StatusEvent]] = []
         self._order = itertools.count()
+        # The calls this process placed whose final event it has not handed over yet, by attempt id.
+        self._placed: dict[str, SimulatedCall] = {}
 
     def start_call(self, request: DialRequest) -> str:
         started = self._clock.now()
         call = SimulatedCall(request.attempt_id, started, self._length, last_four_digits(request.to))
+        self._placed[request.attempt_id] = call
         if self._ledger is not None:
             self._ledger.append(request, call)
         heapq.heappush(self._due, (call.ended_at, next(self._order), call.final_event(call.ended_at)))
@@ -170,7 +203,20 @@ class SimulatedProvider:
         ready: list[StatusEvent] = []
         while self._due and self._due[0][0] <= now:
             ready.append(heapq.heappop(self._due)[2])
+        for event in ready:
+            if event.attempt_id is not None:
+                self._placed.pop(event.attempt_id, None)
         return ready
+
+    def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
+        """From the calls this process placed, and from the ledger, which holds every dial of every
+        process; without a ledger, a call another process placed is one it cannot tell of."""
+        now = self._clock.now()
+        found = {a: self._placed[a] for a in attempt_ids if a in self._placed}
+        if self._ledger is not None:
+            found |= self._ledger.find(set(attempt_ids) - found.keys())
+        missing = NoStatus.NOT_PLACED if self._ledger is not None else NoStatus.CANNOT_TELL
+        return {a: found[a].status_at(now) if a in found else missing for a in attempt_ids}
 
     def signed_callback(self, event: StatusEvent) -> tuple[dict[str, str], bytes]:
         """The request (headers, body) this provider sends to report ``event``, signed now."""
