@@ -153,7 +153,13 @@ class BodySizeLimit:
         upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
         cap = self.max_upload_bytes if upload else self.max_bytes
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > cap:
+        # A length longer than the cap's own digits is over the cap without being read as a number
+        # (Python refuses to convert strings of thousands of digits).
+        if (
+            declared is not None
+            and declared.isdigit()
+            and (len(declared) > len(str(cap)) or int(declared) > cap)
+        ):
             await self._refuse(send, cap)
             return
         received = 0
