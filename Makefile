@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve worker test test-fast bench lint format clean
+.PHONY: install system-deps serve worker test test-fast bench lint format clean
 
 install: $(STAMP)
 
@@ -20,11 +20,15 @@ serve: install
 worker: install
 	$(BIN)/batchcall worker
 
+# What the tests need from the system besides PostgreSQL: a Redis server (rate limits shared by processes).
+system-deps:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+
 # One throw-away database per xdist worker and engine, so the workers never share state.
-test: install
+test: install system-deps
 	$(BIN)/pytest -n auto
 
-test-fast: install
+test-fast: install system-deps
 	$(BIN)/pytest -n auto -m "not slow"
 
 bench: install
