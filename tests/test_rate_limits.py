@@ -4,6 +4,7 @@ The ``limits`` library keeps its windows on the wall clock and takes no injected
 window freeing waits for it, a second at most.
 """
 
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,27 @@ from batchcall.runtime import Runtime
 from batchcall.testing import free_port
 from tests.support import Tenant
 
-REDIS = "redis://127.0.0.1:6379"
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A Redis server of this test module's own, on a free loopback port, gone when the module ends."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if (
+                subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout
+                == b"PONG\n"
+            ):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def second_key(runtime: Runtime, tenant: Tenant) -> dict[str, str]:
@@ -132,9 +153,9 @@ def test_dialect_d_whole_key_header_counts_against_the_key(
 
 
 @pytest.fixture
-def redis_apps(runtime: Runtime) -> Iterator[tuple[TestClient, TestClient]]:
+def redis_apps(runtime: Runtime, redis_url: str) -> Iterator[tuple[TestClient, TestClient]]:
     """Two app instances, as two processes would be, sharing their counts in Redis."""
-    runtime.settings.rate_limit_storage = REDIS
+    runtime.settings.rate_limit_storage = redis_url
     other = Runtime(runtime.settings, runtime.engine, runtime.sessions, runtime.clock)
     with TestClient(create_app(runtime)) as first, TestClient(create_app(other)) as second:
         yield first, second
