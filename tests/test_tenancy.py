@@ -5,6 +5,7 @@ the app's OpenAPI paths, so a new native endpoint without a case here fails the 
 are excluded by prefix: each dialect answers a foreign id in its own way and is tested with its dialect.)
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from batchcall.models import WebhookDelivery
 from batchcall.runtime import Runtime
 from tests import routes
 from tests.store import snapshot
-from tests.support import Tenant, add_rows, create_batch
+from tests.support import Tenant, add_rows, create_batch, register_numbers
 
 CSV = ("c.csv", b"phone\n+14155550199\n", "text/csv")
 
@@ -243,3 +244,105 @@ def test_the_same_number_may_live_in_two_workspaces(
     mine = client.get("/v1/contacts", headers=tenant.headers).json()["data"]
     theirs = client.get("/v1/contacts", headers=other_tenant.headers).json()["data"]
     assert mine[0]["id"] != theirs[0]["id"]
+
+
+# How each entry point that takes caller ids is asked to use ``caller`` (a phone number as the native API
+# answers it) as workspace B, with B's agent and B's drafts in ``own``: (send, status when refused).
+Send = Callable[[TestClient, Tenant, dict[str, Any], dict[str, str]], Any]
+CALLER_ID_ENTRIES: dict[str, tuple[Send, int]] = {
+    "native create": (
+        lambda client, b, caller, own: client.post(
+            "/v1/batches", json={"name": "x", "from_numbers": [caller["number"]]}, headers=b.headers
+        ),
+        422,
+    ),
+    "native create by id": (
+        lambda client, b, caller, own: client.post(
+            "/v1/batches", json={"name": "x", "phone_number_ids": [caller["id"]]}, headers=b.headers
+        ),
+        422,
+    ),
+    "native update": (
+        lambda client, b, caller, own: client.patch(
+            f"/v1/batches/{own['draft_id']}", json={"from_numbers": [caller["number"]]}, headers=b.headers
+        ),
+        422,
+    ),
+    "B create": (
+        lambda client, b, caller, own: client.post(
+            "/v1/batch-calls",
+            json={"name": "x", "agent_id": own["agent_id"], "phone_number_ids": [caller["id"]]},
+            headers=b.headers,
+        ),
+        422,
+    ),
+    "B update": (
+        lambda client, b, caller, own: client.patch(
+            f"/v1/batch-calls/{own['draft_id']}", json={"phone_number_ids": [caller["id"]]}, headers=b.headers
+        ),
+        422,
+    ),
+    "C create": (
+        lambda client, b, caller, own: client.post(
+            "/batch-call",
+            json={"from_number": caller["number"], "tasks": [{"to_number": "+12137774445"}]},
+            headers={"X-API-KEY": b.key_id, "X-API-SECRET": b.key_secret},
+        ),
+        422,
+    ),
+    "D create": (
+        lambda client, b, caller, own: client.post(
+            "/api/call/createBatch",
+            json={"name": "x", "callingNumbers": [caller["number"]]},
+            headers={"x-api-key": b.api_key},
+        ),
+        400,
+    ),
+    "D create for an agent": (
+        lambda client, b, caller, own: client.post(
+            "/api/call/createBatch",
+            json={"name": "x", "agentId": own["agent_id"], "callingNumbers": [caller["number"]]},
+            headers={"x-api-key": b.api_key},
+        ),
+        400,
+    ),
+}
+
+
+@pytest.fixture
+def own_of_b(client: TestClient, other_tenant: Tenant) -> dict[str, str]:
+    """Workspace B's agent, with a phone number of B's own assigned to it, and a draft of B's."""
+    agent = _ok(client.post("/v1/agents", json={"name": "B's agent"}, headers=other_tenant.headers))
+    [number] = register_numbers(client, other_tenant, "+14155550200", agent_id=agent["id"])
+    draft = create_batch(client, other_tenant, agent_id=agent["id"])
+    return {
+        "agent_id": agent["id"],
+        "draft_id": draft["id"],
+        "number": number["number"],
+        "number_id": number["id"],
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(CALLER_ID_ENTRIES))
+def test_a_workspace_calls_only_from_its_own_numbers(
+    client: TestClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    ids_of_a: dict[str, str],
+    own_of_b: dict[str, str],
+    entry: str,
+) -> None:
+    send, refused_status = CALLER_ID_ENTRIES[entry]
+    a_number = _ok(client.get(f"/v1/phone-numbers/{ids_of_a['number_id']}", headers=tenant.headers))
+    before = snapshot(runtime)
+
+    refused = send(client, other_tenant, a_number, own_of_b)
+    assert refused.status_code == refused_status, refused.text
+    assert a_number["number"] in refused.text or a_number["id"] in refused.text
+    assert snapshot(runtime) == before
+    pools = [b["from_numbers"] for b in _ok(client.get("/v1/batches", headers=other_tenant.headers))["data"]]
+    assert pools == [[own_of_b["number"]]]
+
+    own_number = {"id": own_of_b["number_id"], "number": own_of_b["number"]}
+    assert send(client, other_tenant, own_number, own_of_b).status_code in (200, 201)

@@ -63,6 +63,7 @@ def serve(
 ) -> None:
     """Run the API (and, unless BATCHCALL_RUN_DISPATCHER=false, the dispatcher) in this process."""
     from batchcall.app import create_app
+    from batchcall.observability import server_log_config
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -75,6 +76,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level=settings.log_level.lower(),
+            log_config=server_log_config(),
         )
     finally:
         parallel.shutdown()

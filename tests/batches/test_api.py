@@ -10,7 +10,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Batch, Call
 from batchcall.runtime import Runtime
 from tests.store import count, set_columns, snapshot
-from tests.support import Tenant, add_rows, create_batch
+from tests.support import Tenant, add_rows, create_batch, register_numbers
 
 STATES = ["draft", "scheduled", "active", "paused", "completed", "canceled"]
 ROWS = [{"phone_number": "+14155550101"}, {"phone_number": "+14155550102"}]
@@ -243,6 +243,7 @@ def test_settings_are_checked_and_echoed(client: TestClient, tenant: Tenant) -> 
         {"campaign": "x"},
         "crm",
     )
+    register_numbers(client, tenant, "+14155550100")
     by_ids = create_batch(client, tenant, phone_number_ids=[number["id"]], from_numbers=["+1 415 555 0100"])
     assert by_ids["from_numbers"] == ["+14155550100", "+12125550100"]
 

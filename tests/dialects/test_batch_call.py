@@ -1,24 +1,35 @@
 """Dialect C, create batch call: the seed's example, ids, statuses, limits, auth, tasks_url, live counters."""
 
 import json
+import logging
 import re
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from batchcall import cli
+from batchcall.app import create_app
 from batchcall.config import get_settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
+from batchcall.models import Batch
+from batchcall.observability import server_log_config
 from batchcall.runtime import Runtime
 from tests.conftest import START
 from tests.dialects.conftest import dial_until, make_agent, tag_of
-from tests.support import Tenant, batch_of, calls_of, make_tenant
+from tests.store import count
+from tests.support import Tenant, batch_of, calls_of, make_tenant, register_numbers
 
 # The seed's example body as written; only the agent id differs (it must name an agent of this workspace).
 SEED_EXAMPLE = """
@@ -44,6 +55,7 @@ SEED_EXAMPLE = """
 }
 """
 BATCH_CALL_ID = re.compile(r"^batch_call_[0-9a-f]{32}$")
+CALLER = "+14157774444"
 
 
 def _native(batch_call_id: str) -> str:
@@ -52,6 +64,12 @@ def _native(batch_call_id: str) -> str:
 
 def _headers(tenant: Tenant) -> dict[str, str]:
     return {"X-API-KEY": tenant.key_id, "X-API-SECRET": tenant.key_secret}
+
+
+@pytest.fixture(autouse=True)
+def _caller(client: TestClient, tenant: Tenant) -> None:
+    """The seed's from_number, a phone number of the tenant's workspace."""
+    register_numbers(client, tenant, CALLER)
 
 
 @pytest.fixture
@@ -127,9 +145,9 @@ def test_workspace_create_prints_the_two_halves_of_the_key(
     printed = json.loads(result.output)
     assert printed["api_key"] == printed["key_id"] + "." + printed["key_secret"]
     headers = {"X-API-KEY": printed["key_id"], "X-API-SECRET": printed["key_secret"]}
-    agent = client.post(
-        "/v1/agents", json={"name": "A"}, headers={"Authorization": f"Bearer {printed['api_key']}"}
-    )
+    bearer = {"Authorization": f"Bearer {printed['api_key']}"}
+    agent = client.post("/v1/agents", json={"name": "A"}, headers=bearer)
+    assert client.post("/v1/phone-numbers", json={"number": CALLER}, headers=bearer).status_code == 201
     response = client.post("/batch-call", json=_body("agent_" + agent.json()["id"]), headers=headers)
     assert response.status_code == 201, response.text
     assert response.json()["data"]["organization_id"] == printed["workspace_id"]
@@ -182,6 +200,10 @@ def test_defaults(client: TestClient, tenant: Tenant) -> None:
         ({"status": "queued"}, "status"),
         ({"from_number": "12"}, "from_number"),
         ({"trigger_timestamp": -1}, "trigger_timestamp"),
+        ({"trigger_timestamp": 1e30}, "trigger_timestamp"),
+        ({"trigger_timestamp": 10**30}, "trigger_timestamp"),
+        ({"trigger_timestamp": 1e18}, "trigger_timestamp"),
+        ({"trigger_timestamp": 253402300800000}, "trigger_timestamp"),  # year 10000
         ({"status": "scheduled", "trigger_timestamp": None}, "trigger_timestamp"),
     ],
 )
@@ -195,6 +217,26 @@ def test_bad_requests_are_refused_in_the_envelope(
     assert (answer["status"], answer["error"], answer["data"]) == ("error", "invalid", None)
     assert answer["message"].startswith(field)
     assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
+def test_the_latest_trigger_timestamp_a_datetime_holds_is_taken(
+    client: TestClient, tenant: Tenant, agent_id: str
+) -> None:
+    latest = 253402300799999  # 9999-12-31T23:59:59.999Z
+    response = _create(client, tenant, _body(agent_id, status="scheduled", trigger_timestamp=latest))
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["scheduled_timestamp"] == latest
+
+
+def test_a_caller_id_that_is_not_the_workspaces_is_refused_in_the_envelope(
+    client: TestClient, runtime: Runtime, tenant: Tenant, agent_id: str
+) -> None:
+    response = _create(client, tenant, _body(agent_id, from_number="+14157775555"))
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert (answer["status"], answer["error"], answer["data"]) == ("error", "invalid", None)
+    assert answer["message"].startswith("Not a phone number of this workspace: +14157775555;")
+    assert count(runtime, Batch) == 0
 
 
 def test_a_thousand_tasks_fit(client: TestClient, tenant: Tenant, agent_id: str) -> None:
@@ -216,6 +258,21 @@ def test_tasks_that_cannot_be_called_are_named_in_error(
     nothing = _create(client, tenant, _body(agent_id, tasks=[{"to_number": "12"}]))
     assert nothing.status_code == 422
     assert nothing.json()["message"].startswith("No task can be called: tasks[0].to_number")
+
+
+def test_the_tasks_named_in_error_are_the_first_max_errors_listed(
+    client: TestClient, runtime: Runtime, tenant: Tenant, agent_id: str
+) -> None:
+    runtime.settings.max_errors_listed = 2
+    tasks = [{"to_number": "+12137774445"}, *({"to_number": "12"} for _ in range(4))]
+    answer = _create(client, tenant, _body(agent_id, tasks=tasks)).json()
+    assert answer["error"].startswith("tasks[1].to_number: '12' is not")
+    assert answer["error"].count("tasks[") == 2
+    assert answer["error"].endswith("; and 2 more")
+
+    refused = _create(client, tenant, _body(agent_id, tasks=tasks[1:]))
+    assert refused.status_code == 422
+    assert refused.json()["message"].endswith("; and 2 more")
 
 
 def test_ids_map_to_native_ids_and_back(client: TestClient, tenant: Tenant, agent_id: str) -> None:
@@ -284,6 +341,7 @@ def test_tasks_url_is_a_signed_link_to_this_server(
     tampered = client.get(url[:-4] + "0000")
     assert tampered.status_code == 401
     assert tampered.json()["status"] == "error"
+    register_numbers(client, other_tenant, CALLER)
     other_url = _create(client, other_tenant, _body("agent_" + make_agent(client, other_tenant)["id"])).json()
     swapped = url.split("?")[0] + "?" + other_url["data"]["tasks_url"].split("?")[1]
     assert client.get(swapped).status_code == 401
@@ -292,6 +350,78 @@ def test_tasks_url_is_a_signed_link_to_this_server(
     runtime.settings.public_url = "https://calls.example.com/"
     public = _create(client, tenant, _body(agent_id)).json()["data"]["tasks_url"]
     assert public.startswith("https://calls.example.com/batch-call/batch_call_")
+
+
+def test_tasks_url_expires_and_reading_the_batch_call_again_gives_a_fresh_one(
+    client: TestClient, runtime: Runtime, tenant: Tenant, clock: ManualClock, agent_id: str
+) -> None:
+    data = _create(client, tenant, _body(agent_id)).json()["data"]
+    url = data["tasks_url"]
+    expires = int(parse_qs(urlsplit(url).query)["expires"][0])
+    assert expires == int(clock.now().timestamp()) + 24 * 3600
+
+    extended = url.replace(f"expires={expires}", f"expires={expires + 3600}")
+    assert client.get(extended).status_code == 401
+    clock.advance(24 * 3600 - 1)
+    assert client.get(url).status_code == 200
+    clock.advance(1)
+    expired = client.get(url)
+    assert expired.status_code == 403
+    assert expired.json() == {
+        "message": f"This tasks_url has expired; GET /batch-call/{data['batch_call_id']} answers a fresh one",
+        "status": "error",
+        "error": "forbidden",
+        "data": None,
+    }
+    fresh = client.get(f"/batch-call/{data['batch_call_id']}", headers=_headers(tenant)).json()["data"]
+    assert client.get(fresh["tasks_url"]).status_code == 200
+
+    runtime.settings.tasks_url_ttl_seconds = 60
+    short = _create(client, tenant, _body(agent_id)).json()["data"]["tasks_url"]
+    clock.advance(60)
+    assert client.get(short).status_code == 403
+
+
+@contextmanager
+def _served(runtime: Runtime) -> Iterator[str]:
+    """The app behind a real uvicorn server on a loopback port, logging as ``batchcall serve`` does."""
+    loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(lg.handlers[:], lg.filters[:], lg.level, lg.propagate) for lg in loggers]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_config=server_log_config()))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            time.sleep(0.01)  # waiting for the server to listen, not for a time rule
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        listener.close()
+        for lg, (handlers, filters, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.filters, lg.level, lg.propagate = handlers, filters, level, propagate
+
+
+def test_the_access_log_line_of_a_tasks_url_carries_no_signature(
+    client: TestClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    agent_id: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = urlsplit(_create(client, tenant, _body(agent_id)).json()["data"]["tasks_url"])
+    signature = parse_qs(url.query)["signature"][0]
+    with _served(runtime) as base:
+        response = httpx.get(f"{base}{url.path}?{url.query}")
+    assert response.status_code == 200, response.text
+
+    logged = capsys.readouterr()
+    [line] = [line for line in logged.out.splitlines() if "/tasks?" in line]
+    assert f"GET {url.path}?key_id={tenant.key_id}&expires=" in line
+    assert "&signature=[redacted] HTTP/1.1" in line
+    assert signature not in logged.out + logged.err
 
 
 def test_the_dialect_has_its_own_tag(client: TestClient) -> None:

@@ -136,6 +136,12 @@ def test_create_batch_errors(client: TestClient, tenant: Tenant, agent: dict[str
             "/api/call/createBatch", json=body, headers=_headers(tenant) if headers is None else headers
         )
 
+    unregistered = create({"name": "X", "callingNumbers": ["+14155550199"]})
+    assert unregistered.status_code == 400
+    assert unregistered.json()["errorMessage"].startswith(
+        "Not a phone number of this workspace: +14155550199;"
+    )
+    make_number(client, tenant, "+14155550199")
     unassigned = create({"name": "X", "callingNumbers": ["+14155550199"]})
     assert unassigned.status_code == 404
     assert unassigned.json() == {

@@ -11,7 +11,7 @@ from batchcall.providers.base import DialRequest, ProviderRejected, ProviderUnav
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
 from tests.dispatcher.conftest import ledger, number, run_until_done, start
-from tests.support import Tenant, batch_of, calls_of
+from tests.support import Tenant, batch_of, calls_of, register_numbers
 
 POOL = ["+12125550100", "+12125550101", "+12125550102"]
 
@@ -23,6 +23,7 @@ def _callers(client: TestClient, tenant: Tenant, batch_id: str) -> list[str]:
 def test_round_robin_takes_the_pool_in_turn(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
+    register_numbers(client, tenant, *POOL)
     batch = start(
         client,
         tenant,
@@ -37,7 +38,8 @@ def test_round_robin_takes_the_pool_in_turn(
 def test_sequential_uses_each_caller_id_until_its_cap(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
-    client.post("/v1/phone-numbers", json={"number": POOL[0], "daily_cap": 2}, headers=tenant.headers)
+    register_numbers(client, tenant, POOL[0], daily_cap=2)
+    register_numbers(client, tenant, *POOL[1:])
     batch = start(
         client,
         tenant,
@@ -50,6 +52,7 @@ def test_sequential_uses_each_caller_id_until_its_cap(
 
 
 def test_random_stays_in_the_pool(client: TestClient, tenant: Tenant, dispatcher: Dispatcher) -> None:
+    register_numbers(client, tenant, *POOL)
     batch = start(
         client,
         tenant,

@@ -9,7 +9,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.dispatcher.conftest import ledger, number, run_until_done, start
-from tests.support import Tenant, batch_of, calls_of
+from tests.support import Tenant, batch_of, calls_of, register_numbers
 
 
 def _attempts(client: TestClient, tenant: Tenant, call: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,6 +22,7 @@ def _attempts(client: TestClient, tenant: Tenant, call: dict[str, Any]) -> list[
 def test_retries_wait_their_delay_and_stop_at_the_limit(
     client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
+    register_numbers(client, tenant, "+12125550100", "+12125550101")
     batch = start(
         client,
         tenant,

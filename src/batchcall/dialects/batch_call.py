@@ -3,11 +3,12 @@
 ``POST /batch-call`` with ``X-API-KEY`` (key id) and ``X-API-SECRET`` (key secret) creates a batch of up to
 1000 tasks from one ``from_number``. Ids travel as ``batch_call_<hex>`` and ``agent_<uuid>``; the answer is
 ``{message, status, error, data}`` with live counters, and ``tasks_url`` is a signed link to this server
-that lists the tasks as JSON. ``GET /batch-call/{batch_call_id}`` reads the same answer again.
+that lists the tasks as JSON until it expires. ``GET /batch-call/{batch_call_id}`` reads the same answer
+again, with a fresh ``tasks_url``.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -23,7 +24,7 @@ from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate, TimeZone
 from batchcall.calls import service as calls
-from batchcall.calls.service import IngestResult
+from batchcall.calls.service import IngestOptions, IngestResult
 from batchcall.dialects.auth import KeySecretReader, KeySecretWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import to_e164
@@ -41,6 +42,9 @@ AGENT_PREFIX = "agent_"
 TASK_FIELDS = {"phone_number": "to_number", "variables": "dynamic_variables", "max_retries": "max_retries"}
 # Counted as completed: the dial happened and ended, whatever its outcome.
 FINISHED = ("completed", "no_answer", "busy", "voicemail", "failed", "unknown")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last millisecond a datetime can hold (the end of year 9999).
+LATEST_MILLISECONDS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
 
 
 def _agent_id(value: str) -> str:
@@ -60,6 +64,11 @@ def milliseconds(value: datetime | None) -> int | None:
 
 def public_batch_id(native_id: str) -> str:
     return BATCH_PREFIX + uuid.UUID(native_id).hex
+
+
+def tasks_subject(batch_call_id: str, expires: int) -> str:
+    """What a tasks_url's signature covers: the batch call and the link's expiry, so neither can change."""
+    return f"{batch_call_id}/tasks?expires={expires}"
 
 
 def native_batch_id(batch_call_id: str) -> str:
@@ -87,7 +96,9 @@ class BatchCallCreate(BaseModel):
     from_number: Annotated[str, AfterValidator(to_e164)] = Field(description="E.164 format")
     tasks: list[Task] = Field(min_length=1, max_length=MAX_TASKS)
     name: str | None = Field(default=None, max_length=255)
-    trigger_timestamp: int | None = Field(default=None, ge=0, description="Unix timestamp (milliseconds)")
+    trigger_timestamp: int | None = Field(
+        default=None, ge=0, le=LATEST_MILLISECONDS, description="Unix timestamp (milliseconds)"
+    )
     agent_id: Annotated[str, AfterValidator(_agent_id)] | None = Field(
         default=None, description="agent_[uuid] format"
     )
@@ -163,7 +174,7 @@ def _check_organization(session: Session, principal: Principal, organization_id:
 def _schedule(body: BatchCallCreate) -> tuple[Literal["draft", "immediate"] | None, datetime | None]:
     """The native schedule: ``send_now`` or ``sent`` start now, ``draft`` waits, a trigger time schedules."""
     trigger = (
-        None if body.trigger_timestamp is None else datetime.fromtimestamp(body.trigger_timestamp / 1000, UTC)
+        None if body.trigger_timestamp is None else EPOCH + timedelta(milliseconds=body.trigger_timestamp)
     )
     if body.send_now or body.status == "sent":
         return "immediate", None
@@ -189,9 +200,9 @@ def _answer(
     public_id = public_batch_id(batch.id)
     runtime = runtime_of(request)
     base = runtime.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-    query = urlencode(
-        {"key_id": principal.key_id, "signature": auth.url_signature(session, principal, public_id)}
-    )
+    expires = int(runtime.clock.now().timestamp() + runtime.settings.tasks_url_ttl_seconds)
+    signature = auth.url_signature(session, principal, tasks_subject(public_id, expires))
+    query = urlencode({"key_id": principal.key_id, "expires": expires, "signature": signature})
     data = BatchCallData(
         batch_call_id=public_id,
         name=batch.name,
@@ -223,7 +234,8 @@ def create_batch_call(
     A task that cannot be called (a bad number, a missing variable, the do-not-call list) is left out and
     named in ``error``; when no task can be called, nothing is created (422).
     """
-    now = runtime_of(request).clock.now()
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
     _check_organization(session, principal, body.organization_id)
     schedule, scheduled_at = _schedule(body)
     settings = BatchCreate(
@@ -242,8 +254,8 @@ def create_batch_call(
         )
         for number, t in enumerate(body.tasks, start=1)
     )
-    result: IngestResult = calls.add_calls(session, batch, rows, now)
-    errors = "; ".join(_task_error(e) for e in result.errors) or None
+    result: IngestResult = calls.add_calls(session, batch, rows, now, IngestOptions.of(runtime.settings))
+    errors = result.errors.summary(_task_error) or None
     if result.accepted == 0:
         raise Invalid(f"No task can be called: {errors}")
     return _answer(session, request, principal, batch, "Batch call created successfully", errors)
@@ -261,12 +273,17 @@ def get_batch_call(
 @router.get("/{batch_call_id}/tasks")
 def list_tasks(
     batch_call_id: str,
+    request: Request,
     session: DbSession,
     key_id: Annotated[str, Query(description="From tasks_url")],
+    expires: Annotated[int, Query(description="From tasks_url: when it expires, Unix seconds")],
     signature: Annotated[str, Query(description="From tasks_url")],
 ) -> list[TaskOut]:
-    """The batch call's tasks as JSON, with each one's status; the link in ``tasks_url`` is signed."""
-    principal = auth.verify_url_signature(session, key_id, batch_call_id, signature)
+    """The batch call's tasks as JSON, with each one's status; the link in ``tasks_url`` is signed, and
+    refused (403) once it has expired."""
+    principal = auth.verify_url_signature(session, key_id, tasks_subject(batch_call_id, expires), signature)
+    if runtime_of(request).clock.now().timestamp() >= expires:
+        raise Forbidden(f"This tasks_url has expired; GET /batch-call/{batch_call_id} answers a fresh one")
     batch = batches.get(session, principal.workspace_id, native_batch_id(batch_call_id))
     return [
         TaskOut(

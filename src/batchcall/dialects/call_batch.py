@@ -133,7 +133,7 @@ def _calling_numbers(raw: list[str]) -> list[str]:
 
 def _agent_of_numbers(session: Session, workspace_id: str, calling: list[str]) -> str:
     """The agent the calling numbers are assigned to."""
-    assigned = {n.agent_id for n in numbers.registered(session, workspace_id, calling).values() if n.agent_id}
+    assigned = {n.agent_id for n in numbers.owned(session, workspace_id, calling) if n.agent_id}
     if not assigned:
         raise NotFound(NO_AGENT)
     if len(assigned) > 1:

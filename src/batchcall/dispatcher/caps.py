@@ -73,7 +73,8 @@ def batch_allowance(session: Session, batch: Batch, now: datetime, in_flight: in
 
 @dataclass
 class CallerCapacity:
-    """Dials each caller id may still make today; a number without a cap is absent."""
+    """Dials each caller id may still make today: none from a number the workspace does not own; a
+    number without a cap is absent."""
 
     left: dict[str, int]
     days: dict[str, str]
@@ -87,13 +88,17 @@ class CallerCapacity:
 
 
 def caller_capacity(session: Session, batch: Batch, now: datetime) -> CallerCapacity:
-    caps = (
+    owned = (
         repository.caller_caps(session, batch.workspace_id, batch.from_numbers) if batch.from_numbers else {}
     )
+    caps = {number: cap for number, cap in owned.items() if cap is not None}
     days = {number: local_day(caller_zone(number), now).isoformat() for number in caps}
     keys = {number: (caller_scope(batch.workspace_id, number), days[number]) for number in caps}
     used = repository.lock_counters(session, list(keys.values()))
-    return CallerCapacity({number: cap - used[keys[number]] for number, cap in caps.items()}, days)
+    left = {number: cap - used[keys[number]] for number, cap in caps.items()}
+    # A caller id the workspace no longer owns (deleted since the batch was made) is never dialled from.
+    left.update((number, 0) for number in batch.from_numbers if number not in owned)
+    return CallerCapacity(left, days)
 
 
 def next_caller_day(capacity: CallerCapacity, now: datetime) -> datetime:

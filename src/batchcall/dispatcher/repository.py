@@ -106,13 +106,12 @@ def agent_template(session: Session, agent_id: str) -> str | None:
     return session.scalar(select(Agent.prompt_template).where(Agent.id == agent_id))
 
 
-def caller_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int]:
+def caller_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:
+    """The workspace's own phone numbers among ``numbers``, with their daily caps (None: no cap)."""
     query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(
-        PhoneNumber.workspace_id == workspace_id,
-        PhoneNumber.number.in_(numbers),
-        PhoneNumber.daily_cap.is_not(None),
+        PhoneNumber.workspace_id == workspace_id, PhoneNumber.number.in_(numbers)
     )
-    return {number: cap for number, cap in session.execute(query) if cap is not None}
+    return {number: cap for number, cap in session.execute(query)}
 
 
 def lock_counters(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:

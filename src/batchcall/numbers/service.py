@@ -31,6 +31,8 @@ def create(session: Session, workspace_id: str, data: PhoneNumberCreate, now: da
     )
     session.add(phone_number)
     session.flush()
+    # A batch waiting because none of its caller ids was the workspace's may dial from this one now.
+    batches.wake(session, workspace_id=workspace_id)
     return phone_number
 
 
@@ -66,13 +68,15 @@ def resolve_caller_ids(
     phone_number_ids: list[str],
     agent_id: str | None,
 ) -> list[str]:
-    """The batch's caller-id pool: given numbers, numbers by id, else the agent's assigned numbers."""
+    """The batch's caller-id pool: given numbers, numbers by id, else the agent's assigned numbers; every
+    one of them a phone number of the workspace."""
     pool: list[str] = []
     for raw in from_numbers:
         try:
             pool.append(to_e164(raw))
         except PhoneError as exc:
             raise Invalid(f"from_numbers: {exc}") from None
+    owned(session, workspace_id, pool)
     if phone_number_ids:
         found = {n.id: n.number for n in repository.find_by_ids(session, workspace_id, phone_number_ids)}
         missing = [i for i in phone_number_ids if i not in found]
@@ -93,3 +97,20 @@ def list_numbers(
 def registered(session: Session, workspace_id: str, numbers: list[str]) -> dict[str, PhoneNumber]:
     """The workspace's phone numbers among ``numbers`` (E.164), by number."""
     return {n.number: n for n in repository.find_by_numbers(session, workspace_id, numbers)}
+
+
+def owned(session: Session, workspace_id: str, numbers: list[str]) -> list[PhoneNumber]:
+    """The workspace's phone numbers for ``numbers`` (E.164), in their order. A number that is not one of
+    the workspace's own is refused (422, naming it): a workspace never calls from another's caller id."""
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return []
+    found = registered(session, workspace_id, wanted)
+    foreign = [number for number in wanted if number not in found]
+    if foreign:
+        raise Invalid(
+            f"Not a phone number of this workspace: {', '.join(foreign)}; "
+            "a caller id must first be registered with POST /v1/phone-numbers",
+            unowned_numbers=foreign,
+        )
+    return [found[number] for number in wanted]
