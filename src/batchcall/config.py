@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     sim_call_seconds: float = 20.0
     sim_speed: float = 1.0
     sim_ledger: str = ""
+    # Fault injection for tests: the process dies right after its Nth dial reached the simulated provider
+    # (and its ledger), before the dial's provider id is stored, as a worker killed at that moment would.
+    sim_crash_after_dials: int = Field(default=0, ge=0, description="0: never")
 
     # Provider callbacks signed with a timestamp older (or newer) than this are refused as stale.
     callback_tolerance_seconds: float = Field(default=300.0, gt=0)

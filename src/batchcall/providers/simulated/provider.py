@@ -28,6 +28,8 @@ from batchcall.providers.simulated import callback
 
 NAME = "simulated"
 PREFIX = "sim"
+# How a process ends when ``sim_crash_after_dials`` says its time has come.
+CRASH_EXIT_CODE = 75
 # The installation secret the simulated provider signs its callbacks with.
 CALLBACK_KEY = "simulated.callback_key"
 
@@ -178,6 +180,8 @@ class SimulatedProvider:
         self._order = itertools.count()
         # The calls this process placed whose final event it has not handed over yet, by attempt id.
         self._placed: dict[str, SimulatedCall] = {}
+        self._crash_after_dials = settings.sim_crash_after_dials
+        self._dials = 0
 
     def start_call(self, request: DialRequest) -> str:
         started = self._clock.now()
@@ -185,6 +189,9 @@ class SimulatedProvider:
         self._placed[request.attempt_id] = call
         if self._ledger is not None:
             self._ledger.append(request, call)
+        self._dials += 1
+        if self._dials == self._crash_after_dials:
+            os._exit(CRASH_EXIT_CODE)
         heapq.heappush(self._due, (call.ended_at, next(self._order), call.final_event(call.ended_at)))
         return call.provider_call_id
 
