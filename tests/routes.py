@@ -29,3 +29,10 @@ def native_operations() -> list[tuple[str, str]]:
         if path not in WITHOUT_KEY and not path.startswith(DIALECT_PREFIXES)
         for method in operations
     )
+
+
+def all_operations() -> list[str]:
+    """ "METHOD path" of every operation in the document, keyed or not, native or dialect."""
+    return [
+        f"{method.upper()} {path}" for path, operations in openapi()["paths"].items() for method in operations
+    ]

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from batchcall import observability
+from batchcall import observability, openapi
 from batchcall.agents.api import router as agents_router
 from batchcall.batches.api import router as batches_router
 from batchcall.calls.api import router as calls_router
@@ -67,4 +67,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in DIALECT_ROUTERS:
         app.include_router(router, dependencies=per_client)
     app.include_router(observability.router, dependencies=per_client)
+    openapi.install(app)
     return app

@@ -1,5 +1,7 @@
+import re
 from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
@@ -14,6 +16,8 @@ ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 # A caller id as given (national forms included), and a pool of them larger than any campaign needs.
 NUMBER_CHARS = 64
 MAX_CALLER_IDS = 1000
+# A time of day, HH:MM (or H:MM) on a 24-hour clock.
+CLOCK_TIME = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 
 
 def _timezone(value: str) -> str:
@@ -29,11 +33,9 @@ def _instant(value: datetime) -> datetime:
 
 
 def _clock_time(value: str) -> str:
-    try:
-        parsed = time.fromisoformat(value.zfill(5) if len(value) == 4 else value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not a time of day as HH:MM") from None
-    return parsed.strftime("%H:%M")
+    if re.fullmatch(CLOCK_TIME, value) is None:
+        raise ValueError(f"'{value}' is not a time of day as HH:MM")
+    return time.fromisoformat(value.zfill(5)).strftime("%H:%M")
 
 
 def _working_days(value: list[int]) -> list[int]:
@@ -51,13 +53,27 @@ def _retry_on(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-TimeZone = Annotated[str, Field(max_length=MAX_ZONE_CHARS), AfterValidator(_timezone)]
+# The names ``zone`` accepts, listed in the OpenAPI document (which keeps one copy for all the fields).
+TIME_ZONES = sorted(available_timezones())
+TimeZone = Annotated[
+    str, Field(max_length=MAX_ZONE_CHARS, json_schema_extra={"enum": TIME_ZONES}), AfterValidator(_timezone)
+]
 Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
-ClockTime = Annotated[str, Field(max_length=8), AfterValidator(_clock_time)]
+ClockTime = Annotated[
+    str, Field(max_length=5, json_schema_extra={"pattern": CLOCK_TIME}), AfterValidator(_clock_time)
+]
 CallerIds = Annotated[list[Annotated[str, Field(max_length=NUMBER_CHARS)]], Field(max_length=MAX_CALLER_IDS)]
 PhoneNumberIds = Annotated[list[Id], Field(max_length=MAX_CALLER_IDS)]
-WorkingDays = Annotated[list[int], AfterValidator(_working_days)]
-RetryOn = Annotated[list[str], AfterValidator(_retry_on)]
+WorkingDays = Annotated[
+    list[int],
+    Field(json_schema_extra={"minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": 7}}),
+    AfterValidator(_working_days),
+]
+RetryOn = Annotated[
+    list[str],
+    Field(json_schema_extra={"items": {"type": "string", "enum": list(RETRIABLE_OUTCOMES)}}),
+    AfterValidator(_retry_on),
+]
 
 
 class BatchSettings(Write):

@@ -42,7 +42,10 @@ def as_answer(result: IngestResult) -> AddCallsResult:
 @router.post(
     "/batches/{batch_id}/calls",
     openapi_extra={
-        "requestBody": {"content": {"application/json": {"schema": AddCalls.model_json_schema()}}}
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AddCalls.model_json_schema()}},
+        }
     },
 )
 async def add_calls(batch_id: str, request: Request, principal: Writer, session: DbSession) -> AddCallsResult:

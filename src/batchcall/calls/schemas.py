@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from batchcall.kit.bounds import CountryCode
 from batchcall.kit.schema import Read
@@ -15,6 +15,9 @@ class RowErrorOut(BaseModel):
 
 
 class AddCalls(BaseModel):
+    # Read by hand (calls.api), which refuses any other field; this says so in the OpenAPI document.
+    model_config = ConfigDict(extra="forbid")
+
     rows: list[Any] = Field(description="Rows to call; each an object with the row fields")
     country_code: CountryCode | None = Field(
         default=None, description="Region for national numbers, ISO 3166-1 alpha-2"

@@ -41,7 +41,7 @@ from batchcall.ingest.csvfile import read_rows
 from batchcall.kit.bounds import COUNTRY_CODE_CHARS, CountryCode, Id
 from batchcall.kit.errors import Invalid, NotFound
 from batchcall.kit.http import error_body
-from batchcall.kit.pagination import Page
+from batchcall.kit.pagination import Offset, Page
 from batchcall.kit.routing import runtime_of
 from batchcall.models import Agent, Batch, BatchStatus, ContactFolder, Rotation
 from batchcall.numbers import service as numbers
@@ -260,7 +260,7 @@ def list_batch_calls(
     agent_id: str | None = None,
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[BatchCallOut]:
     found, total = batches.list_batches(session, principal.workspace_id, status, agent_id, limit, offset)
     return Page.of(_present(session, found), total, limit, offset)
@@ -346,6 +346,7 @@ def delete_batch_call(
     "/{batch_id}/contacts",
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
                 "application/json": {"schema": BatchContactsAdd.model_json_schema()},
                 "multipart/form-data": {
@@ -363,7 +364,7 @@ def delete_batch_call(
                         },
                     }
                 },
-            }
+            },
         }
     },
 )

@@ -28,7 +28,7 @@ from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.csvfile import read_rows
 from batchcall.ingest.rows import RowError
 from batchcall.kit.errors import Forbidden, Invalid
-from batchcall.kit.pagination import Pagination
+from batchcall.kit.pagination import Offset, Pagination
 from batchcall.kit.routing import runtime_of
 from batchcall.models import Batch, BatchStatus
 
@@ -276,7 +276,7 @@ def list_batches(
     session: DbSession,
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> BulkBatchList:
     """The workspace's batches, newest first, with their call counts."""
     found, total = batches.list_batches(session, principal.workspace_id, status, None, limit, offset)

@@ -33,6 +33,12 @@ ENDED_EVENT: dict[str, EventType] = {status: EventType(f"call.{status}") for sta
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)
+# What _secret accepts, as a pattern for the OpenAPI document: base64 of 24 to 64 bytes, its last quad
+# padded when their count is not a multiple of three.
+_B64 = "[A-Za-z0-9+/]"
+SECRET_PATTERN = (
+    f"^{SECRET_PREFIX}(?:(?:{_B64}{{4}}){{8,21}}(?:{_B64}{{2}}==)?|(?:{_B64}{{4}}){{8,20}}{_B64}{{3}}=)$"
+)
 # Room for an attempt's reason around the excerpt of what the receiver said.
 SHOWN_ERROR_CHARS = 2 * outbound.EXCERPT_CHARS
 
@@ -73,7 +79,7 @@ def _shown_error(error: str | None) -> str | None:
 
 Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
 Events = Annotated[
-    list[str],
+    list[Annotated[str, Field(json_schema_extra={"enum": [ALL_EVENTS, *(e.value for e in EventType)]})]],
     Field(
         min_length=1,
         max_length=len(EventType) + 1,
@@ -87,6 +93,7 @@ Secret = Annotated[
     Field(
         max_length=128,
         description="The signing secret, 'whsec_' + base64 of 24 to 64 random bytes; generated if omitted",
+        json_schema_extra={"pattern": SECRET_PATTERN},
     ),
     AfterValidator(_secret),
 ]
