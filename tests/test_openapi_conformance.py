@@ -353,7 +353,7 @@ def test_the_served_document_loads(server: Server) -> None:
     """/openapi.json is valid OpenAPI (schemathesis refuses it otherwise) with every operation, and /docs
     shows it."""
     served = schemathesis.openapi.from_asgi("/openapi.json", server.client.app)
-    assert {f"{o.ok().method.upper()} {o.ok().path}" for o in served.get_routes.all_operations()} == set(
+    assert {f"{o.ok().method.upper()} {o.ok().path}" for o in served.get_all_operations()} == set(
         routes.all_operations()
     )
     assert server.client.get("/docs").status_code == 200
