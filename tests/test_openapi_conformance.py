@@ -134,12 +134,6 @@ EXCLUSIONS = (
         "Without agentId the agent is the one the calling numbers are assigned to: the workspace's state",
     ),
     Exclusion(
-        frozenset({"POST /batch-call"}),
-        ACCEPTED,
-        r"^agent_id: .* is not an agent id in agent_<uuid> form",
-        "An agent_<uuid> id is any string in the document",
-    ),
-    Exclusion(
         frozenset(
             {
                 "POST /v1/batch-calls/{batch_id}/contacts",

@@ -7,6 +7,7 @@ that lists the tasks as JSON until it expires. ``GET /batch-call/{batch_call_id}
 again, with a fresh ``tasks_url``.
 """
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -38,6 +39,8 @@ TAG = "dialect C: batch call"
 MAX_TASKS = 1000
 BATCH_PREFIX = "batch_call_"
 AGENT_PREFIX = "agent_"
+# A uuid in its usual form, with or without its hyphens (uuid.UUID alone would also take braces and urns).
+AGENT_ID = rf"^{AGENT_PREFIX}[0-9a-fA-F]{{8}}(-?[0-9a-fA-F]{{4}}){{3}}-?[0-9a-fA-F]{{12}}$"
 # C's names for the native row fields, for the messages about skipped tasks.
 TASK_FIELDS = {"phone_number": "to_number", "variables": "dynamic_variables", "max_retries": "max_retries"}
 # Counted as completed: the dial happened and ended, whatever its outcome.
@@ -49,12 +52,12 @@ LATEST_MILLISECONDS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(mi
 
 def _agent_id(value: str) -> str:
     """``agent_<uuid>`` to the native agent id."""
-    try:
-        if not value.startswith(AGENT_PREFIX):
-            raise ValueError
-        return str(uuid.UUID(value.removeprefix(AGENT_PREFIX)))
-    except ValueError:
-        raise ValueError(f"'{value}' is not an agent id in agent_<uuid> form") from None
+    if re.fullmatch(AGENT_ID, value) is None:
+        raise ValueError(f"'{value}' is not an agent id in agent_<uuid> form")
+    return str(uuid.UUID(value.removeprefix(AGENT_PREFIX)))
+
+
+AgentId = Annotated[str, Field(json_schema_extra={"pattern": AGENT_ID}), AfterValidator(_agent_id)]
 
 
 def milliseconds(value: datetime | None) -> int | None:
@@ -99,9 +102,7 @@ class BatchCallCreate(BaseModel):
     trigger_timestamp: int | None = Field(
         default=None, ge=0, le=LATEST_MILLISECONDS, description="Unix timestamp (milliseconds)"
     )
-    agent_id: Annotated[str, AfterValidator(_agent_id)] | None = Field(
-        default=None, description="agent_[uuid] format"
-    )
+    agent_id: AgentId | None = Field(default=None, description="agent_[uuid] format")
     timezone: TimeZone = "UTC"
     status: Literal["draft", "scheduled", "sent"] | None = None
     send_now: bool = False
