@@ -1,7 +1,6 @@
 """What the benchmarks share: throw-away databases, a real server on a free loopback port, test numbers."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +11,9 @@ from contextlib import contextmanager
 import httpx
 import phonenumbers
 
+from batchcall.testing import free_port
+
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
