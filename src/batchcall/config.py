@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     # worker's calls are recovered within seconds and a live one's are never taken.
     lease_seconds: float = 15.0
     # How long a dial whose provider id was never recorded waits for the provider's late callbacks, when
-    # the provider cannot be asked about it by our attempt id, before it ends with the outcome unknown.
+    # the provider cannot be asked about it by our attempt id, before it ends with the outcome unknown;
+    # also the longest a worker keeps renewing a call's lease while waiting for its ending (a callback the
+    # provider lost), after which the provider is asked.
     unconfirmed_dial_timeout_seconds: float = 4 * 3600.0
 
     bulk_call_rate_limit: float | None = Field(

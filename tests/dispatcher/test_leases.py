@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock, as_utc
 from batchcall.models import Call
-from batchcall.providers.base import DialRequest
+from batchcall.providers.base import DialRequest, StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
 from batchcall.testing import database_outage
@@ -107,6 +107,33 @@ def test_a_live_workers_heartbeat_keeps_its_calls_and_a_dead_workers_are_recover
     assert batch_of(client, tenant, kept["id"])["counters"]["completed"] == 2
     assert batch_of(client, tenant, lost["id"])["counters"]["completed"] == 1
     assert len(ledger(runtime)) == 3
+
+
+class LosesItsEndings(SimulatedProvider):
+    """A provider whose final callbacks never arrive: only asking it tells how its calls ended."""
+
+    def poll_events(self) -> list[StatusEvent]:
+        super().poll_events()
+        return []
+
+
+def test_a_call_whose_ending_never_comes_is_held_no_longer_than_the_unconfirmed_timeout(
+    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
+) -> None:
+    runtime.settings.lease_seconds = 15
+    runtime.settings.unconfirmed_dial_timeout_seconds = 60
+    batch = start(client, tenant, [{"phone_number": number(1)}])
+    worker = Dispatcher(runtime, LosesItsEndings(runtime.settings, runtime.clock), worker_id="w")
+    assert worker.tick().dialled == 1
+    reconciled = []
+    for _ in range(16):
+        clock.advance(5)
+        worker.heartbeat.beat()
+        reconciled.append(worker.tick().reconciled)
+    # Renewed for the first minute; then its lease lapses (at 70 s) and the provider is asked: it ended.
+    assert reconciled[:13] == [0] * 13
+    assert sum(reconciled) == 1
+    assert batch_of(client, tenant, batch["id"])["counters"]["completed"] == 1
 
 
 class DatabaseGoesAfterTheDial(SimulatedProvider):

@@ -8,14 +8,16 @@ them with the provider.
 Only the calls this process dialled are held, as only they have an ending coming to it (its provider's
 events). A call it took over by reconciling, a call left under its worker id by an earlier process of the
 same id, or a dial whose placing it failed to record is not held: its lease lapses, and the provider is
-asked about it.
+asked about it. Nor is a call held longer than ``longest_hold``: an ending that never came (a callback
+the provider lost) must not keep it in flight for as long as the worker lives, so its lease lapses and the
+provider is asked.
 """
 
 import itertools
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from batchcall.db import unit_of_work
 from batchcall.dispatcher import repository
@@ -25,12 +27,15 @@ log = logging.getLogger("batchcall.dispatcher")
 
 
 class Heartbeat:
-    def __init__(self, runtime: Runtime, worker_id: str, lease: timedelta) -> None:
+    def __init__(self, runtime: Runtime, worker_id: str, lease: timedelta, longest_hold: timedelta) -> None:
         self.runtime = runtime
         self.worker_id = worker_id
         self.lease = lease
+        self.longest_hold = longest_hold
         # Call id -> the number of the hold that added it, so a beat forgets only what it saw go.
         self._held: dict[str, int] = {}
+        # Hold number -> when it began.
+        self._began: dict[int, datetime] = {}
         self._holds = itertools.count()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -40,6 +45,7 @@ class Heartbeat:
         """Renew these calls' leases from now on: this worker just claimed them to dial."""
         with self._lock:
             number = next(self._holds)
+            self._began[number] = self.runtime.clock.now()
             for call_id in call_ids:
                 self._held[call_id] = number
 
@@ -52,11 +58,18 @@ class Heartbeat:
     def beat(self) -> int:
         """Renew for one lease from now the held calls still in flight under this worker, in one update;
         forget the others (ended, given back, taken over). Answers how many were renewed."""
+        now = self.runtime.clock.now()
         with self._lock:
-            held = dict(self._held)
+            held = {
+                call_id: number
+                for call_id, number in self._held.items()
+                if now - self._began[number] < self.longest_hold
+            }
+            self._held = dict(held)
+            self._began = {number: self._began[number] for number in set(held.values())}
         if not held:
             return 0
-        until = self.runtime.clock.now() + self.lease
+        until = now + self.lease
         with unit_of_work(self.runtime.sessions) as session:
             renewed = repository.renew_leases(session, self.worker_id, list(held), until)
         with self._lock:

@@ -101,7 +101,12 @@ class Dispatcher:
             settings.claim_batch_size,
             settings.max_prompt_chars,
         )
-        self.heartbeat = Heartbeat(runtime, self.worker_id, self.claimer.lease)
+        self.heartbeat = Heartbeat(
+            runtime,
+            self.worker_id,
+            self.claimer.lease,
+            longest_hold=timedelta(seconds=settings.unconfirmed_dial_timeout_seconds),
+        )
         # Events taken from the provider and not yet stored: they are kept until a write of them commits.
         self.undelivered: list[StatusEvent] = []
         self.claiming = True
