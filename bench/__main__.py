@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("ingest", "csvread", "dispatch")
+BENCHMARKS = ("ingest", "csvread", "dispatch", "memory")
 
 
 def main() -> None:

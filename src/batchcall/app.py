@@ -13,6 +13,7 @@ from batchcall.contacts.api import router as contacts_router
 from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.kit.http import BodySizeLimit, install_error_handlers
+from batchcall.kit.memory import ReleaseMemory
 from batchcall.numbers.api import router as numbers_router
 from batchcall.providers.api import router as providers_router
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.limiter = Limiter(runtime.settings)
     install_error_handlers(app)
+    app.add_middleware(ReleaseMemory)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=runtime.settings.max_body_bytes,
