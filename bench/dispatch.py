@@ -70,7 +70,7 @@ def new_batch(runtime: Runtime, calls_wanted: int, max_concurrent: int) -> str:
         )
         result = calls.add_calls(session, batch, rows, now)
         batch_id = batch.id
-    assert result.accepted == calls_wanted, result.errors[:3]
+    assert result.accepted == calls_wanted, result.errors.listed[:3]
     # Fresh statistics, as autovacuum keeps them on a live database: without them PostgreSQL plans the
     # raw loop's and the dispatcher's updates by id as scans of the whole table.
     with runtime.engine.begin() as connection:
