@@ -125,8 +125,10 @@ def main() -> None:
     print(
         f"memory: server RSS after the largest allowed requests, as a ratio to its baseline (goal <= {GOAL})"
     )
-    results = [run("sqlite"), run("postgresql"), run("sqlite", PYTHONMALLOC="malloc")]
-    print("memory: " + ("every figure within the goal" if all(results) else "OVER THE GOAL"))
+    for kind, env in (("sqlite", {}), ("postgresql", {}), ("sqlite", {"PYTHONMALLOC": "malloc"})):
+        within = run(kind, **env)
+        label = " ".join([kind, *(f"{name}={value}" for name, value in env.items())])
+        print(f"[{label}] " + ("every figure within the goal" if within else "OVER THE GOAL"))
 
 
 if __name__ == "__main__":
