@@ -55,6 +55,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.limiter = Limiter(runtime.settings)
     install_error_handlers(app)
+    # Added first, so it runs inside BodySizeLimit, which counts the body it reads.
     app.add_middleware(ReleaseMemory)
     app.add_middleware(
         BodySizeLimit,

@@ -136,6 +136,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal", "Internal error; it has been logged"), status_code=500)
 
 
+# Where BodySizeLimit keeps the number of body bytes read so far, in the request's ASGI state, for the
+# middleware inside it (ReleaseMemory) to read once the request is answered.
+BODY_BYTES = "body_bytes"
+
+
 class BodySizeLimit:
     """Refuse bodies over the cap with 413, whether or not Content-Length says so up front. File uploads
     (multipart) have a cap of their own: they are streamed to disk, not held in memory like JSON."""
@@ -162,14 +167,14 @@ class BodySizeLimit:
         ):
             await self._refuse(send, cap)
             return
-        received = 0
+        state = scope.setdefault("state", {})
+        state[BODY_BYTES] = 0
 
         async def counting_receive() -> Message:
-            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > cap:
+                state[BODY_BYTES] += len(message.get("body", b""))
+                if state[BODY_BYTES] > cap:
                     # An HTTPException passes through FastAPI's body parsing, which turns others into 400.
                     raise HTTPException(413, f"Request body exceeds {cap} bytes")
             return message

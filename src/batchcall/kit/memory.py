@@ -16,7 +16,9 @@ from functools import cache
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from batchcall.kit.http import BODY_BYTES
 
 LARGE_BODY_BYTES = 1024 * 1024
 # glibc's mallopt parameter, and its own starting value, kept rather than raised as large blocks are freed.
@@ -47,7 +49,9 @@ def release_memory() -> None:
 
 
 class ReleaseMemory:
-    """After a request whose body reached ``large_body_bytes``, collect its garbage and trim the heap."""
+    """After a request whose body reached ``large_body_bytes``, collect its garbage and trim the heap.
+
+    The body is measured by ``BodySizeLimit``, which must wrap this middleware."""
 
     def __init__(self, app: ASGIApp, large_body_bytes: int = LARGE_BODY_BYTES) -> None:
         self.app = app
@@ -58,17 +62,8 @@ class ReleaseMemory:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-            return message
-
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, receive, send)
         finally:
-            if received >= self.large_body_bytes:
+            if scope.get("state", {}).get(BODY_BYTES, 0) >= self.large_body_bytes:
                 await run_in_threadpool(release_memory)
