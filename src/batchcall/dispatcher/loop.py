@@ -204,6 +204,10 @@ class Dispatcher:
         except ProviderRejected as fault:
             recovered.refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
             return
+        self._found(call, status, now, recovered)
+
+    def _found(self, call: Call, status: StatusEvent, now: datetime, recovered: Recovered) -> None:
+        """What the provider said of a lapsed call, recorded; held until the next check if in flight."""
         recovered.statuses.append(status)
         if not status.is_final:
             lifecycle.hold_for_provider(call, now + self.claimer.lease)
@@ -223,9 +227,7 @@ class Dispatcher:
             answer = answers.get(attempt.id, NoStatus.CANNOT_TELL)
             if isinstance(answer, StatusEvent):
                 attempt.provider_call_id = answer.provider_call_id
-                recovered.statuses.append(answer)
-                if not answer.is_final:
-                    lifecycle.hold_for_provider(call, now + self.claimer.lease)
+                self._found(call, answer, now, recovered)
             elif answer is NoStatus.NOT_PLACED:
                 recovered.never_placed.append((call, attempt.id, now))
             elif now >= attempt.started_at + timeout:
