@@ -28,7 +28,7 @@ from batchcall import db
 from batchcall.auth import service as auth
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate
-from batchcall.calls import service as calls
+from batchcall.calls import ingestion
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.runtime import Runtime
@@ -68,7 +68,7 @@ def new_batch(runtime: Runtime, calls_wanted: int, max_concurrent: int) -> str:
             BatchCreate(name="bench", schedule="immediate", max_concurrent_calls=max_concurrent),
             now,
         )
-        result = calls.add_calls(session, batch, rows, now)
+        result = ingestion.add_calls(session, batch, rows, now)
         batch_id = batch.id
     assert result.accepted == calls_wanted, result.errors.listed[:3]
     # Fresh statistics, as autovacuum keeps them on a live database: without them PostgreSQL plans the

@@ -24,7 +24,7 @@ from schemathesis.schemas import APIOperation
 
 from batchcall.app import create_app
 from batchcall.config import Settings
-from batchcall.dialects.batch_call import AGENT_PREFIX, public_batch_id
+from batchcall.dialects.c_batch_call import AGENT_PREFIX, public_batch_id
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests import routes

@@ -12,12 +12,12 @@ from batchcall.calls.api import router as calls_router
 from batchcall.contacts.api import router as contacts_router
 from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.dispatcher.worker import BackgroundDispatcher
-from batchcall.kit.http import BodySizeLimit, install_error_handlers
-from batchcall.kit.memory import ReleaseMemory
 from batchcall.numbers.api import router as numbers_router
 from batchcall.providers.api import router as providers_router
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
+from batchcall.web.http import BodySizeLimit, install_error_handlers
+from batchcall.web.memory import ReleaseMemory
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from batchcall.batches.schemas import TIME_ZONES
-from batchcall.kit.http import UNAVAILABLE_RETRY_AFTER_SECONDS
+from batchcall.web.http import UNAVAILABLE_RETRY_AFTER_SECONDS
 
 Schema = dict[str, Any]
 COMPONENTS = "#/components/schemas/"

@@ -17,7 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from batchcall.config import Settings
 from batchcall.kit.errors import RateLimited
-from batchcall.kit.routing import runtime_of
+from batchcall.web.routing import runtime_of
 
 
 @lru_cache(maxsize=64)

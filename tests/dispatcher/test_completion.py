@@ -6,12 +6,12 @@ from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.models import TERMINAL_STATUSES
+from batchcall.models import TERMINAL
 from batchcall.runtime import Runtime
 from tests.dispatcher.conftest import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of, calls_of, create_batch
 
-TERMINAL = {str(status) for status in TERMINAL_STATUSES}
+ENDED = {str(status) for status in TERMINAL}
 
 
 def test_every_row_ends_once_and_counters_match(

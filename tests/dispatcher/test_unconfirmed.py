@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from batchcall import db
-from batchcall.dispatcher import events, repository
+from batchcall.dispatcher import provider_events, repository
 from batchcall.dispatcher.claim import claim
 from batchcall.dispatcher.loop import UNKNOWN_DIAL, Dispatcher
 from batchcall.kit.clock import ManualClock
@@ -147,7 +147,7 @@ def test_a_dial_the_provider_cannot_tell_of_waits_for_a_late_callback(
     assert batch_of(client, tenant, batch["id"])["counters"]["in_progress"] == 1
     # The provider's callback comes late, naming our attempt id.
     with db.unit_of_work(runtime.sessions) as session:
-        assert events.receive(session, crashed.name, crashed.poll_events(), clock.now()).ended == 1
+        assert provider_events.receive(session, crashed.name, crashed.poll_events(), clock.now()).ended == 1
     (call,) = calls_of(client, tenant, batch["id"])
     assert call["status"] == "voicemail"
     assert _detail(client, tenant, call["id"])["attempts"][0]["provider_call_id"] is not None

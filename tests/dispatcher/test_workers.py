@@ -21,7 +21,7 @@ from batchcall import db
 from batchcall.app import create_app
 from batchcall.batches import repository as batch_repository
 from batchcall.config import Settings
-from batchcall.models import TERMINAL_STATUSES
+from batchcall.models import TERMINAL
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 from tests.support import add_rows, create_batch, make_tenant
@@ -29,7 +29,7 @@ from tests.support import add_rows, create_batch, make_tenant
 pytestmark = pytest.mark.slow
 
 WORKER = Path(sys.executable).parent / "batchcall"
-TERMINAL = {str(status) for status in TERMINAL_STATUSES}
+ENDED = {str(status) for status in TERMINAL}
 
 
 @pytest.fixture

@@ -1,18 +1,18 @@
 from fastapi import APIRouter, Request
 
 from batchcall.agents import service
-from batchcall.agents.schemas import Agent, AgentCreate, AgentUpdate
+from batchcall.agents.schemas import AgentCreate, AgentRead, AgentUpdate
 from batchcall.auth.dependencies import Admin, DbSession, Reader
 from batchcall.kit.pagination import Limit, Offset, Page
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["agents"], route_class=UnitOfWorkRoute)
 
 
 @router.post("/agents", status_code=201)
-def create_agent(request: Request, body: AgentCreate, principal: Admin, session: DbSession) -> Agent:
+def create_agent(request: Request, body: AgentCreate, principal: Admin, session: DbSession) -> AgentRead:
     agent = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
-    return Agent.model_validate(agent)
+    return AgentRead.model_validate(agent)
 
 
 @router.get("/agents")
@@ -21,19 +21,19 @@ def list_agents(
     session: DbSession,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Agent]:
+) -> Page[AgentRead]:
     agents, total = service.list_agents(session, principal.workspace_id, limit, offset)
-    return Page.of([Agent.model_validate(a) for a in agents], total, limit, offset)
+    return Page.of([AgentRead.model_validate(a) for a in agents], total, limit, offset)
 
 
 @router.get("/agents/{agent_id}")
-def get_agent(agent_id: str, principal: Reader, session: DbSession) -> Agent:
-    return Agent.model_validate(service.get(session, principal.workspace_id, agent_id))
+def get_agent(agent_id: str, principal: Reader, session: DbSession) -> AgentRead:
+    return AgentRead.model_validate(service.get(session, principal.workspace_id, agent_id))
 
 
 @router.patch("/agents/{agent_id}")
-def update_agent(agent_id: str, body: AgentUpdate, principal: Admin, session: DbSession) -> Agent:
-    return Agent.model_validate(service.update(session, principal.workspace_id, agent_id, body))
+def update_agent(agent_id: str, body: AgentUpdate, principal: Admin, session: DbSession) -> AgentRead:
+    return AgentRead.model_validate(service.update(session, principal.workspace_id, agent_id, body))
 
 
 @router.delete("/agents/{agent_id}", status_code=204)

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from batchcall.kit.bounds import PromptText, StoredJson
+from batchcall.bounds import PromptText, StoredJson
 from batchcall.kit.schema import Read, Write
 
 VariableNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=1000)]
@@ -31,7 +31,7 @@ class AgentUpdate(Write):
     ready: bool | None = None
 
 
-class Agent(Read):
+class AgentRead(Read):
     id: str
     name: str
     prompt_template: str

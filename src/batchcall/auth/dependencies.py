@@ -17,7 +17,7 @@ from batchcall.auth.scopes import Scope
 from batchcall.auth.service import Principal
 from batchcall.idempotency import service as idempotency
 from batchcall.kit.errors import Unauthorized
-from batchcall.kit.routing import get_session
+from batchcall.web.routing import get_session
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 

@@ -6,21 +6,20 @@ from sqlalchemy.orm import Session
 
 from batchcall.auth.dependencies import DbSession, Reader, Writer
 from batchcall.batches import service
-from batchcall.batches.schemas import Batch, BatchCreate, BatchUpdate
+from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate
 from batchcall.kit.pagination import Limit, Offset, Page
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
-from batchcall.models import Batch as BatchModel
-from batchcall.models import BatchStatus
+from batchcall.models import Batch, BatchStatus
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["batches"], route_class=UnitOfWorkRoute)
 
 
-def _one(session: Session, batch: BatchModel) -> Batch:
+def _one(session: Session, batch: Batch) -> BatchRead:
     return service.present(session, [batch])[0]
 
 
 @router.post("/batches", status_code=201)
-def create_batch(request: Request, body: BatchCreate, principal: Writer, session: DbSession) -> Batch:
+def create_batch(request: Request, body: BatchCreate, principal: Writer, session: DbSession) -> BatchRead:
     """A draft, unless ``schedule`` is ``immediate`` or ``scheduled_at`` is given."""
     batch = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
     return _one(session, batch)
@@ -34,20 +33,20 @@ def list_batches(
     agent_id: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Batch]:
+) -> Page[BatchRead]:
     found, total = service.list_batches(session, principal.workspace_id, status, agent_id, limit, offset)
     return Page.of(service.present(session, found), total, limit, offset)
 
 
 @router.get("/batches/{batch_id}")
-def get_batch(batch_id: str, principal: Reader, session: DbSession) -> Batch:
+def get_batch(batch_id: str, principal: Reader, session: DbSession) -> BatchRead:
     return _one(session, service.get(session, principal.workspace_id, batch_id))
 
 
 @router.patch("/batches/{batch_id}")
 def update_batch(
     batch_id: str, body: BatchUpdate, request: Request, principal: Writer, session: DbSession
-) -> Batch:
+) -> BatchRead:
     """Change settings; only a draft may change (409 otherwise)."""
     now = runtime_of(request).clock.now()
     return _one(session, service.update_settings(session, principal.workspace_id, batch_id, body, now))
@@ -59,39 +58,39 @@ def delete_batch(batch_id: str, principal: Writer, session: DbSession) -> None:
     service.delete(session, principal.workspace_id, batch_id)
 
 
-Transition = Callable[[Session, str, str, datetime], BatchModel]
+Transition = Callable[[Session, str, str, datetime], Batch]
 
 
 def _transition(
     action: Transition, batch_id: str, request: Request, principal_workspace: str, session: Session
-) -> Batch:
+) -> BatchRead:
     return _one(session, action(session, principal_workspace, batch_id, runtime_of(request).clock.now()))
 
 
 @router.post("/batches/{batch_id}/schedule")
-def schedule_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+def schedule_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> BatchRead:
     """Draft with calls to scheduled (``scheduled_at`` in the future) or active."""
     return _transition(service.schedule, batch_id, request, principal.workspace_id, session)
 
 
 @router.post("/batches/{batch_id}/pause")
-def pause_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+def pause_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> BatchRead:
     """Active or scheduled to paused: no new dials; calls in flight finish."""
     return _transition(service.pause, batch_id, request, principal.workspace_id, session)
 
 
 @router.post("/batches/{batch_id}/resume")
-def resume_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+def resume_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> BatchRead:
     return _transition(service.resume, batch_id, request, principal.workspace_id, session)
 
 
 @router.post("/batches/{batch_id}/cancel")
-def cancel_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+def cancel_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> BatchRead:
     """Cancel the batch and every call not yet started."""
     return _transition(service.cancel, batch_id, request, principal.workspace_id, session)
 
 
 @router.post("/batches/{batch_id}/retry")
-def retry_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> Batch:
+def retry_batch(batch_id: str, request: Request, principal: Writer, session: DbSession) -> BatchRead:
     """Re-queue the calls of a completed batch that ended failed, busy or no_answer (409 otherwise)."""
     return _transition(service.retry, batch_id, request, principal.workspace_id, session)

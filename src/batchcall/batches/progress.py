@@ -5,7 +5,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from batchcall.batches import service
-from batchcall.batches.schemas import Batch as BatchRead
+from batchcall.batches.schemas import BatchRead
 from batchcall.models import Batch, BatchStatus
 from batchcall.runtime import Runtime
 

@@ -5,25 +5,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.batches.schemas import Counters
-from batchcall.models import Batch, Call, CallStatus
-
-# Which counter each call status adds to; ``total`` counts every call.
-COUNTER_OF_STATUS: dict[str, str] = {
-    CallStatus.QUEUED: "queued",
-    CallStatus.SCHEDULED: "queued",
-    CallStatus.DIALING: "in_progress",
-    CallStatus.RINGING: "in_progress",
-    CallStatus.IN_PROGRESS: "in_progress",
-    CallStatus.COMPLETED: "completed",
-    CallStatus.NO_ANSWER: "no_answer",
-    CallStatus.BUSY: "busy",
-    CallStatus.VOICEMAIL: "voicemail",
-    CallStatus.FAILED: "failed",
-    CallStatus.CANCELED: "canceled",
-    CallStatus.EXPIRED: "expired",
-    CallStatus.SKIPPED: "skipped",
-    CallStatus.UNKNOWN: "unknown",
-}
+from batchcall.models import COUNTER_OF_STATUS, IN_FLIGHT, WAITING, Batch, Call, CallStatus
 
 
 def counters(session: Session, batch_ids: Sequence[str]) -> dict[str, Counters]:
@@ -69,9 +51,8 @@ def lock(session: Session, batch_id: str) -> Batch | None:
     return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update())
 
 
-def wake(session: Session, batch_ids: Collection[str] = (), workspace_id: str | None = None) -> None:
-    """Forget when these batches (or every batch of the workspace) said they would dial next: something
-    they were waiting for changed, so the dispatcher looks at them again on its next pass."""
+def forget_next_dial(session: Session, batch_ids: Collection[str], workspace_id: str | None) -> None:
+    """Clear ``next_dial_at`` of these batches, or of every batch of the workspace."""
     if not batch_ids and workspace_id is None:
         return
     where = Batch.id.in_(list(batch_ids)) if batch_ids else Batch.workspace_id == workspace_id
@@ -81,3 +62,13 @@ def wake(session: Session, batch_ids: Collection[str] = (), workspace_id: str | 
 def exists(session: Session, batch_id: str) -> bool:
     """Whether any workspace has a batch with this id."""
     return session.scalar(select(Batch.id).where(Batch.id == batch_id)) is not None
+
+
+def has_calls(session: Session, batch_id: str) -> bool:
+    return session.scalar(select(Call.id).where(Call.batch_id == batch_id).limit(1)) is not None
+
+
+def has_open_calls(session: Session, batch_id: str) -> bool:
+    """Whether any call of the batch still waits or is in flight (one lookup in the (batch, status) index)."""
+    query = select(Call.id).where(Call.batch_id == batch_id, Call.status.in_(WAITING + IN_FLIGHT)).limit(1)
+    return session.scalar(query) is not None

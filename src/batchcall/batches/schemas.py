@@ -5,13 +5,11 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from batchcall.bounds import Id, StoredJson
 from batchcall.ingest.times import MAX_ZONE_CHARS, zone
-from batchcall.kit.bounds import Id, StoredJson
 from batchcall.kit.schema import Read, Write
-from batchcall.models import Channel, Rotation
+from batchcall.models import RETRIABLE, RETRIED_BY_DEFAULT, Channel, Rotation
 
-RETRIABLE_OUTCOMES = ("no_answer", "busy", "failed", "voicemail")
-DEFAULT_RETRY_ON = ["no_answer", "busy", "failed"]
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 # A caller id as given (national forms included), and a pool of them larger than any campaign needs.
 NUMBER_CHARS = 64
@@ -47,9 +45,9 @@ def _working_days(value: list[int]) -> list[int]:
 
 
 def _retry_on(value: list[str]) -> list[str]:
-    unknown = [v for v in value if v not in RETRIABLE_OUTCOMES]
+    unknown = [v for v in value if v not in RETRIABLE]
     if unknown:
-        raise ValueError(f"cannot retry on {unknown}; choose from {list(RETRIABLE_OUTCOMES)}")
+        raise ValueError(f"cannot retry on {unknown}; choose from {[str(s) for s in RETRIABLE]}")
     return list(dict.fromkeys(value))
 
 
@@ -71,7 +69,7 @@ WorkingDays = Annotated[
 ]
 RetryOn = Annotated[
     list[str],
-    Field(json_schema_extra={"items": {"type": "string", "enum": list(RETRIABLE_OUTCOMES)}}),
+    Field(json_schema_extra={"items": {"type": "string", "enum": [str(s) for s in RETRIABLE]}}),
     AfterValidator(_retry_on),
 ]
 
@@ -101,7 +99,7 @@ class BatchSettings(Write):
     max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
     max_retry_attempts: int = Field(default=0, ge=0, le=20)
     retry_delay_seconds: int = Field(default=300, ge=0, le=30 * 86_400)
-    retry_on: RetryOn = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
+    retry_on: RetryOn = Field(default_factory=lambda: [str(s) for s in RETRIED_BY_DEFAULT])
     dedup_days: int | None = Field(default=None, ge=0, le=3650, description="Default: the workspace's")
     file_name: str | None = Field(default=None, max_length=255)
     source_system: str | None = Field(default=None, max_length=255)
@@ -165,7 +163,7 @@ class Counters(BaseModel):
     picked_up: int = Field(default=0, description="Calls answered by a person")
 
 
-class Batch(Read):
+class BatchRead(Read):
     id: str
     name: str
     status: str

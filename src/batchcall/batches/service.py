@@ -1,4 +1,4 @@
-"""A batch's settings and its lifecycle: draft -> scheduled -> active <-> paused -> completed, or canceled."""
+"""A batch's settings, and the requests that change its status (the moves are in ``batches.transitions``)."""
 
 import logging
 from collections.abc import Sequence
@@ -9,43 +9,15 @@ from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
 from batchcall.auth import repository as workspaces
-from batchcall.batches import repository
-from batchcall.batches.schemas import Batch as BatchRead
-from batchcall.batches.schemas import BatchCreate, BatchUpdate, Counters
-from batchcall.calls import lifecycle
+from batchcall.batches import repository, transitions
+from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate, Counters
+from batchcall.calls import transitions as call_transitions
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus
 from batchcall.numbers import service as numbers
-from batchcall.webhooks import service as webhooks
 
 log = logging.getLogger("batchcall.batches")
-
-# Which states each transition may start from.
-TRANSITIONS: dict[str, frozenset[BatchStatus]] = {
-    "schedule": frozenset({BatchStatus.DRAFT}),
-    "pause": frozenset({BatchStatus.ACTIVE, BatchStatus.SCHEDULED}),
-    "resume": frozenset({BatchStatus.PAUSED}),
-    "cancel": frozenset({BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}),
-    "update": frozenset({BatchStatus.DRAFT}),
-    "delete": frozenset({BatchStatus.DRAFT, BatchStatus.COMPLETED, BatchStatus.CANCELED}),
-    "add_calls": frozenset(
-        {BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}
-    ),
-    "retry": frozenset({BatchStatus.COMPLETED}),
-    "reopen": frozenset({BatchStatus.COMPLETED}),
-}
-
-
-def require_state(batch: Batch, action: str) -> None:
-    allowed = TRANSITIONS[action]
-    if batch.status not in allowed:
-        needed = " or ".join(sorted(allowed))
-        verb = action.replace("_", " ")
-        raise Conflict(
-            f"Cannot {verb} batch {batch.id}: it is {batch.status}, and this needs {needed}",
-            batch_status=batch.status,
-        )
 
 
 def get(session: Session, workspace_id: str, batch_id: str) -> Batch:
@@ -107,7 +79,8 @@ def create(
     batch.rotation_cursor = 0
     if data.schedule == "immediate":
         batch.schedule = "immediate"
-        _start(batch, now)
+        batch.status = BatchStatus.ACTIVE
+        batch.started_at = now
     elif data.schedule != "draft" and data.scheduled_at is not None:
         batch.schedule = "scheduled"
         batch.status = BatchStatus.SCHEDULED
@@ -124,50 +97,24 @@ def update_settings(
     session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime
 ) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "update")
+    transitions.require_state(batch, "update")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     for name, value in _settings_to_columns(session, workspace_id, changes, batch).items():
         setattr(batch, name, value)
     if "scheduled_at" in changes:
         batch.schedule = "scheduled"
     batch.updated_at = now
-    # A new window, cap or caller id may let it dial sooner than it said.
-    batch.next_dial_at = None
     session.flush()
+    # A new window, cap or caller id may let it dial sooner than it said.
+    transitions.wake(session, [batch.id])
     return batch
 
 
 def delete(session: Session, workspace_id: str, batch_id: str) -> None:
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "delete")
+    transitions.require_state(batch, "delete")
     session.delete(batch)
     session.flush()
-
-
-def _start(batch: Batch, now: datetime) -> None:
-    batch.status = BatchStatus.ACTIVE
-    batch.started_at = batch.started_at or now
-    # Whatever the batch waited for before, the dispatcher looks at it afresh.
-    batch.next_dial_at = None
-
-
-def set_status(batch: Batch, status: BatchStatus, now: datetime, reason: str | None = None) -> None:
-    log.info(
-        "batch %s: %s -> %s%s",
-        batch.id,
-        batch.status,
-        status,
-        f" ({reason})" if reason else "",
-        extra={"batch_id": batch.id, "from": batch.status, "to": str(status), "reason": reason},
-    )
-    previous = batch.status
-    if status == BatchStatus.ACTIVE:
-        _start(batch, now)
-    else:
-        batch.status = status
-    batch.status_reason = reason
-    batch.updated_at = now
-    webhooks.batch_status_changed(batch, previous)
 
 
 def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:
@@ -178,12 +125,12 @@ def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:
 
 def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "schedule")
+    transitions.require_state(batch, "schedule")
     if counters_of(session, [batch])[batch.id].total == 0:
         raise Conflict(
             f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status
         )
-    set_status(batch, _active_or_scheduled(batch, now), now)
+    transitions.move(session, batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
 
@@ -192,16 +139,16 @@ def pause(
     session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None
 ) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "pause")
-    set_status(batch, BatchStatus.PAUSED, now, reason)
+    transitions.require_state(batch, "pause")
+    transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
     session.flush()
     return batch
 
 
 def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "resume")
-    set_status(batch, _active_or_scheduled(batch, now), now)
+    transitions.require_state(batch, "resume")
+    transitions.move(session, batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
 
@@ -209,10 +156,9 @@ def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
 def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     """Cancel the batch and every call not yet started; calls in flight finish."""
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "cancel")
-    lifecycle.cancel_waiting(session, batch.id, now)
-    set_status(batch, BatchStatus.CANCELED, now)
-    batch.completed_at = now
+    transitions.require_state(batch, "cancel")
+    call_transitions.cancel_waiting(session, batch.id, now)
+    transitions.move(session, batch, BatchStatus.CANCELED, now)
     session.flush()
     return batch
 
@@ -220,14 +166,14 @@ def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
 def retry(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     """Re-queue the calls of a completed batch that ended failed, busy or without an answer."""
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "retry")
-    if lifecycle.requeue_unreached(session, batch.id, now) == 0:
+    transitions.require_state(batch, "retry")
+    if call_transitions.requeue_unreached(session, batch.id, now) == 0:
         raise Conflict(
             f"Batch {batch.id} has no call that ended failed, busy or no_answer", batch_status=batch.status
         )
-    set_status(batch, BatchStatus.ACTIVE, now, "retrying calls that ended failed, busy or no_answer")
-    batch.completed_at = None
-    batch.next_dial_at = None
+    transitions.move(
+        session, batch, BatchStatus.ACTIVE, now, "retrying calls that ended failed, busy or no_answer"
+    )
     session.flush()
     return batch
 
@@ -236,10 +182,8 @@ def reopen(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
     """Make a completed batch active again, for new calls: dialect D's batches take calls for as long
     as they exist."""
     batch = get_for_update(session, workspace_id, batch_id)
-    require_state(batch, "reopen")
-    set_status(batch, BatchStatus.ACTIVE, now, "reopened for new calls")
-    batch.completed_at = None
-    batch.next_dial_at = None
+    transitions.require_state(batch, "reopen")
+    transitions.move(session, batch, BatchStatus.ACTIVE, now, "reopened for new calls")
     session.flush()
     return batch
 

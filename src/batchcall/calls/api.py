@@ -14,17 +14,24 @@ from starlette.concurrency import run_in_threadpool
 
 from batchcall.auth.dependencies import DbSession, Reader, Writer
 from batchcall.batches import service as batches
-from batchcall.calls import service
-from batchcall.calls.schemas import AddCalls, AddCallsResult, Attempt, CallDetail, CallSummary, RowErrorOut
-from batchcall.calls.service import IngestOptions, IngestResult
+from batchcall.bounds import COUNTRY_CODE_CHARS
+from batchcall.calls import ingestion
+from batchcall.calls.ingestion import IngestOptions, IngestResult
+from batchcall.calls.schemas import (
+    AddCalls,
+    AddCallsResult,
+    AttemptRead,
+    CallDetail,
+    CallSummary,
+    RowErrorOut,
+)
 from batchcall.ingest.csvfile import neutralise, read_rows
 from batchcall.ingest.rows import RowError
 from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
-from batchcall.kit.bounds import COUNTRY_CODE_CHARS
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
 from batchcall.models import CallStatus, Channel
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["calls"], route_class=UnitOfWorkRoute)
 
@@ -58,7 +65,7 @@ async def add_calls(batch_id: str, request: Request, principal: Writer, session:
         batch = batches.get_for_update(session, principal.workspace_id, batch_id)
         options = IngestOptions.of(settings, body.country_code, body.update_existing)
         rows = enumerate(body.rows, start=1)
-        return service.add_calls(session, batch, rows, now, options, size_hint=len(body.rows))
+        return ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.rows))
 
     return as_answer(await run_in_threadpool(ingest))
 
@@ -103,7 +110,7 @@ def upload_calls(
     batch = batches.get_for_update(session, principal.workspace_id, batch_id)
     _, rows = read_rows(file.file, runtime_of(request).settings, require_phone=batch.channel != Channel.EMAIL)
     options = IngestOptions.of(runtime_of(request).settings, country_code or None, update_existing)
-    return as_answer(service.add_calls(session, batch, rows, runtime_of(request).clock.now(), options))
+    return as_answer(ingestion.add_calls(session, batch, rows, runtime_of(request).clock.now(), options))
 
 
 @router.get("/batches/{batch_id}/calls")
@@ -116,7 +123,7 @@ def list_calls(
     offset: Offset = 0,
 ) -> Page[CallSummary]:
     batch = batches.get(session, principal.workspace_id, batch_id)
-    calls, total = service.list_calls(session, batch, status, limit, offset)
+    calls, total = ingestion.list_calls(session, batch, status, limit, offset)
     return Page.of([CallSummary.model_validate(c) for c in calls], total, limit, offset)
 
 
@@ -162,7 +169,7 @@ def _export_lines(sessions: sessionmaker[Session], batch_id: str) -> Iterator[st
     writer = csv.writer(buffer)
     writer.writerow([EXPORT_HEADERS.get(c, c) for c in EXPORT_COLUMNS])
     with sessions() as session:
-        for call in service.iter_calls(session, batch_id):
+        for call in ingestion.iter_calls(session, batch_id):
             writer.writerow(
                 [_cell(call.metadata_ if c == "metadata" else getattr(call, c)) for c in EXPORT_COLUMNS]
             )
@@ -188,6 +195,6 @@ def _cell(value: object) -> str:
 
 @router.get("/calls/{call_id}")
 def get_call(call_id: str, principal: Reader, session: DbSession) -> CallDetail:
-    call = service.get(session, principal.workspace_id, call_id)
-    attempts = [Attempt.of(a, call.prompt) for a in service.attempts_of(session, call)]
+    call = ingestion.get(session, principal.workspace_id, call_id)
+    attempts = [AttemptRead.of(a, call.prompt) for a in ingestion.attempts_of(session, call)]
     return CallDetail.of(CallSummary.model_validate(call), attempts)

@@ -6,13 +6,10 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert, bulk_update
-from batchcall.models import WAITING_STATUSES, Attempt, Call, CallStatus
+from batchcall.models import UNDIALLED_ENDINGS, WAITING, Attempt, Call, CallStatus
 from batchcall.models.base import table_of
 
 CHUNK = 5_000
-
-# A call in these states did not and will not reach its number.
-UNREACHED = (CallStatus.SKIPPED, CallStatus.CANCELED, CallStatus.EXPIRED)
 
 
 def numbers_contacted_since(
@@ -26,7 +23,7 @@ def numbers_contacted_since(
             Call.workspace_id == workspace_id,
             among(session, Call.to, wanted[start : start + CHUNK]),
             Call.created_at >= since,
-            Call.status.not_in(UNREACHED),
+            Call.status.not_in(UNDIALLED_ENDINGS),
         )
         found.update(phone for phone in session.scalars(query) if phone is not None)
     return found
@@ -65,7 +62,7 @@ def set_waiting_status(session: Session, batch_id: str, status: str, now: dateti
     """Move every call of a batch that is still waiting to ``status``; answers how many moved."""
     statement = (
         update(Call)
-        .where(Call.batch_id == batch_id, Call.status.in_(WAITING_STATUSES))
+        .where(Call.batch_id == batch_id, Call.status.in_(WAITING))
         .values(
             status=status,
             updated_at=now,
@@ -139,7 +136,7 @@ def waiting_calls_to(session: Session, batch_id: str, phones: Iterable[str]) -> 
             .where(
                 Call.batch_id == batch_id,
                 among(session, Call.to, wanted[start : start + CHUNK]),
-                Call.status.in_(WAITING_STATUSES),
+                Call.status.in_(WAITING),
             )
             .order_by(Call.row_number)
             .with_for_update(skip_locked=True)

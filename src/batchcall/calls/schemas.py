@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchcall.kit.bounds import CountryCode
+from batchcall.bounds import CountryCode
 from batchcall.kit.schema import Read
 from batchcall.models import Attempt as AttemptRow
 
@@ -35,7 +35,7 @@ class AddCallsResult(BaseModel):
     call_ids: list[str]
 
 
-class Attempt(Read):
+class AttemptRead(Read):
     id: str
     number: int
     provider: str
@@ -56,7 +56,7 @@ class Attempt(Read):
     summary: str | None
 
     @classmethod
-    def of(cls, attempt: AttemptRow, call_prompt: str | None) -> "Attempt":
+    def of(cls, attempt: AttemptRow, call_prompt: str | None) -> "AttemptRead":
         """The attempt with the prompt rendered for it: its own where it differs from its call's, which is
         kept once on the call."""
         answer = cls.model_validate(attempt)
@@ -95,8 +95,8 @@ class CallSummary(Read):
 
 
 class CallDetail(CallSummary):
-    attempts: list[Attempt]  # type: ignore[assignment]
+    attempts: list[AttemptRead]  # type: ignore[assignment]
 
     @classmethod
-    def of(cls, summary: CallSummary, attempts: list[Attempt]) -> "CallDetail":
+    def of(cls, summary: CallSummary, attempts: list[AttemptRead]) -> "CallDetail":
         return cls(**summary.model_dump(exclude={"attempts"}), attempts=attempts)

@@ -3,7 +3,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field
 
-from batchcall.kit.bounds import CountryCode, Id, StoredJson, settings_in_effect
+from batchcall.bounds import CountryCode, Id, StoredJson, settings_in_effect
 from batchcall.kit.schema import Read, Write
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ class ContactCreate(Write):
     attributes: StoredJson = Field(default_factory=dict)
 
 
-class Contact(Read):
+class ContactRead(Read):
     id: str
     phone: str
     first_name: str | None
@@ -43,7 +43,7 @@ class DncCreate(Write):
     reason: str = Field(default="", max_length=1000)
 
 
-class DncEntry(Read):
+class DncEntryRead(Read):
     id: str
     phone_number: str = Field(validation_alias="phone")
     reason: str
@@ -55,7 +55,7 @@ class ContactFolderCreate(Write):
     name: str = Field(min_length=1, max_length=255)
 
 
-class ContactFolder(Read):
+class ContactFolderRead(Read):
     id: str
     name: str
     contact_count: int

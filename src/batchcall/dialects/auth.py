@@ -16,7 +16,7 @@ from batchcall.auth.dependencies import authenticate, bearer, requires
 from batchcall.auth.scopes import Scope
 from batchcall.auth.service import Principal
 from batchcall.kit.errors import Unauthorized
-from batchcall.kit.routing import get_session
+from batchcall.web.routing import get_session
 
 key_id_header = APIKeyHeader(
     name="X-API-KEY", auto_error=False, scheme_name="X-API-KEY", description="The key id (`key_id`)"

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from batchcall.kit.errors import AppError
-from batchcall.kit.http import describe_validation
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
+from batchcall.web.http import describe_validation
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 M = TypeVar("M", bound=BaseModel)
 

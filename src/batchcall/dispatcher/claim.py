@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from batchcall.agents.service import render_prompt
-from batchcall.batches import service as batches
-from batchcall.calls import lifecycle
-from batchcall.calls.lifecycle import Dial, DueCall
+from batchcall.batches import transitions as batch_transitions
+from batchcall.calls import transitions
+from batchcall.calls.transitions import Dial, DueCall
 from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, window
-from batchcall.models import IN_FLIGHT_STATUSES, WAITING_STATUSES, Batch, BatchStatus, Channel
+from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
 from batchcall.providers.base import DialRequest
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -58,15 +58,14 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
     """Start as many of the batch's due calls as its rules allow now; record when it may dial next."""
     claimed = Claimed()
     if batch.ends_at is not None and batch.ends_at <= now:
-        lifecycle.expire_waiting(session, batch.id, now)
+        transitions.expire_waiting(session, batch.id, now)
     counts = repository.open_call_counts(session, batch.id)
-    waiting = sum(counts.get(status, 0) for status in WAITING_STATUSES)
-    in_flight = sum(counts.get(status, 0) for status in IN_FLIGHT_STATUSES)
+    waiting = sum(counts.get(status, 0) for status in WAITING)
+    in_flight = sum(counts.get(status, 0) for status in IN_FLIGHT)
     if waiting == 0:
         batch.next_dial_at = None
         if in_flight == 0 and repository.has_calls(session, batch.id):
-            batches.set_status(batch, BatchStatus.COMPLETED, now)
-            batch.completed_at = now
+            batch_transitions.move(session, batch, BatchStatus.COMPLETED, now)
             claimed.completed = True
         return claimed
     opening = window.next_opening([window.batch_window(batch)], now)
@@ -88,7 +87,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
         return claimed
     batch.next_dial_at = None
     caps.count_dials(session, batch, capacity, Counter(d.from_number for d in dials), now)
-    rows = lifecycle.start_attempts(
+    rows = transitions.start_attempts(
         session, dials, claimer.provider, claimer.worker_id, now + claimer.lease, now
     )
     claimed.requests = [
@@ -147,8 +146,8 @@ def _choose(
                 out_of_callers = True
                 break
             dials.append(Dial(call, from_number, prompt))
-        lifecycle.skip(session, skips, now)
-        lifecycle.defer(session, waits, now)
+        transitions.skip(session, skips, now)
+        transitions.defer(session, waits, now)
         claimed.skipped += len(skips)
         if out_of_callers:
             break

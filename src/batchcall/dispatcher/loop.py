@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from batchcall.batches import service as batches
-from batchcall.calls import lifecycle
+from batchcall.batches import transitions as batch_transitions
+from batchcall.calls import transitions
 from batchcall.db import unit_of_work
-from batchcall.dispatcher import events, repository
+from batchcall.dispatcher import provider_events, repository
 from batchcall.dispatcher.claim import Claimer, claim
 from batchcall.dispatcher.lease import Heartbeat
 from batchcall.kit.ids import new_id
@@ -139,7 +139,7 @@ class Dispatcher:
             return
         try:
             with unit_of_work(self.runtime.sessions) as session:
-                received = events.receive(session, self.provider.name, self.undelivered, self._now())
+                received = provider_events.receive(session, self.provider.name, self.undelivered, self._now())
         except Exception:
             log.exception(
                 "storing %d provider event(s) failed; kept for the next pass",
@@ -186,10 +186,10 @@ class Dispatcher:
                     "unknown": len(recovered.unknown),
                 },
             )
-            lifecycle.give_back(session, recovered.never_placed, now, reason=NEVER_PLACED)
-            received = events.receive(session, self.provider.name, recovered.statuses, now)
-            ended_unknown = events.end_unknown(session, recovered.unknown, now)
-            abandoned = events.abandon(session, recovered.refused, now)
+            transitions.give_back(session, recovered.never_placed, now, reason=NEVER_PLACED)
+            received = provider_events.receive(session, self.provider.name, recovered.statuses, now)
+            ended_unknown = provider_events.end_unknown(session, recovered.unknown, now)
+            abandoned = provider_events.abandon(session, recovered.refused, now)
         tick.reconciled += len(lapsed)
         tick.ended += received.ended + ended_unknown + abandoned
 
@@ -199,7 +199,7 @@ class Dispatcher:
         try:
             status = self.provider.fetch_status(attempt.provider_call_id)
         except ProviderUnavailable as fault:
-            lifecycle.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
+            transitions.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
             return
         except ProviderRejected as fault:
             recovered.refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
@@ -210,7 +210,7 @@ class Dispatcher:
         """What the provider said of a lapsed call, recorded; held until the next check if in flight."""
         recovered.statuses.append(status)
         if not status.is_final:
-            lifecycle.hold_for_provider(call, now + self.claimer.lease)
+            transitions.hold_for_provider(call, now + self.claimer.lease)
 
     def _look_up(self, unconfirmed: list[tuple[Call, Attempt]], now: datetime, recovered: Recovered) -> None:
         """What the provider knows of lapsed attempts without a provider id, asked by our attempt ids."""
@@ -220,7 +220,7 @@ class Dispatcher:
             answers = self.provider.lookup([attempt.id for _, attempt in unconfirmed])
         except ProviderUnavailable as fault:
             for call, _ in unconfirmed:
-                lifecycle.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
+                transitions.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
             return
         timeout = timedelta(seconds=self.runtime.settings.unconfirmed_dial_timeout_seconds)
         for call, attempt in unconfirmed:
@@ -234,16 +234,16 @@ class Dispatcher:
                 recovered.unknown.append((attempt.id, UNKNOWN_DIAL))
             else:
                 # Late callbacks find the attempt by our id meanwhile; the last look is at the timeout.
-                lifecycle.hold_for_provider(call, attempt.started_at + timeout)
+                transitions.hold_for_provider(call, attempt.started_at + timeout)
 
     def advance_batches(self) -> None:
         """Start scheduled batches whose time came; expire the waiting calls of batches past their end."""
         now = self._now()
         with unit_of_work(self.runtime.sessions) as session:
             for batch in repository.scheduled_batches_due(session, now):
-                batches.set_status(batch, BatchStatus.ACTIVE, now)
+                batch_transitions.move(session, batch, BatchStatus.ACTIVE, now)
             for batch_id in repository.batches_past_end_with_waiting_calls(session, now):
-                lifecycle.expire_waiting(session, batch_id, now)
+                transitions.expire_waiting(session, batch_id, now)
 
     def work_batch(self, batch_id: str, tick: Tick) -> None:
         with unit_of_work(self.runtime.sessions) as session:
@@ -285,10 +285,10 @@ class Dispatcher:
         now = self._now()
         try:
             with unit_of_work(self.runtime.sessions) as session:
-                lifecycle.mark_placed(session, placed, now)
+                transitions.mark_placed(session, placed, now)
                 if unavailable:
                     self._give_back(session, requests, unavailable, now)
-                events.abandon(session, refused, now)
+                provider_events.abandon(session, refused, now)
         except Exception:
             # What the provider said is not stored: the leases lapse, and reconciling asks the provider.
             self.heartbeat.release(request.call_id for request in requests)
@@ -298,7 +298,7 @@ class Dispatcher:
         self, session: Session, requests: list[DialRequest], unavailable: dict[str, float], now: datetime
     ) -> None:
         calls = repository.lock_calls(session, list(unavailable))
-        lifecycle.give_back(
+        transitions.give_back(
             session,
             [
                 (calls[r.call_id], r.attempt_id, now + timedelta(seconds=unavailable[r.call_id]))

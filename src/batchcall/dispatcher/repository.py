@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import Session
 
-from batchcall.calls.lifecycle import DueCall, LiveAttempt, LiveCall
+from batchcall.calls.transitions import DueCall, LiveAttempt, LiveCall
 from batchcall.kit.bulk import among, bulk_insert, insert_returning
 from batchcall.models import (
-    IN_FLIGHT_STATUSES,
-    WAITING_STATUSES,
+    IN_FLIGHT,
+    WAITING,
     Agent,
     Attempt,
     Batch,
@@ -22,9 +22,6 @@ from batchcall.models import (
     ProviderEvent,
 )
 from batchcall.models.base import table_of
-
-IN_FLIGHT = [str(s) for s in IN_FLIGHT_STATUSES]
-WAITING = [str(s) for s in WAITING_STATUSES]
 
 
 def batches_to_visit(session: Session, now: datetime) -> list[str]:

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
+from batchcall.bounds import json_fault
 from batchcall.config import Settings
 from batchcall.ingest.phone import PhoneError, check_country_code, to_e164
 from batchcall.ingest.times import MAX_ZONE_CHARS, parse_when, zone
-from batchcall.kit.bounds import json_fault
 from batchcall.models import Channel
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

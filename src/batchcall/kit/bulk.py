@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from batchcall.models.base import UtcDateTime
+from batchcall.kit.sqltypes import UtcDateTime
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 # SQLite allows 32,766 bound values per statement; a multi-row statement stays well under.

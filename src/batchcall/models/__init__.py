@@ -4,9 +4,14 @@ from batchcall.models.agent import Agent
 from batchcall.models.base import Base
 from batchcall.models.batch import Batch, BatchStatus, Channel, DialCounter, Rotation
 from batchcall.models.call import (
-    IN_FLIGHT_STATUSES,
-    TERMINAL_STATUSES,
-    WAITING_STATUSES,
+    COUNTER_OF_STATUS,
+    DIALLED_ENDINGS,
+    IN_FLIGHT,
+    RETRIABLE,
+    RETRIED_BY_DEFAULT,
+    TERMINAL,
+    UNDIALLED_ENDINGS,
+    WAITING,
     Attempt,
     Call,
     CallStatus,
@@ -20,9 +25,14 @@ from batchcall.models.webhook import WebhookDelivery, WebhookEndpoint
 from batchcall.models.workspace import ApiKey, Workspace
 
 __all__ = [
-    "IN_FLIGHT_STATUSES",
-    "TERMINAL_STATUSES",
-    "WAITING_STATUSES",
+    "COUNTER_OF_STATUS",
+    "DIALLED_ENDINGS",
+    "IN_FLIGHT",
+    "RETRIABLE",
+    "RETRIED_BY_DEFAULT",
+    "TERMINAL",
+    "UNDIALLED_ENDINGS",
+    "WAITING",
     "Agent",
     "ApiKey",
     "Attempt",

@@ -1,13 +1,11 @@
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, Dialect, MetaData, String, Table, TypeDecorator
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from batchcall.kit.ids import new_id
-
-Json = JSON().with_variant(JSONB(), "postgresql")
+from batchcall.kit.sqltypes import Json, UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -16,25 +14,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Stores UTC and always hands back an aware datetime, also on SQLite, which keeps no zone."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -9,38 +9,68 @@ from batchcall.models.base import Base, IdMixin
 
 
 class CallStatus(StrEnum):
+    """Where a call stands. A call waits, is in flight, and ends in exactly one terminal status."""
+
+    # Waiting to be dialled as soon as its batch's window and caps allow.
     QUEUED = "queued"
+    # Waiting for its row's scheduled_time.
     SCHEDULED = "scheduled"
+    # Claimed by a worker and being handed to the provider.
     DIALING = "dialing"
+    # The provider placed it.
     RINGING = "ringing"
+    # Someone (or something) answered.
     IN_PROGRESS = "in_progress"
+    # Answered by a person, and over.
     COMPLETED = "completed"
     NO_ANSWER = "no_answer"
     BUSY = "busy"
+    # Answered by a machine.
     VOICEMAIL = "voicemail"
+    # The dial failed, or the provider refused it.
     FAILED = "failed"
+    # Never dialled: its batch was canceled first.
     CANCELED = "canceled"
+    # Never dialled: its batch's ends_at came first.
     EXPIRED = "expired"
+    # Never dialled, with a reason: do-not-call, contacted lately, a duplicate, no lawful time to call.
     SKIPPED = "skipped"
     # The dial may have reached the person, but neither the provider nor a callback ever said how it went.
     UNKNOWN = "unknown"
 
 
-WAITING_STATUSES = frozenset({CallStatus.QUEUED, CallStatus.SCHEDULED})
-IN_FLIGHT_STATUSES = frozenset({CallStatus.DIALING, CallStatus.RINGING, CallStatus.IN_PROGRESS})
-TERMINAL_STATUSES = frozenset(
-    {
-        CallStatus.COMPLETED,
-        CallStatus.NO_ANSWER,
-        CallStatus.BUSY,
-        CallStatus.VOICEMAIL,
-        CallStatus.FAILED,
-        CallStatus.CANCELED,
-        CallStatus.EXPIRED,
-        CallStatus.SKIPPED,
-        CallStatus.UNKNOWN,
-    }
+# Not dialled yet: the claim may start these (the partial index ix_calls_waiting holds exactly these).
+WAITING = (CallStatus.QUEUED, CallStatus.SCHEDULED)
+# Dialled and not over: each is held by a lease, its worker's or the provider's.
+IN_FLIGHT = (CallStatus.DIALING, CallStatus.RINGING, CallStatus.IN_PROGRESS)
+# Over after a dial, whatever came of it (dialect C counts these as its "completed").
+DIALLED_ENDINGS = (
+    CallStatus.COMPLETED,
+    CallStatus.NO_ANSWER,
+    CallStatus.BUSY,
+    CallStatus.VOICEMAIL,
+    CallStatus.FAILED,
+    CallStatus.UNKNOWN,
 )
+# Over without a dial, and never to be dialled: such a call did not reach its number.
+UNDIALLED_ENDINGS = (CallStatus.CANCELED, CallStatus.EXPIRED, CallStatus.SKIPPED)
+# Terminal: a call here moves no more, unless its finished batch is retried.
+TERMINAL = DIALLED_ENDINGS + UNDIALLED_ENDINGS
+# An attempt that ended in one of these is retried when its batch's retry_on names it and its call has
+# attempts left; the only outcomes retry_on may name.
+RETRIABLE = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.VOICEMAIL)
+# retry_on when a batch names none; also the endings that retrying a finished batch puts back in the queue.
+RETRIED_BY_DEFAULT = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED)
+# The batch counter each status adds to (every call also adds to "total").
+COUNTER_OF_STATUS: dict[str, str] = {
+    status: "queued" if status in WAITING else "in_progress" if status in IN_FLIGHT else status.value
+    for status in CallStatus
+}
+
+
+def sql_in(statuses: tuple[CallStatus, ...]) -> str:
+    """``status IN (...)`` for an index predicate, which takes SQL text."""
+    return f"status IN ({', '.join(repr(status.value) for status in statuses)})"
 
 
 class Call(IdMixin, Base):
@@ -65,8 +95,8 @@ class Call(IdMixin, Base):
             "batch_id",
             "next_attempt_at",
             "row_number",
-            postgresql_where=text("status IN ('queued', 'scheduled')"),
-            sqlite_where=text("status IN ('queued', 'scheduled')"),
+            postgresql_where=text(sql_in(WAITING)),
+            sqlite_where=text(sql_in(WAITING)),
         ),
     )
 

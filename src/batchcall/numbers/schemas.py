@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from batchcall.kit.bounds import CountryCode, Id
+from batchcall.bounds import CountryCode, Id
 from batchcall.kit.schema import Read, Write
 
 
@@ -22,7 +22,7 @@ class PhoneNumberUpdate(Write):
     daily_cap: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
-class PhoneNumber(Read):
+class PhoneNumberRead(Read):
     id: str
     number: str
     agent_id: str | None

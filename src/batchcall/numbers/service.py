@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
-from batchcall.batches import repository as batches
+from batchcall.batches import transitions as batches
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned

@@ -4,11 +4,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from batchcall.auth.dependencies import DbSession
-from batchcall.dispatcher import events
+from batchcall.dispatcher import provider_events
 from batchcall.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
 from batchcall.providers import registry
 from batchcall.providers.base import CallbackForged, ProviderRejected
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["providers"], route_class=UnitOfWorkRoute)
 
@@ -36,7 +36,7 @@ async def receive_events(provider: str, request: Request, session: DbSession) ->
         raise Forbidden(f"Callback refused: {fault.message}") from None
     except ProviderRejected as fault:
         raise Invalid(f"Callback not understood: {fault.message}") from None
-    received = events.receive(session, provider, found, runtime.clock.now())
+    received = provider_events.receive(session, provider, found, runtime.clock.now())
     return EventsReceived(received=len(found), new=received.new, duplicates=received.duplicates)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from batchcall.models import TERMINAL_STATUSES
+from batchcall.models import TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class StatusEvent:
 
     @property
     def is_final(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL
 
 
 class NoStatus(StrEnum):

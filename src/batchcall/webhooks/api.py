@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 
 from batchcall.auth.dependencies import Admin, DbSession, Reader
 from batchcall.kit.pagination import Limit, Offset, Page
-from batchcall.kit.routing import UnitOfWorkRoute, runtime_of
+from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 from batchcall.webhooks import service
 from batchcall.webhooks.schemas import (
     Delivery,

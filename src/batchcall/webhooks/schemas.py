@@ -8,7 +8,7 @@ from pydantic import AfterValidator, AnyHttpUrl, Field, UrlConstraints
 
 from batchcall.kit import outbound
 from batchcall.kit.schema import Read, Write
-from batchcall.models import TERMINAL_STATUSES
+from batchcall.models import TERMINAL
 
 
 class EventType(StrEnum):
@@ -29,7 +29,7 @@ class EventType(StrEnum):
 
 ALL_EVENTS = "*"
 # The event a call sends when it reaches each terminal status.
-ENDED_EVENT: dict[str, EventType] = {status: EventType(f"call.{status}") for status in TERMINAL_STATUSES}
+ENDED_EVENT: dict[str, EventType] = {status: EventType(f"call.{status}") for status in TERMINAL}
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)

@@ -207,6 +207,25 @@ def _deliveries(
     ]
 
 
+def listening(session: Session, workspace_id: str, event: EventType | None = None) -> bool:
+    """Whether an active endpoint of the workspace subscribes to ``event`` (to any event, when None): a
+    change nobody listens to costs no payload."""
+    subscriptions = _subscriptions(session, workspace_id)
+    if event is None:
+        return bool(subscriptions)
+    return any(event in events or ALL_EVENTS in events for _, events in subscriptions)
+
+
+def enqueue(
+    session: Session, workspace_id: str, event: EventType, data: dict[str, Any], at: datetime
+) -> None:
+    """Queue ``event`` with its ready payload ``data``, as of ``at``, for each of the workspace's active
+    endpoints that subscribe to it, in the caller's transaction: the event exists exactly when the change
+    it reports commits."""
+    for row in _deliveries(session, workspace_id, event, data, at):
+        session.add(WebhookDelivery(**row))
+
+
 def _call_events(session: Session, call: Call, previous: str) -> list[dict[str, Any]]:
     """The deliveries a call's move from ``previous`` to its current status makes."""
     events = [EventType.CALL_STATUS_CHANGED]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from batchcall.models.base import UtcDateTime
+from batchcall.kit.sqltypes import UtcDateTime
 
 revision: str = "0001"
 down_revision: str | None = None

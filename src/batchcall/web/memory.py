@@ -18,7 +18,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from batchcall.kit.http import BODY_BYTES
+from batchcall.web.http import BODY_BYTES
 
 LARGE_BODY_BYTES = 1024 * 1024
 # glibc's mallopt parameter, and its own starting value, kept rather than raised as large blocks are freed.

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from batchcall.kit.http import BodySizeLimit
-from batchcall.kit.memory import LARGE_BODY_BYTES, ReleaseMemory
+from batchcall.web.http import BodySizeLimit
+from batchcall.web.memory import LARGE_BODY_BYTES, ReleaseMemory
 
 
 class Cycle:

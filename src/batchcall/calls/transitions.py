@@ -13,16 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from batchcall.batches import repository as batches
+from batchcall.batches import transitions as batches
 from batchcall.calls import repository
 from batchcall.kit.ids import new_id
-from batchcall.models import WAITING_STATUSES, Call, CallStatus, Channel
+from batchcall.models import RETRIED_BY_DEFAULT, WAITING, Call, CallStatus, Channel
 from batchcall.webhooks import service as webhooks
 
 log = logging.getLogger("batchcall.calls")
-
-# A call that ended in one of these may be re-queued by retrying its finished batch.
-RETRYABLE_ENDINGS = (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
 
 
 def _changed(call: Call, new_status: str, **fields: object) -> None:
@@ -364,7 +361,7 @@ def skip(session: Session, skips: Sequence[tuple[DueCall, str]], now: datetime) 
 
 
 def _bulk(session: Session, batch_id: str, status: CallStatus, now: datetime) -> int:
-    with webhooks.calls_moving(session, WAITING_STATUSES, batch_id=batch_id):
+    with webhooks.calls_moving(session, WAITING, batch_id=batch_id):
         moved = repository.set_waiting_status(session, batch_id, status, now)
     if moved:
         log.info(
@@ -389,8 +386,8 @@ def expire_waiting(session: Session, batch_id: str, now: datetime) -> int:
 
 def requeue_unreached(session: Session, batch_id: str, now: datetime) -> int:
     """Calls that ended failed, busy or without an answer wait again, due now."""
-    with webhooks.calls_moving(session, RETRYABLE_ENDINGS, batch_id=batch_id):
-        moved = repository.requeue(session, batch_id, RETRYABLE_ENDINGS, now)
+    with webhooks.calls_moving(session, RETRIED_BY_DEFAULT, batch_id=batch_id):
+        moved = repository.requeue(session, batch_id, RETRIED_BY_DEFAULT, now)
     log.info(
         "calls of batch %s: %d failed/busy/no_answer -> queued",
         batch_id,

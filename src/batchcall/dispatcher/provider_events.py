@@ -12,13 +12,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from batchcall.batches import service as batches
-from batchcall.calls import lifecycle
-from batchcall.calls.lifecycle import Ending, LiveAttempt, LiveCall
+from batchcall.batches import transitions as batch_transitions
+from batchcall.calls import transitions
+from batchcall.calls.transitions import Ending, LiveAttempt, LiveCall
 from batchcall.contacts import service as contacts
 from batchcall.dispatcher import breaker, repository, retry
 from batchcall.kit.ids import new_id
-from batchcall.models import IN_FLIGHT_STATUSES, BatchStatus, CallStatus
+from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus
 from batchcall.providers.base import StatusEvent
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -83,7 +83,7 @@ def _in_flight(session: Session, named: Sequence[tuple[str, str, str | None]]) -
         for attempt in fresh.values()
         if attempt.ended_at is None
         and attempt.call_id in calls
-        and calls[attempt.call_id].status in IN_FLIGHT_STATUSES
+        and calls[attempt.call_id].status in IN_FLIGHT
         and calls[attempt.call_id].attempt_count == attempt.number
     }
 
@@ -139,7 +139,7 @@ def _act(
             opted_out.append(found.call)
     # An attempt that moved on and ended in the same delivery needs only its ending written.
     ended = {found.attempt.id for found, _ in ending}
-    lifecycle.progress(session, [m for key, m in moving.items() if key not in ended], now)
+    transitions.progress(session, [m for key, m in moving.items() if key not in ended], now)
     end_attempts(session, ending, now)
     received.ended += len(ending)
     for call in opted_out:
@@ -154,7 +154,7 @@ def _act(
 def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], now: datetime) -> None:
     """End the attempts; the retry rules decide whether each call waits for another."""
     policies = repository.retry_policies(session, [found.call.batch_id for found, _ in endings])
-    lifecycle.finish(
+    transitions.finish(
         session,
         [
             (
@@ -179,7 +179,7 @@ def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> list[
             continue
         batch = repository.lock_batch(session, batch_id, wait=True)
         if batch is not None and batch.status == BatchStatus.ACTIVE:
-            batches.set_status(batch, BatchStatus.PAUSED, now, reason)
+            batch_transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
             paused.append(batch_id)
     return paused
 
@@ -201,7 +201,7 @@ def end_unknown(session: Session, pairs: Sequence[tuple[str, str]], now: datetim
     """End attempts (attempt id, reason) whose outcome nobody can tell any more: each call ends ``unknown``
     and is not tried again, because the dial may have reached the person."""
     live = _named_in_flight(session, pairs)
-    lifecycle.finish(
+    transitions.finish(
         session,
         [
             (found.call, found.attempt, Ending(CallStatus.UNKNOWN, now, error=reason), None)

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 from batchcall.auth.dependencies import DbSession
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate
-from batchcall.calls import service as calls
-from batchcall.calls.service import IngestOptions
+from batchcall.calls import ingestion
+from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.rows import RowError
 from batchcall.kit.errors import Invalid
-from batchcall.kit.routing import runtime_of
+from batchcall.web.routing import runtime_of
 
 TAG = "dialect E: call contact bulk"
 ANSWER_PAGE = 2_000
@@ -159,7 +159,7 @@ def call_contact_bulk(
     batch = batches.create(session, principal.workspace_id, settings, now, dialect="e")
     rows = ((number, _native_row(number, raw)) for number, raw in enumerate(body.contacts, start=1))
     options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
-    result = calls.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
+    result = ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
     if result.accepted == 0:
         raise Invalid("No contact can be called: " + result.errors.summary(_error_text))
     started = CallsStarted(
@@ -179,7 +179,7 @@ def _calls_json(session: Session, batch_id: str) -> orjson.Fragment:
     """The batch's calls as one JSON array, written a page at a time: at E's cap of 100,000 contacts,
     the calls as models and then as dicts would cost many times the answer itself."""
     pages: list[bytes] = []
-    found = calls.iter_calls(session, batch_id)
+    found = ingestion.iter_calls(session, batch_id)
     while page := list(islice(found, ANSWER_PAGE)):
         outs = [
             CallOut(

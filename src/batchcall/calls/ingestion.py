@@ -8,7 +8,7 @@ from typing import Any, Self
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
-from batchcall.batches import service as batches
+from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import repository
 from batchcall.calls.errors import RowErrors
 from batchcall.config import Settings
@@ -90,7 +90,7 @@ def add_calls(
     """Check and store ``rows`` (row number, raw row) for ``batch``; nothing is written if this raises.
 
     ``size_hint``, the number of rows when known, lets small submissions share the work out finely."""
-    batches.require_state(batch, "add_calls")
+    batch_transitions.require_state(batch, "add_calls")
     submission = _Submission(
         batch=batch,
         rules=_rules(session, batch, options),

@@ -22,18 +22,18 @@ from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate, CallerIds, TimeZone
-from batchcall.calls import service as calls
+from batchcall.bounds import Id
+from batchcall.calls import ingestion
 from batchcall.calls.errors import RowErrors
-from batchcall.calls.service import IngestOptions
+from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import WholeKeyWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.ingest.rows import RowError
-from batchcall.kit.bounds import Id
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
-from batchcall.kit.routing import runtime_of
 from batchcall.models import Batch, BatchStatus
 from batchcall.numbers import service as numbers
+from batchcall.web.routing import runtime_of
 
 TAG = "dialect D: call batch"
 CHUNK = 1000
@@ -228,7 +228,7 @@ def add_calls_to_batch(
     for chunk_num, start in enumerate(chunks, start=1):
         rows = [(n, _native_row(n, r)) for n, r in enumerate(records[start : start + CHUNK], start=start + 1)]
         savepoint = session.begin_nested()
-        result = calls.add_calls(session, batch, rows, now, options)
+        result = ingestion.add_calls(session, batch, rows, now, options)
         if result.rejected:
             savepoint.rollback()
             listed = errors.take(result.errors)

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from batchcall.bounds import SETTINGS_IN_EFFECT
 from batchcall.idempotency import service as idempotency
-from batchcall.kit.bounds import SETTINGS_IN_EFFECT
 from batchcall.runtime import Runtime
 
 

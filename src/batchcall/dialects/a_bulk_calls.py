@@ -19,18 +19,17 @@ from batchcall.auth import repository as workspaces
 from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
-from batchcall.batches.schemas import Batch as BatchRead
-from batchcall.batches.schemas import BatchCreate
-from batchcall.calls import service as calls
-from batchcall.calls.service import IngestOptions, IngestResult
+from batchcall.batches.schemas import BatchCreate, BatchRead
+from batchcall.calls import ingestion
+from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.dialects.auth import BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.csvfile import read_rows
 from batchcall.ingest.rows import RowError
 from batchcall.kit.errors import Forbidden, Invalid
 from batchcall.kit.pagination import Offset, Pagination
-from batchcall.kit.routing import runtime_of
 from batchcall.models import Batch, BatchStatus
+from batchcall.web.routing import runtime_of
 
 TAG = "dialect A: bulk calls"
 MAX_ROWS = 1000
@@ -247,7 +246,8 @@ def submit(
     runtime = runtime_of(request)
     rows = _native_rows(enumerate(body.rows, start=1))
     return _answer(
-        batch, calls.add_calls(session, batch, rows, runtime.clock.now(), IngestOptions.of(runtime.settings))
+        batch,
+        ingestion.add_calls(session, batch, rows, runtime.clock.now(), IngestOptions.of(runtime.settings)),
     )
 
 
@@ -267,7 +267,9 @@ def upload(
     batch = _open_batch(session, request, principal, campaign, campaign.campaign_name or file.filename)
     runtime = runtime_of(request)
     options = IngestOptions.of(runtime.settings)
-    return _answer(batch, calls.add_calls(session, batch, _native_rows(rows), runtime.clock.now(), options))
+    return _answer(
+        batch, ingestion.add_calls(session, batch, _native_rows(rows), runtime.clock.now(), options)
+    )
 
 
 @router.get("/batches")

@@ -22,7 +22,6 @@ from batchcall.agents import service as agents
 from batchcall.auth.dependencies import DbSession
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import (
-    DEFAULT_RETRY_ON,
     BatchCreate,
     BatchUpdate,
     ClockTime,
@@ -31,20 +30,20 @@ from batchcall.batches.schemas import (
     TimeZone,
     WorkingDays,
 )
-from batchcall.calls import service as calls
+from batchcall.bounds import COUNTRY_CODE_CHARS, CountryCode, Id
+from batchcall.calls import ingestion
+from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.calls.schemas import RowErrorOut
-from batchcall.calls.service import IngestOptions, IngestResult
 from batchcall.contacts import service as contacts
 from batchcall.dialects.auth import BearerReader, BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route, parse_body
 from batchcall.ingest.csvfile import read_rows
-from batchcall.kit.bounds import COUNTRY_CODE_CHARS, CountryCode, Id
 from batchcall.kit.errors import Invalid, NotFound
-from batchcall.kit.http import error_body
 from batchcall.kit.pagination import Offset, Page
-from batchcall.kit.routing import runtime_of
-from batchcall.models import Agent, Batch, BatchStatus, ContactFolder, Rotation
+from batchcall.models import RETRIED_BY_DEFAULT, Agent, Batch, BatchStatus, ContactFolder, Rotation
 from batchcall.numbers import service as numbers
+from batchcall.web.http import error_body
+from batchcall.web.routing import runtime_of
 
 TAG = "dialect B: batch calls"
 WEEKDAYS = [1, 2, 3, 4, 5]
@@ -298,7 +297,7 @@ def create_batch_call(
         max_concurrent_calls=body.max_concurrent_calls,
         max_calls_per_day=body.max_calls_per_day,
         max_retry_attempts=body.max_retry_attempts,
-        retry_on=list(DEFAULT_RETRY_ON) if body.retry_failed else [],
+        retry_on=[str(s) for s in RETRIED_BY_DEFAULT] if body.retry_failed else [],
         schedule="draft",
     )
     batch = batches.create(session, principal.workspace_id, settings, now, dialect="b")
@@ -311,7 +310,7 @@ def create_batch_call(
     if body.contact_source == "folder" and folder is not None:
         batch.contact_folder_id = folder.id
         rows = contacts.folder_rows(session, folder)
-        calls.add_calls(session, batch, rows, now, IngestOptions.of(runtime_of(request).settings))
+        ingestion.add_calls(session, batch, rows, now, IngestOptions.of(runtime_of(request).settings))
     return _one(request, _present(session, [batch])[0])
 
 
@@ -325,7 +324,7 @@ def update_batch_call(
     if body.phone_rotation_strategy is not None:
         changes["rotation"] = body.phone_rotation_strategy
     if body.retry_failed is not None:
-        changes["retry_on"] = list(DEFAULT_RETRY_ON) if body.retry_failed else []
+        changes["retry_on"] = [str(s) for s in RETRIED_BY_DEFAULT] if body.retry_failed else []
     if "scheduled_at" in changes:
         changes["scheduled_at"] = _in_zone(body.scheduled_at, batch.timezone)
     now = runtime_of(request).clock.now()
@@ -388,7 +387,7 @@ async def add_contacts(
         def ingest_csv() -> IngestResult:
             batch = batches.get_for_update(session, principal.workspace_id, batch_id)
             _, rows = read_rows(upload.file, runtime.settings)
-            return calls.add_calls(session, batch, rows, now, options)
+            return ingestion.add_calls(session, batch, rows, now, options)
 
         result = await run_in_threadpool(ingest_csv)
     else:
@@ -401,7 +400,7 @@ async def add_contacts(
         def ingest_json() -> IngestResult:
             batch = batches.get_for_update(session, principal.workspace_id, batch_id)
             rows = enumerate(body.contacts, start=1)
-            return calls.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
+            return ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
 
         result = await run_in_threadpool(ingest_json)
     added = ContactsAdded(

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batchcall.kit.bounds import settings_in_effect
+from batchcall.bounds import settings_in_effect
 from batchcall.kit.errors import AppError
 
 log = logging.getLogger("batchcall.http")

@@ -24,16 +24,16 @@ from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate, TimeZone
-from batchcall.calls import service as calls
-from batchcall.calls.service import IngestOptions, IngestResult
+from batchcall.calls import ingestion
+from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.dialects.auth import KeySecretReader, KeySecretWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import to_e164
 from batchcall.ingest.rows import RowError
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
 from batchcall.kit.ids import new_id
-from batchcall.kit.routing import runtime_of
-from batchcall.models import Batch, BatchStatus
+from batchcall.models import DIALLED_ENDINGS, Batch, BatchStatus
+from batchcall.web.routing import runtime_of
 
 TAG = "dialect C: batch call"
 MAX_TASKS = 1000
@@ -43,8 +43,6 @@ AGENT_PREFIX = "agent_"
 AGENT_ID = rf"^{AGENT_PREFIX}[0-9a-fA-F]{{8}}(-?[0-9a-fA-F]{{4}}){{3}}-?[0-9a-fA-F]{{12}}$"
 # C's names for the native row fields, for the messages about skipped tasks.
 TASK_FIELDS = {"phone_number": "to_number", "variables": "dynamic_variables", "max_retries": "max_retries"}
-# Counted as completed: the dial happened and ended, whatever its outcome.
-FINISHED = ("completed", "no_answer", "busy", "voicemail", "failed", "unknown")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond a datetime can hold (the end of year 9999).
 LATEST_MILLISECONDS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
@@ -213,7 +211,7 @@ def _answer(
         total=counters.total,
         sent=counters.sent,
         picked_up=counters.picked_up,
-        completed=sum(getattr(counters, name) for name in FINISHED),
+        completed=sum(getattr(counters, name) for name in DIALLED_ENDINGS),
         agent_id=AGENT_PREFIX + batch.agent_id if batch.agent_id else None,
         organization_id=batch.workspace_id,
         status=_status(batch),
@@ -255,7 +253,7 @@ def create_batch_call(
         )
         for number, t in enumerate(body.tasks, start=1)
     )
-    result: IngestResult = calls.add_calls(session, batch, rows, now, IngestOptions.of(runtime.settings))
+    result: IngestResult = ingestion.add_calls(session, batch, rows, now, IngestOptions.of(runtime.settings))
     errors = result.errors.summary(_task_error) or None
     if result.accepted == 0:
         raise Invalid(f"No task can be called: {errors}")
@@ -297,5 +295,5 @@ def list_tasks(
             attempts=call.attempt_count,
             skip_reason=call.skip_reason,
         )
-        for call in calls.iter_calls(session, batch.id)
+        for call in ingestion.iter_calls(session, batch.id)
     ]

@@ -1,0 +1,1 @@
+"""HTTP plumbing: the unit-of-work route, error answers, body and memory limits."""
