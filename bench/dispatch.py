@@ -31,6 +31,7 @@ from batchcall.batches.schemas import BatchCreate
 from batchcall.calls import ingestion
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
+from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 
@@ -47,7 +48,7 @@ def runtime_for(url: str, **settings: object) -> Runtime:
     values: dict[str, object] = {
         "database_url": url,
         "run_dispatcher": False,
-        "sim_call_seconds": 0.0,
+        "simulated": SimulatedSettings(call_seconds=0.0),
         **settings,
     }
     return Runtime.from_settings(Settings(**values))  # type: ignore[arg-type]
@@ -131,7 +132,7 @@ def hold_in_flight(url: str) -> tuple[int, int]:
         Settings(
             database_url=url,
             run_dispatcher=False,
-            sim_call_seconds=3_600.0,
+            simulated=SimulatedSettings(call_seconds=3_600.0),
         )
     )
     dispatcher = Dispatcher(runtime, worker_id="rss")

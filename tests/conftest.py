@@ -13,6 +13,7 @@ from batchcall.app import create_app
 from batchcall.config import Settings
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Base
+from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 from tests.support import Tenant, make_tenant
@@ -40,8 +41,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         run_dispatcher=False,
-        sim_ledger=str(tmp_path / "ledger.jsonl"),
-        sim_speed=1000.0,
+        simulated=SimulatedSettings(ledger=str(tmp_path / "ledger.jsonl"), speed=1000.0),
         # The suite's servers and receivers are on loopback, and it sends requests faster than any limit
         # a real installation would keep; the tests of those rules set their own.
         allow_private_targets=True,

@@ -26,6 +26,7 @@ from batchcall.app import create_app
 from batchcall.config import Settings
 from batchcall.dialects.c_batch_call import AGENT_PREFIX, public_batch_id
 from batchcall.kit.clock import ManualClock
+from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from tests import routes
 from tests.conftest import START, UNLIMITED
@@ -188,7 +189,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     settings = Settings(
         database_url=database_url,
         run_dispatcher=False,
-        sim_ledger=str(tmp_path_factory.mktemp("conformance") / "ledger.jsonl"),
+        simulated=SimulatedSettings(ledger=str(tmp_path_factory.mktemp("conformance") / "ledger.jsonl")),
         allow_private_targets=True,
         rate_limit_per_key=UNLIMITED,
         rate_limit_per_client=UNLIMITED,

@@ -11,9 +11,9 @@ from batchcall.batches.api import router as batches_router
 from batchcall.calls.api import router as calls_router
 from batchcall.contacts.api import router as contacts_router
 from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
+from batchcall.dispatcher.api import router as provider_callbacks_router
 from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.numbers.api import router as numbers_router
-from batchcall.providers.api import router as providers_router
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
 from batchcall.web.http import BodySizeLimit, install_error_handlers
@@ -66,7 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in NATIVE_ROUTERS:
         app.include_router(router, prefix="/v1", dependencies=per_client)
     # Callbacks are signed, not keyed: they count per client only, in a count of their own.
-    app.include_router(providers_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
+    app.include_router(provider_callbacks_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
     for router in DIALECT_ROUTERS:
         app.include_router(router, dependencies=per_client)
     app.include_router(observability.router, dependencies=per_client)

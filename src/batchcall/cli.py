@@ -18,6 +18,7 @@ from batchcall.auth import service as auth
 from batchcall.config import Settings, get_settings
 from batchcall.ingest import parallel
 from batchcall.kit.errors import AppError
+from batchcall.providers.registry import UnknownProvider
 from batchcall.runtime import Runtime
 
 app = typer.Typer(help="batchcall: bulk outbound engagements by AI agents.", no_args_is_help=True)
@@ -32,8 +33,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 def _runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
+    try:
+        runtime = Runtime.from_settings(settings)
+    except UnknownProvider as mistake:
+        console.print(f"[red]error:[/red] {mistake}")
+        raise typer.Exit(1) from None
     db.migrate(settings.database_url)
-    return Runtime.from_settings(settings)
+    return runtime
 
 
 def tune_garbage_collector() -> None:

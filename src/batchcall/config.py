@@ -1,9 +1,14 @@
-"""The one place settings come from: environment variables prefixed ``BATCHCALL_``."""
+"""The one place settings come from: environment variables prefixed ``BATCHCALL_``.
+
+A provider's own settings are a class in its folder (``providers/<vendor>/config.py``) with a prefix of its
+own, held here as one field, so a test or a runtime passes them like any other setting."""
 
 from functools import lru_cache
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from batchcall.providers.simulated.config import SimulatedSettings
 
 
 class Settings(BaseSettings):
@@ -73,12 +78,8 @@ class Settings(BaseSettings):
         default=10, ge=10, le=1000, description="Dialect E's default batchSize: calls it processes at once"
     )
 
-    sim_call_seconds: float = 20.0
-    sim_speed: float = 1.0
-    sim_ledger: str = ""
-    # Fault injection for tests: the process dies right after its Nth dial reached the simulated provider
-    # (and its ledger), before the dial's provider id is stored, as a worker killed at that moment would.
-    sim_crash_after_dials: int = Field(default=0, ge=0, description="0: never")
+    # Each vendor's own settings, read by its class from its own variables (BATCHCALL_SIM_* here).
+    simulated: SimulatedSettings = Field(default_factory=SimulatedSettings)
 
     # Provider callbacks signed with a timestamp older (or newer) than this are refused as stale.
     callback_tolerance_seconds: float = Field(default=300.0, gt=0)

@@ -9,6 +9,7 @@ from batchcall.config import Settings
 from batchcall.db import make_engine, make_session_factory, unit_of_work
 from batchcall.installation import service as installation
 from batchcall.kit.clock import Clock, SystemClock
+from batchcall.providers import registry
 
 
 @dataclass
@@ -21,6 +22,9 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> "Runtime":
+        """The runtime of ``settings``; raises registry.UnknownProvider when they name no provider, so a
+        process configured so stops before it serves or dials anything."""
+        registry.check(settings.provider)
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_session_factory(engine), clock or SystemClock())
 

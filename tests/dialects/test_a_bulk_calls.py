@@ -368,5 +368,5 @@ def test_submitted_rows_are_dialled_and_reported_finished(
     assert (batch["total_calls"], batch["completed_calls"], batch["busy_calls"]) == (3, 2, 1)
     assert batch["queued_calls"] == batch["in_progress_calls"] == 0
     assert batch["completed_at"] is not None
-    ledger = [json.loads(line) for line in open(runtime.settings.sim_ledger)]
+    ledger = [json.loads(line) for line in open(runtime.settings.simulated.ledger)]
     assert sorted(entry["to"] for entry in ledger) == ["+12125550001", "+12125551000", "+12125551002"]

@@ -364,5 +364,5 @@ def test_calls_are_dialled_and_a_finished_number_can_be_called_again(
     assert batch_of(client, tenant, batch_id)["status"] == "active"
     dial_until(dispatcher, clock, lambda: batch_of(client, tenant, batch_id)["status"] == "completed")
     assert batch_of(client, tenant, batch_id)["counters"]["completed"] == 2
-    ledger = [json.loads(line) for line in open(runtime.settings.sim_ledger)]
+    ledger = [json.loads(line) for line in open(runtime.settings.simulated.ledger)]
     assert [entry["to"] for entry in ledger].count("+12125551001") == 2

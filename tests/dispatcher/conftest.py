@@ -19,7 +19,7 @@ def dispatcher(runtime: Runtime) -> Dispatcher:
 
 
 def ledger(runtime: Runtime) -> list[dict[str, Any]]:
-    path = Path(runtime.settings.sim_ledger)
+    path = Path(runtime.settings.simulated.ledger)
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from batchcall.dispatcher.loop import Dispatcher
-from batchcall.kit.clock import ManualClock, as_utc
+from batchcall.kit.clock import ManualClock
 from batchcall.models import Call
 from batchcall.providers.base import DialRequest, StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
@@ -54,7 +54,7 @@ def test_a_call_still_talking_when_its_lease_lapses_keeps_its_slot(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
     runtime.settings.lease_seconds = 5
-    runtime.settings.sim_speed = 1.0
+    runtime.settings.simulated.speed = 1.0
     batch = start(
         client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}], max_concurrent_calls=1
     )
@@ -75,14 +75,14 @@ def _lease_of(runtime: Runtime, call_id: str) -> tuple[str | None, datetime | No
     with runtime.sessions() as session:
         call = session.get(Call, call_id)
         assert call is not None
-        return call.lease_owner, call.lease_expires_at and as_utc(call.lease_expires_at)
+        return call.lease_owner, call.lease_expires_at
 
 
 def test_a_live_workers_heartbeat_keeps_its_calls_and_a_dead_workers_are_recovered_within_a_lease(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
     runtime.settings.lease_seconds = 15
-    runtime.settings.sim_speed = 0.5  # calls of 40 s: more than two leases
+    runtime.settings.simulated.speed = 0.5  # calls of 40 s: more than two leases
     kept = start(client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}])
     live = Dispatcher(runtime, worker_id="live")
     assert live.tick().dialled == 2
@@ -154,7 +154,7 @@ def test_a_dial_the_worker_failed_to_record_is_left_to_lapse_and_be_reconciled(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
     runtime.settings.lease_seconds = 15
-    runtime.settings.sim_speed = 0.5
+    runtime.settings.simulated.speed = 0.5
     start(client, tenant, [{"phone_number": number(1)}])
     with ExitStack() as outage:
         worker = Dispatcher(runtime, DatabaseGoesAfterTheDial(runtime, outage), worker_id="w")
@@ -188,7 +188,7 @@ def test_the_heartbeat_beats_on_its_own_thread_through_an_outage_and_stops_with_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runtime.settings.lease_seconds = 0.3  # a beat every 0.1 s
-    runtime.settings.sim_speed = 0.5
+    runtime.settings.simulated.speed = 0.5
     batch = start(client, tenant, [{"phone_number": number(1)}])
     worker = Dispatcher(runtime, worker_id="w")
     assert worker.tick().dialled == 1
@@ -211,7 +211,7 @@ def test_the_dispatcher_runs_its_heartbeat_while_it_runs(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
     runtime.settings.lease_seconds = 0.3
-    runtime.settings.sim_speed = 0.5
+    runtime.settings.simulated.speed = 0.5
     batch = start(client, tenant, [{"phone_number": number(1)}])
     worker = Dispatcher(runtime, worker_id="w")
     stop = threading.Event()

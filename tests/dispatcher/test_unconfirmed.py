@@ -82,7 +82,7 @@ def test_placed_dials_whose_worker_died_end_with_their_true_outcome_and_are_not_
 def test_a_dial_still_talking_is_held_with_its_provider_id_until_it_ends(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
-    runtime.settings.sim_speed = 1.0  # a 20 s call, longer than the lease
+    runtime.settings.simulated.speed = 1.0  # a 20 s call, longer than the lease
     batch = start(client, tenant, [{"phone_number": number(1)}])
     _crash_after_placing(runtime, clock, batch["id"])
     clock.advance(runtime.settings.lease_seconds + 1)
@@ -100,8 +100,8 @@ def test_a_dial_still_talking_is_held_with_its_provider_id_until_it_ends(
 def test_without_a_ledger_the_provider_that_placed_a_dial_still_finds_it(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
-    runtime.settings.sim_ledger = ""
-    runtime.settings.sim_speed = 1.0
+    runtime.settings.simulated.ledger = ""
+    runtime.settings.simulated.speed = 1.0
     batch = start(client, tenant, [{"phone_number": number(1)}])
     worker = Dispatcher(runtime, worker_id="worker")
     # The worker placed the dial, but writing the provider's id failed; it lives on.
@@ -112,7 +112,7 @@ def test_without_a_ledger_the_provider_that_placed_a_dial_still_finds_it(
     (call,) = calls_of(client, tenant, batch["id"])
     assert call["status"] == "in_progress"
     assert _detail(client, tenant, call["id"])["attempts"][0]["provider_call_id"] is not None
-    clock.advance(runtime.settings.sim_call_seconds)
+    clock.advance(runtime.settings.simulated.call_seconds)
     assert worker.tick().ended == 1
     assert calls_of(client, tenant, batch["id"])[0]["status"] == "completed"
 
@@ -136,7 +136,8 @@ def test_a_dial_that_never_reached_the_provider_is_dialled_again_without_spendin
 def test_a_dial_the_provider_cannot_tell_of_waits_for_a_late_callback(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
-    runtime.settings.sim_ledger = ""  # no ledger, and the survivor did not place the call: it cannot tell
+    # No ledger, and the survivor did not place the call: it cannot tell.
+    runtime.settings.simulated.ledger = ""
     batch = start(client, tenant, [{"phone_number": number(0, "0004")}])
     crashed, _ = _crash_after_placing(runtime, clock, batch["id"])
     clock.advance(runtime.settings.lease_seconds + 1)
@@ -156,7 +157,7 @@ def test_a_dial_the_provider_cannot_tell_of_waits_for_a_late_callback(
 def test_a_dial_nobody_can_tell_of_ends_unknown_after_the_timeout_counted_and_not_retried(
     client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
 ) -> None:
-    runtime.settings.sim_ledger = ""
+    runtime.settings.simulated.ledger = ""
     endpoint = client.post(
         "/v1/webhooks",
         json={"url": "http://127.0.0.1:9/hooks", "events": ["call.unknown"]},

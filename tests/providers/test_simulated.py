@@ -15,6 +15,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.providers.base import CallbackForged, DialRequest, ProviderRejected
 from batchcall.providers.registry import create
 from batchcall.providers.simulated.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.providers.simulated.provider import CALLBACK_KEY, SimulatedCall, SimulatedProvider
 from batchcall.runtime import Runtime
 from tests.conftest import START
@@ -24,9 +25,11 @@ def _request(to: str, attempt: str = "a-1") -> DialRequest:
     return DialRequest("c-1", attempt, "phone", to, "+12125550100", "hello", "w-1")
 
 
-def _provider(tmp_path: Path, clock: ManualClock, **settings: object) -> SimulatedProvider:
-    values: dict[str, object] = {"sim_ledger": str(tmp_path / "ledger.jsonl"), **settings}
-    return SimulatedProvider(Settings(**values), clock)  # type: ignore[arg-type]
+def _provider(
+    tmp_path: Path, clock: ManualClock, call_seconds: float = 20.0, speed: float = 1.0
+) -> SimulatedProvider:
+    own = SimulatedSettings(ledger=str(tmp_path / "ledger.jsonl"), call_seconds=call_seconds, speed=speed)
+    return SimulatedProvider(Settings(simulated=own), clock)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +47,7 @@ def test_outcome_follows_the_last_four_digits(
     tmp_path: Path, suffix: str, outcome: str, opted_out: bool
 ) -> None:
     clock = ManualClock(START)
-    provider = _provider(tmp_path, clock, sim_call_seconds=20, sim_speed=4)
+    provider = _provider(tmp_path, clock, call_seconds=20, speed=4)
     call_id = provider.start_call(_request(f"+1212555{suffix}"))
     assert provider.poll_events() == []
     clock.advance(4.999)
@@ -56,7 +59,7 @@ def test_outcome_follows_the_last_four_digits(
 
 
 def test_every_dial_is_a_ledger_line(tmp_path: Path) -> None:
-    provider = _provider(tmp_path, ManualClock(START), sim_call_seconds=20, sim_speed=1)
+    provider = _provider(tmp_path, ManualClock(START), call_seconds=20, speed=1)
     provider.start_call(_request("+12125550002", "a-9"))
     (line,) = [json.loads(x) for x in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert line == {
@@ -206,7 +209,7 @@ def test_every_process_over_one_database_shares_one_callback_key(runtime: Runtim
 
 
 def _dial_many(path: str, worker: int) -> None:
-    provider = SimulatedProvider(Settings(sim_ledger=path), ManualClock(START))
+    provider = SimulatedProvider(Settings(simulated=SimulatedSettings(ledger=path)), ManualClock(START))
     for n in range(300):
         provider.start_call(_request("+12125551234", f"{worker}-{n}"))
 
@@ -222,3 +225,12 @@ def test_the_ledger_takes_lines_from_many_processes_whole(tmp_path: Path) -> Non
     assert sorted(line["attempt_id"] for line in lines) == sorted(
         f"{w}-{n}" for w in range(4) for n in range(300)
     )
+
+
+def test_a_callback_time_beyond_the_calendar_in_utc_is_not_an_event(tmp_path: Path) -> None:
+    # Valid as written, but a minute before the first instant a datetime holds once moved to UTC.
+    provider = _provider(tmp_path, ManualClock(START))
+    event = {"event_id": "e", "provider_call_id": "sim:1:1:1234:a", "status": "busy"}
+    body = orjson.dumps({**event, "occurred_at": "0001-01-01T00:00:00+00:01"})
+    with pytest.raises(ProviderRejected, match="out of range once moved to UTC"):
+        provider.parse_callback(provider.sign(body), body)

@@ -1,13 +1,13 @@
 import re
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from batchcall.bounds import Id, StoredJson
 from batchcall.ingest.times import MAX_ZONE_CHARS, zone
-from batchcall.kit.schema import Read, Write
+from batchcall.kit.schema import Instant, Read, Write
 from batchcall.models import RETRIABLE, RETRIED_BY_DEFAULT, Channel, Rotation
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
@@ -21,13 +21,6 @@ CLOCK_TIME = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 def _timezone(value: str) -> str:
     zone(value)
     return value
-
-
-def _instant(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"'{value.isoformat()}' is out of range once moved to UTC") from None
 
 
 def _clock_time(value: str) -> str:
@@ -56,7 +49,6 @@ TIME_ZONES = sorted(available_timezones())
 TimeZone = Annotated[
     str, Field(max_length=MAX_ZONE_CHARS, json_schema_extra={"enum": TIME_ZONES}), AfterValidator(_timezone)
 ]
-Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 ClockTime = Annotated[
     str, Field(max_length=5, json_schema_extra={"pattern": CLOCK_TIME}), AfterValidator(_clock_time)
 ]

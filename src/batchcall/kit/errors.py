@@ -46,11 +46,6 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class RateLimited(AppError):
     """Too many requests; ``retry_after_seconds`` is when the limit lets the next one through."""
 

@@ -1,4 +1,9 @@
-from pydantic import BaseModel, ConfigDict
+"""Pydantic pieces every schema uses: the base of answers, the base of request bodies, instants."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 
 class Read(BaseModel):
@@ -11,3 +16,15 @@ class Write(BaseModel):
     """A request body; unknown fields are refused so typos are caught."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"'{value.isoformat()}' is out of range once moved to UTC") from None
+
+
+# An instant given with its offset, held in UTC as everything stored is (one near the ends of the calendar
+# may not fit once moved: that is a validation error, not a crash).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]

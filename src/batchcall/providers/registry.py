@@ -1,16 +1,23 @@
 """Providers by name: ``BATCHCALL_PROVIDER`` picks one; ``simulated`` is the default."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from batchcall.kit.errors import NotFound
 from batchcall.providers.base import Provider
 from batchcall.providers.simulated.provider import CALLBACK_KEY, SimulatedProvider
-from batchcall.runtime import Runtime
 
-ProviderFactory = Callable[[Runtime], Provider]
+if TYPE_CHECKING:
+    # Only named: the runtime checks the configured name here when it is made.
+    from batchcall.runtime import Runtime
+
+ProviderFactory = Callable[["Runtime"], Provider]
 
 
-def _simulated(runtime: Runtime) -> Provider:
+class UnknownProvider(LookupError):
+    """``BATCHCALL_PROVIDER`` names no provider this server has: a mistake in its configuration."""
+
+
+def _simulated(runtime: "Runtime") -> Provider:
     key = runtime.installation_secret(CALLBACK_KEY)
     return SimulatedProvider(runtime.settings, runtime.clock, callback_key=key)
 
@@ -18,8 +25,14 @@ def _simulated(runtime: Runtime) -> Provider:
 FACTORIES: dict[str, ProviderFactory] = {SimulatedProvider.name: _simulated}
 
 
-def create(name: str, runtime: Runtime) -> Provider:
-    factory = FACTORIES.get(name)
-    if factory is None:
-        raise NotFound(f"Unknown provider '{name}'; known: {', '.join(sorted(FACTORIES))}")
-    return factory(runtime)
+def check(name: str) -> None:
+    """Raise UnknownProvider unless ``name`` is a provider this server has."""
+    if name not in FACTORIES:
+        raise UnknownProvider(
+            f"BATCHCALL_PROVIDER is '{name}', which is not a provider; known: {', '.join(sorted(FACTORIES))}"
+        )
+
+
+def create(name: str, runtime: "Runtime") -> Provider:
+    check(name)
+    return FACTORIES[name](runtime)

@@ -136,6 +136,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal", "Internal error; it has been logged"), status_code=500)
 
 
+def body_too_large(cap: int) -> HTTPException:
+    """The refusal of a body over ``cap`` bytes: an HTTPException, which FastAPI's body parsing lets through
+    (it turns other errors into 400), answered 413 ``payload_too_large`` by the handler above."""
+    return HTTPException(413, f"Request body exceeds {cap} bytes")
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body of ``request``, refused as BodySizeLimit refuses once it passes ``max_bytes``: a route whose
+    bodies are all small (a provider callback) holds no more than that in memory, however long the stream."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise body_too_large(max_bytes)
+    return bytes(body)
+
+
 # Where BodySizeLimit keeps the number of body bytes read so far, in the request's ASGI state, for the
 # middleware inside it (ReleaseMemory) to read once the request is answered.
 BODY_BYTES = "body_bytes"
@@ -175,15 +192,17 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 state[BODY_BYTES] += len(message.get("body", b""))
                 if state[BODY_BYTES] > cap:
-                    # An HTTPException passes through FastAPI's body parsing, which turns others into 400.
-                    raise HTTPException(413, f"Request body exceeds {cap} bytes")
+                    raise body_too_large(cap)
             return message
 
         await self.app(scope, counting_receive, send)
 
     async def _refuse(self, send: Send, cap: int) -> None:
+        refusal = body_too_large(cap)
         response = JSONResponse(
-            error_body("payload_too_large", f"Request body exceeds {cap} bytes"), status_code=413
+            error_body("payload_too_large", refusal.detail), status_code=refusal.status_code
         )
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": refusal.status_code, "headers": response.raw_headers}
+        )
         await send({"type": "http.response.body", "body": response.body})

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from batchcall.kit.clock import as_utc
+from batchcall.kit.schema import Instant
 from batchcall.models import CallStatus
 from batchcall.providers.base import CallbackForged, ProviderRejected, StatusEvent
 
@@ -32,10 +32,10 @@ class CallbackEvent(BaseModel):
     event_id: str
     provider_call_id: str
     status: CallStatus
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     attempt_id: str | None = None
-    answered_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
+    answered_at: Instant | None = None
+    ended_at: Instant | None = None
     duration_seconds: float | None = None
     opted_out: bool = False
     error: str | None = None
@@ -45,10 +45,10 @@ class CallbackEvent(BaseModel):
             event_id=self.event_id,
             provider_call_id=self.provider_call_id,
             status=self.status,
-            occurred_at=as_utc(self.occurred_at),
+            occurred_at=self.occurred_at,
             attempt_id=self.attempt_id,
-            answered_at=as_utc(self.answered_at) if self.answered_at else None,
-            ended_at=as_utc(self.ended_at) if self.ended_at else None,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
             duration_seconds=self.duration_seconds,
             opted_out=self.opted_out,
             error=self.error,

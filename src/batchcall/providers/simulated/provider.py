@@ -28,7 +28,7 @@ from batchcall.providers.simulated import callback
 
 NAME = "simulated"
 PREFIX = "sim"
-# How a process ends when ``sim_crash_after_dials`` says its time has come.
+# How a process ends when ``crash_after_dials`` says its time has come.
 CRASH_EXIT_CODE = 75
 # The installation secret the simulated provider signs its callbacks with.
 CALLBACK_KEY = "simulated.callback_key"
@@ -173,14 +173,15 @@ class SimulatedProvider:
         # so it accepts only the callbacks it signed itself.
         self._callback_key = callback_key or secrets.token_bytes(32)
         self._callback_tolerance_seconds = settings.callback_tolerance_seconds
-        self._length = timedelta(seconds=settings.sim_call_seconds / settings.sim_speed)
-        self._ledger = Ledger(settings.sim_ledger) if settings.sim_ledger else None
+        own = settings.simulated
+        self._length = timedelta(seconds=own.call_seconds / own.speed)
+        self._ledger = Ledger(own.ledger) if own.ledger else None
         # Final events of the calls this process placed, by the instant they come due.
         self._due: list[tuple[datetime, int, StatusEvent]] = []
         self._order = itertools.count()
         # The calls this process placed whose final event it has not handed over yet, by attempt id.
         self._placed: dict[str, SimulatedCall] = {}
-        self._crash_after_dials = settings.sim_crash_after_dials
+        self._crash_after_dials = own.crash_after_dials
         self._dials = 0
 
     def start_call(self, request: DialRequest) -> str:

@@ -1,4 +1,5 @@
-"""Provider callbacks over HTTP: verified before they are read, then the same path as every status event."""
+"""Provider callbacks over HTTP (dispatcher.api): verified before they are read, then the same path as every
+status event."""
 
 from typing import Any
 
@@ -172,3 +173,15 @@ def test_a_callback_larger_than_any_callback_is_refused(client: TestClient, runt
 
 def test_callbacks_for_another_provider_are_not_found(client: TestClient) -> None:
     assert client.post("/v1/providers/twilio/events", content=b"{}").status_code == 404
+
+
+def test_a_signed_callback_with_a_time_beyond_the_calendar_in_utc_is_invalid(
+    client: TestClient, runtime: Runtime
+) -> None:
+    provider = _simulated(runtime)
+    event = {"event_id": "e", "provider_call_id": "sim:1:1:1234:a", "status": "busy"}
+    body = orjson.dumps({**event, "occurred_at": "0001-01-01T00:00:00+00:01"})
+    answer = client.post(EVENTS, content=body, headers=provider.sign(body))
+    assert answer.status_code == 422, answer.text
+    assert "out of range once moved to UTC" in answer.json()["message"]
+    assert _stored_events(runtime) == 0

@@ -1,13 +1,17 @@
-"""Provider callbacks: verified by the provider's adapter, stored once, acted on if new, answered fast."""
+"""Provider callbacks: verified by the provider's adapter, stored once, acted on if new, answered fast.
+
+The route sits beside ``provider_events``, which it hands the verified events to; ``providers/`` knows
+only how each vendor signs and words them."""
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from batchcall.auth.dependencies import DbSession
 from batchcall.dispatcher import provider_events
-from batchcall.kit.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from batchcall.kit.errors import Forbidden, Invalid, NotFound
 from batchcall.providers import registry
 from batchcall.providers.base import CallbackForged, ProviderRejected
+from batchcall.web.http import read_body
 from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["providers"], route_class=UnitOfWorkRoute)
@@ -28,7 +32,7 @@ async def receive_events(provider: str, request: Request, session: DbSession) ->
     runtime = runtime_of(request)
     if provider != runtime.settings.provider:
         raise NotFound(f"Provider '{provider}' is not the one this server uses")
-    body = await _callback_body(request)
+    body = await read_body(request, MAX_CALLBACK_BYTES)
     adapter = registry.create(provider, runtime)
     try:
         found = adapter.parse_callback(dict(request.headers), body)
@@ -38,12 +42,3 @@ async def receive_events(provider: str, request: Request, session: DbSession) ->
         raise Invalid(f"Callback not understood: {fault.message}") from None
     received = provider_events.receive(session, provider, found, runtime.clock.now())
     return EventsReceived(received=len(found), new=received.new, duplicates=received.duplicates)
-
-
-async def _callback_body(request: Request) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_CALLBACK_BYTES:
-            raise PayloadTooLarge(f"A callback body is at most {MAX_CALLBACK_BYTES} bytes")
-    return bytes(body)
