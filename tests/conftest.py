@@ -11,6 +11,7 @@ from sqlalchemy import text
 from batchcall import db
 from batchcall.app import create_app
 from batchcall.config import Settings
+from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Base
 from batchcall.providers.simulated.config import SimulatedSettings
@@ -65,6 +66,12 @@ def _empty(runtime: Runtime) -> None:
     with runtime.engine.begin() as connection:
         for table in tables:
             connection.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def dispatcher(runtime: Runtime) -> Dispatcher:
+    """A dispatcher the test drives tick by tick on the manual clock (helpers in tests/dialling.py)."""
+    return Dispatcher(runtime, worker_id="worker-1")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Attempt, Call
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import number, run_until_done, start
+from tests.dialling import number, run_until_done, start
 from tests.support import Tenant, calls_of
 
 

@@ -1,6 +1,6 @@
 """Property: whatever rows or file a request carries, each row is accepted or reported, never a 500.
 
-A few examples per database: the pure functions behind this are explored widely in tests/ingest.
+A few examples per database: the pure functions behind this are explored widely in tests/rules/ingest.
 """
 
 from typing import Any
@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ingest.test_csvfile import _csv_text, _headers
-from tests.ingest.test_rows import _rows
+from tests.rules.ingest.test_csvfile import _csv_text, _headers
+from tests.rules.ingest.test_rows import _rows
 from tests.support import Tenant, create_batch
 
 API_EXAMPLES = settings(

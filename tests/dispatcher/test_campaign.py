@@ -10,7 +10,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.providers.base import DialRequest, ProviderRejected, ProviderUnavailable, StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of, calls_of, register_numbers
 
 POOL = ["+12125550100", "+12125550101", "+12125550102"]

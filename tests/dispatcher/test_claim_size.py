@@ -4,7 +4,7 @@ new dials within a second), and up to ``claim_batch_size`` when the provider is 
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import DIAL_BUDGET_SECONDS, FIRST_CLAIM, Dispatcher
-from tests.dispatcher.conftest import number, start
+from tests.dialling import number, start
 from tests.support import Tenant
 
 

@@ -1,74 +1,24 @@
-"""Rule 4: no attempt is started twice; a lapsed lease is reconciled with the provider, never redialled."""
+"""Leases: a live worker's heartbeat renews its calls' leases on a thread of its own, through a database
+outage, and no longer than ``unconfirmed_dial_timeout_seconds``; a dead worker's lapse and are recovered.
+(What recovery must never do, dial an attempt twice, is SPEC 4 rule 4: tests/acceptance/test_rule4_*.)"""
 
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import Call
-from batchcall.providers.base import DialRequest, StatusEvent
+from batchcall.providers.base import StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
 from batchcall.testing import database_outage
-from tests.dispatcher.conftest import ledger, number, start
+from tests.dialling import ledger, number, start
 from tests.support import Tenant, batch_of, calls_of
-
-
-def test_a_dead_workers_calls_are_reconciled_by_provider_id_not_redialled(
-    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
-) -> None:
-    runtime.settings.lease_seconds = 30
-    batch = start(
-        client,
-        tenant,
-        [{"phone_number": number(i)} for i in range(3)] + [{"phone_number": number(0, "0002")}],
-    )
-    dead = Dispatcher(runtime, worker_id="dead")
-    assert dead.tick().dialled == 4
-    # The dead worker's events never arrive; the survivor knows nothing of its calls but their ids.
-    survivor = Dispatcher(runtime, worker_id="survivor")
-    clock.advance(29)
-    assert survivor.tick().reconciled == 0
-    assert batch_of(client, tenant, batch["id"])["counters"]["in_progress"] == 4
-    clock.advance(1)
-    tick = survivor.tick()
-    assert tick.reconciled == 4
-    assert tick.ended == 4
-    survivor.tick()
-    done = batch_of(client, tenant, batch["id"])
-    assert done["status"] == "completed"
-    assert done["counters"]["completed"] == 3
-    assert done["counters"]["no_answer"] == 1
-    attempts = [line["attempt_id"] for line in ledger(runtime)]
-    assert len(attempts) == len(set(attempts)) == 4
-
-
-def test_a_call_still_talking_when_its_lease_lapses_keeps_its_slot(
-    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
-) -> None:
-    runtime.settings.lease_seconds = 5
-    runtime.settings.simulated.speed = 1.0
-    batch = start(
-        client, tenant, [{"phone_number": number(1)}, {"phone_number": number(2)}], max_concurrent_calls=1
-    )
-    worker = Dispatcher(runtime, worker_id="w")
-    assert worker.tick().dialled == 1
-    clock.advance(6)
-    other = Dispatcher(runtime, worker_id="other")
-    tick = other.tick()
-    assert tick.reconciled == 1
-    assert tick.dialled == 0
-    assert batch_of(client, tenant, batch["id"])["counters"]["in_progress"] == 1
-    clock.advance(20)
-    worker.tick()
-    assert batch_of(client, tenant, batch["id"])["counters"]["completed"] == 1
 
 
 def _lease_of(runtime: Runtime, call_id: str) -> tuple[str | None, datetime | None]:
@@ -134,41 +84,6 @@ def test_a_call_whose_ending_never_comes_is_held_no_longer_than_the_unconfirmed_
     assert reconciled[:13] == [0] * 13
     assert sum(reconciled) == 1
     assert batch_of(client, tenant, batch["id"])["counters"]["completed"] == 1
-
-
-class DatabaseGoesAfterTheDial(SimulatedProvider):
-    """Takes the dial; then the database goes away before the worker can record it."""
-
-    def __init__(self, runtime: Runtime, outage: ExitStack) -> None:
-        super().__init__(runtime.settings, runtime.clock)
-        self.runtime = runtime
-        self.outage = outage
-
-    def start_call(self, request: DialRequest) -> str:
-        provider_call_id = super().start_call(request)
-        self.outage.enter_context(database_outage(self.runtime))
-        return provider_call_id
-
-
-def test_a_dial_the_worker_failed_to_record_is_left_to_lapse_and_be_reconciled(
-    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
-) -> None:
-    runtime.settings.lease_seconds = 15
-    runtime.settings.simulated.speed = 0.5
-    start(client, tenant, [{"phone_number": number(1)}])
-    with ExitStack() as outage:
-        worker = Dispatcher(runtime, DatabaseGoesAfterTheDial(runtime, outage), worker_id="w")
-        with pytest.raises(OperationalError):
-            worker.tick()
-    assert len(ledger(runtime)) == 1
-    survivor = Dispatcher(runtime, worker_id="survivor")
-    for _ in range(2):
-        clock.advance(5)
-        worker.heartbeat.beat()
-        assert survivor.tick().reconciled == 0
-    clock.advance(5)
-    worker.heartbeat.beat()
-    assert survivor.tick().reconciled == 1
 
 
 def _eventually(condition: Callable[[], bool], seconds: float = 5) -> bool:

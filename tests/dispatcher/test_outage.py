@@ -10,7 +10,7 @@ from batchcall.dispatcher.loop import Dispatcher, Tick
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from batchcall.testing import database_outage
-from tests.dispatcher.conftest import ledger, number, start
+from tests.dialling import ledger, number, start
 from tests.support import Tenant, batch_of
 
 

@@ -8,7 +8,7 @@ from batchcall.dispatcher import repository
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import number, start
+from tests.dialling import number, start
 from tests.support import Tenant, add_rows, batch_of
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)

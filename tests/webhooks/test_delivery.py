@@ -14,7 +14,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import WebhookDelivery
 from batchcall.runtime import Runtime
 from batchcall.webhooks.sender import JITTER, WebhookSender, backoff
-from tests.dispatcher.conftest import number, run_until_done, start
+from tests.dialling import number, run_until_done, start
 from tests.support import Tenant, add_rows, create_batch
 from tests.webhooks.conftest import Receiver, Reply, deliveries, register
 

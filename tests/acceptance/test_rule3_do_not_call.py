@@ -1,11 +1,12 @@
-"""Rule 3: no dial to a number on the do-not-call list, checked again at dial time."""
+"""SPEC 4, rule 3: "No dial to a number on the do-not-call list." The list is checked again at dial
+time, so a number blocked after its row was accepted is not dialled either."""
 
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, calls_of
 
 

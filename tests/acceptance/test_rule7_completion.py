@@ -1,4 +1,6 @@
-"""Rule 7: one terminal state per row, counters equal the calls' states, and the batch completes."""
+"""SPEC 4, rule 7: "Every accepted row ends in exactly one terminal state; the batch counters always equal
+the sum of its calls' states; a batch whose calls are all terminal becomes `completed`."
+"""
 
 from collections import Counter
 
@@ -8,7 +10,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import TERMINAL
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of, calls_of, create_batch
 
 ENDED = {str(status) for status in TERMINAL}
@@ -53,26 +55,3 @@ def test_a_batch_without_calls_does_not_complete(
     batch = create_batch(client, tenant, schedule="immediate")
     dispatcher.tick()
     assert batch_of(client, tenant, batch["id"])["status"] == "active"
-
-
-def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
-    client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher
-) -> None:
-    agent = client.post(
-        "/v1/agents",
-        json={
-            "name": "Reminder",
-            "prompt_template": "Hi {{first_name}}, your {{item}} is ready. {{missing}}",
-        },
-        headers=tenant.headers,
-    ).json()
-    batch = start(
-        client,
-        tenant,
-        [{"phone_number": number(1), "first_name": "Ada", "variables": {"item": "car"}}],
-        agent_id=agent["id"],
-    )
-    dispatcher.tick()
-    call = calls_of(client, tenant, batch["id"])[0]
-    detail = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()
-    assert detail["attempts"][0]["prompt"] == "Hi Ada, your car is ready. {{missing}}"

@@ -1,15 +1,16 @@
-"""Rule 2: no dial outside the batch's window and working days, nor outside the recipient's hours."""
+"""SPEC 4, rule 2: "No dial outside the batch's window and working days in the batch timezone; with
+`respect_recipient_timezone` also only 08:00-21:00 in the recipient's local time, taken from the number (a
+number spanning several zones must satisfy all of them)."
+
+The window's arithmetic alone is unit-tested in tests/rules/dispatcher/test_window.py."""
 
 from datetime import UTC, datetime
 
-import pytest
 from fastapi.testclient import TestClient
 
-from batchcall.dispatcher import window
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.models import Batch
-from tests.dispatcher.conftest import start
+from tests.dialling import start
 from tests.support import Tenant, batch_of, calls_of
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
@@ -113,28 +114,3 @@ def test_a_number_whose_zone_cannot_be_told_is_skipped_with_a_reason(
     call = calls_of(client, tenant, batch["id"])[0]
     assert call["status"] == "skipped"
     assert "time zone" in call["skip_reason"]
-
-
-@pytest.mark.parametrize(
-    ("number", "state"),
-    [
-        ("+13055551000", "FL"),
-        ("+14055551000", "OK"),
-        ("+13015551000", "MD"),
-        ("+12065551000", "WA"),
-        ("+12125551000", None),
-        ("+16135551000", None),
-    ],
-)
-def test_state_of_a_number(number: str, state: str | None) -> None:
-    assert window.state_of(number) == state
-
-
-def test_next_opening_of_a_window_closed_now() -> None:
-    batch = Batch(
-        timezone="Europe/Berlin", start_time="09:00", end_time="18:00", working_days=[1, 2, 3, 4, 5]
-    )
-    friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
-    assert window.next_opening([window.batch_window(batch)], friday_evening) == datetime(
-        2026, 11, 30, 8, 0, tzinfo=UTC
-    )

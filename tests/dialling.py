@@ -1,21 +1,16 @@
-"""A dispatcher driven tick by tick on the manual clock, and small helpers to read what it did."""
+"""Helpers for tests that drive a dispatcher tick by tick on the manual clock (the ``dispatcher`` fixture of
+tests/conftest.py) and read what it did."""
 
 import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.support import Tenant, add_rows, batch_of, create_batch
-
-
-@pytest.fixture
-def dispatcher(runtime: Runtime) -> Dispatcher:
-    return Dispatcher(runtime, worker_id="worker-1")
 
 
 def ledger(runtime: Runtime) -> list[dict[str, Any]]:

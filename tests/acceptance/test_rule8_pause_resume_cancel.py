@@ -1,11 +1,14 @@
-"""Rule 8: pause stops new dials at once, calls in flight finish; resume continues; cancel ends the rest."""
+"""SPEC 4, rule 8: "Pause stops new dials within a second; calls in flight finish. Resume continues.
+Cancel marks every call not yet started `canceled`."
+
+How a claim is sized so that a pause takes hold within a second is tests/dispatcher/test_claim_size.py."""
 
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of
 
 

@@ -1,4 +1,7 @@
-"""Rule 4 for a dial whose provider id was never recorded: its worker died between placing it and storing
+"""SPEC 4, rule 4: "No attempt is started twice. A worker that dies mid-dial leaves a lease that expires;
+the recovered attempt is reconciled with the provider by its provider id, never blindly redialled."
+
+Here for a dial whose provider id was never recorded: its worker died between placing it and storing
 the provider's answer. It is reconciled by our attempt id, never blindly redialled, and never ended failed
 on a guess: it ends with its true outcome, is dialled again if it never reached the provider, or ends
 ``unknown`` once nobody can tell for longer than ``unconfirmed_dial_timeout_seconds``."""
@@ -17,7 +20,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.providers.base import DialRequest
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of, calls_of
 
 

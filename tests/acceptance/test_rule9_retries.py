@@ -1,4 +1,6 @@
-"""Rule 9: retries wait their delay, respect the window and stop at the attempt limit."""
+"""SPEC 4, rule 9: "Retries wait their delay, respect the window, and stop at the attempt limit."
+
+The retry policy's decisions alone are unit-tested in tests/rules/dispatcher/test_retry.py."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +10,7 @@ from fastapi.testclient import TestClient
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, batch_of, calls_of, register_numbers
 
 

@@ -1,11 +1,11 @@
-"""Rule 1: in-flight calls of a batch never exceed max_concurrent_calls, across all workers."""
+"""SPEC 4, rule 1: "In-flight calls of a batch never exceed `max_concurrent_calls`, across all workers." """
 
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, start
+from tests.dialling import ledger, number, start
 from tests.support import Tenant, batch_of
 
 

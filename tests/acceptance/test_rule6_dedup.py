@@ -1,11 +1,13 @@
-"""Rule 6: a number reached within dedup_days is skipped with a reason, as is a repeat in one submission."""
+"""SPEC 4, rule 6: "A number reached within `dedup_days` is skipped with a reason, as is a duplicate
+inside one submission."
+"""
 
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
-from tests.dispatcher.conftest import ledger, number, run_until_done, start
+from tests.dialling import ledger, number, run_until_done, start
 from tests.support import Tenant, add_rows, calls_of, create_batch
 
 

@@ -1,13 +1,15 @@
-"""Rule 5: max_calls_per_day (batch time zone day), the caller id's daily cap, and calls per second hold."""
+"""SPEC 4, rule 5: "`max_calls_per_day` (batch timezone day), the caller id's daily cap and the
+calls-per-second cap hold."
+
+The rate window's arithmetic alone is unit-tested in tests/rules/dispatcher/test_caps.py."""
 
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from batchcall.dispatcher.caps import rate_window
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from tests.dispatcher.conftest import number, start
+from tests.dialling import number, start
 from tests.support import Tenant, batch_of, calls_of
 
 
@@ -67,10 +69,3 @@ def test_calls_per_second_hold_in_every_second(
     assert dispatcher.tick().dialled == 2
     clock.advance(1)
     assert dispatcher.tick().dialled == 1
-
-
-def test_rates_below_one_per_second_widen_the_window() -> None:
-    window, allowed = rate_window(0.25)
-    assert (window.total_seconds(), allowed) == (4.0, 1)
-    window, allowed = rate_window(7.5)
-    assert (window.total_seconds(), allowed) == (1.0, 7)
