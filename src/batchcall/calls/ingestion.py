@@ -105,8 +105,10 @@ def add_calls(
         _store(session, submission, normalized)
     SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
     SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)
-    # New calls may be due before the time the batch last said it would dial.
-    batch.next_dial_at = None
+    # New calls may be due before the time the batch last said it would dial; and a running batch whose
+    # new calls were all skipped has nothing left to end.
+    batch_transitions.wake(session, [batch.id])
+    batch_transitions.settle(session, [batch.id], now)
     return submission.result
 
 

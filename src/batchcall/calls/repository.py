@@ -58,39 +58,58 @@ def next_row_number(session: Session, batch_id: str) -> int:
     return (session.scalar(select(func.max(Call.row_number)).where(Call.batch_id == batch_id)) or 0) + 1
 
 
-def set_waiting_status(session: Session, batch_id: str, status: str, now: datetime) -> int:
-    """Move every call of a batch that is still waiting to ``status``; answers how many moved."""
-    statement = (
-        update(Call)
-        .where(Call.batch_id == batch_id, Call.status.in_(WAITING))
-        .values(
-            status=status,
-            updated_at=now,
-            completed_at=now,
-            next_attempt_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
+# What a bulk move answers of each call it changed: (call id, batch id, workspace id, status before).
+MovedRow = tuple[str, str, str, str]
+
+
+def end_waiting(session: Session, batch_id: str, status: str, now: datetime) -> list[MovedRow]:
+    """End every call of the batch still waiting in ``status``; answers the calls it changed."""
+    values = {
+        "status": status,
+        "updated_at": now,
+        "completed_at": now,
+        "next_attempt_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    return _move_all(session, batch_id, WAITING, values)
+
+
+def requeue(session: Session, batch_id: str, statuses: Iterable[str], now: datetime) -> list[MovedRow]:
+    """Put the batch's calls that ended in ``statuses`` back in the queue, due now; answers the calls."""
+    values = {"status": CallStatus.QUEUED, "updated_at": now, "completed_at": None, "next_attempt_at": now}
+    return _move_all(session, batch_id, statuses, values)
+
+
+def _move_all(
+    session: Session, batch_id: str, statuses: Iterable[str], values: dict[str, Any]
+) -> list[MovedRow]:
+    """Set ``values`` on the batch's calls in ``statuses``, one statement per status before, each answering
+    the rows it changed: what moved is what the database says moved, however the session stands."""
+    moved: list[MovedRow] = []
+    for before in statuses:
+        statement = (
+            update(Call)
+            .where(Call.batch_id == batch_id, Call.status == before)
+            .values(values)
+            .returning(Call.id, Call.batch_id, Call.workspace_id)
+            .execution_options(synchronize_session=False)
         )
-    )
-    return session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
+        moved.extend(
+            (call_id, batch, workspace, before) for call_id, batch, workspace in session.execute(statement)
+        )
+    return moved
 
 
-def requeue(session: Session, batch_id: str, statuses: Iterable[str], now: datetime) -> int:
-    """Put the batch's calls that ended in ``statuses`` back in the queue, due now."""
-    statement = (
-        update(Call)
-        .where(Call.batch_id == batch_id, Call.status.in_(list(statuses)))
-        .values(status=CallStatus.QUEUED, updated_at=now, completed_at=None, next_attempt_at=now)
-    )
-    return session.execute(statement).rowcount  # type: ignore[attr-defined, no-any-return]
-
-
-def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: datetime) -> None:
-    """Store the provider's id of each placed attempt (attempt id, call id, provider id): now ringing.
+def record_placed(
+    session: Session, placed: Sequence[tuple[str, str, str]], now: datetime
+) -> list[tuple[str, str, str]]:
+    """Store the provider's id of each placed attempt (attempt id, call id, provider id), and ring its call;
+    answers (call id, batch id, workspace id) of the calls that went from dialing to ringing.
 
     An attempt or call whose ending overtook this (a fast callback) keeps the state the ending gave it."""
     if not placed:
-        return
+        return []
     bulk_update(
         session,
         table_of(Attempt),
@@ -99,11 +118,26 @@ def record_placed(session: Session, placed: Sequence[tuple[str, str, str]], now:
             "status": f"CASE WHEN status = '{CallStatus.DIALING}' THEN '{CallStatus.RINGING}' ELSE status END"
         },
     )
-    session.execute(
+    statement = (
         update(Call)
         .where(among(session, Call.id, [c for _, c, _ in placed]), Call.status == CallStatus.DIALING)
         .values(status=CallStatus.RINGING, updated_at=now)
+        .returning(Call.id, Call.batch_id, Call.workspace_id)
+        .execution_options(synchronize_session=False)
     )
+    return [
+        (call_id, batch_id, workspace_id) for call_id, batch_id, workspace_id in session.execute(statement)
+    ]
+
+
+def calls_by_id(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
+    """The calls as their rows stand now, also those this session loaded before a bulk write changed them."""
+    found: dict[str, Call] = {}
+    for start in range(0, len(call_ids), CHUNK):
+        query = select(Call).where(among(session, Call.id, call_ids[start : start + CHUNK]))
+        for call in session.scalars(query.execution_options(populate_existing=True)):
+            found[call.id] = call
+    return found
 
 
 def overwrite_calls(session: Session, rows: Sequence[dict[str, Any]]) -> int:

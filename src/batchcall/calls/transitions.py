@@ -1,13 +1,16 @@
-"""Every change of a call's state happens here and is logged here.
+"""Every change of a call's status happens here, and is made known from one place.
 
-The dispatcher, the provider events, and the batch transitions (cancel, expiry, retry) all move calls
-through these functions, so anything that must follow a state change (logs now, webhook events later)
-has one place to hook in.
+The claim, the provider's events, reconciling lapsed calls and the batch requests (cancel, expiry,
+retry) move calls only through these functions. Each one writes its rows, collects the moves it made
+(which call went from which status to which, as the rows it changed say) and hands them to ``_publish``:
+a log line per move, the webhook events of the endpoints that listen (built from each call as its row now
+stands), and, when calls ended, their batches settled (completed once nothing is left to end).
 """
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,78 +18,27 @@ from sqlalchemy.orm import Session
 
 from batchcall.batches import transitions as batches
 from batchcall.calls import repository
+from batchcall.calls.schemas import CallSummary
+from batchcall.calls.views import DueCall, LiveAttempt, LiveCall
+from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
-from batchcall.models import RETRIED_BY_DEFAULT, WAITING, Call, CallStatus, Channel
+from batchcall.models import RETRIED_BY_DEFAULT, TERMINAL, Call, CallStatus, Channel
 from batchcall.webhooks import service as webhooks
+from batchcall.webhooks.schemas import ENDED_EVENT, EventType
 
 log = logging.getLogger("batchcall.calls")
 
 
-def _changed(call: Call, new_status: str, **fields: object) -> None:
-    log.info(
-        "call %s: %s -> %s",
-        call.id,
-        call.status,
-        new_status,
-        extra={
-            "call_id": call.id,
-            "batch_id": call.batch_id,
-            "from": call.status,
-            "to": new_status,
-            **fields,
-        },
-    )
-    previous, call.status = call.status, new_status
-    webhooks.call_status_changed(call, previous)
-
-
 @dataclass(frozen=True, slots=True)
-class DueCall:
-    """A waiting call as the claim reads it: what dialling it needs, and nothing more."""
+class Move:
+    """One call's change of status; ``details`` are what its log line says besides."""
 
-    id: str
-    batch_id: str
-    workspace_id: str
-    status: str
-    channel: str
-    to: str | None
-    email: str | None
-    from_number: str | None
-    name: str | None
-    first_name: str | None
-    last_name: str | None
-    instruction: str | None
-    variables: dict[str, Any]
-    attempt_count: int
-    # As rendered for its first attempt.
-    prompt: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LiveCall:
-    """A call in flight as an ending or progress event reads it, with its row locked."""
-
-    id: str
-    batch_id: str
-    workspace_id: str
-    status: str
-    attempt_count: int
-    max_retries: int | None
-    to: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LiveAttempt:
-    """An attempt as an event reads it, once its call is locked."""
-
-    id: str
     call_id: str
     batch_id: str
-    number: int
-    provider_call_id: str | None
-    status: str
-    answered_at: datetime | None
-    ended_at: datetime | None
+    workspace_id: str
+    before: str
+    after: str
+    details: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,27 +50,93 @@ class Dial:
     prompt: str | None
 
 
-def _log_moves(moves: Sequence[tuple[str, str, str, str]], **fields: object) -> None:
-    """One structured line per call (call id, batch id, from, to) that changed state in bulk."""
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How an attempt ended, whoever found out."""
+
+    outcome: str
+    ended_at: datetime
+    answered_at: datetime | None = None
+    duration_seconds: float | None = None
+    error: str | None = None
+    # A callback can overtake the worker that is still recording the provider's id.
+    provider_call_id: str | None = None
+
+
+def _publish(
+    session: Session,
+    moves: Sequence[Move],
+    now: datetime,
+    *,
+    one_line: bool = False,
+    settle: bool = True,
+    **fields: object,
+) -> None:
+    """Make the moves known: logged (each on its line, or, for a bulk move, one line per batch and change),
+    queued as webhook events, and the batches of calls that ended settled."""
+    if not moves:
+        return
+    _log(moves, one_line, fields)
+    _queue_events(session, moves)
+    if settle:
+        batches.settle(session, {move.batch_id for move in moves if move.after in TERMINAL}, now)
+
+
+def _log(moves: Sequence[Move], one_line: bool, fields: Mapping[str, object]) -> None:
     if not log.isEnabledFor(logging.INFO):
         return
-    for call_id, batch_id, before, after in moves:
+    if one_line:
+        changes = Counter((move.batch_id, move.before, move.after) for move in moves)
+        for (batch_id, before, after), count in changes.items():
+            log.info(
+                "calls of batch %s: %d %s -> %s",
+                batch_id,
+                count,
+                before,
+                after,
+                extra={"batch_id": batch_id, "from": before, "to": after, "count": count, **fields},
+            )
+        return
+    for move in moves:
         log.info(
             "call %s: %s -> %s",
-            call_id,
-            before,
-            after,
-            extra={"call_id": call_id, "batch_id": batch_id, "from": before, "to": after, **fields},
+            move.call_id,
+            move.before,
+            move.after,
+            extra={
+                "call_id": move.call_id,
+                "batch_id": move.batch_id,
+                "from": move.before,
+                "to": move.after,
+                **fields,
+                **move.details,
+            },
         )
 
 
-def _queue_events(session: Session, moves: Sequence[tuple[str, str, str]]) -> None:
-    """Webhook events of calls (call id, workspace id, status before) whose rows a bulk write changed."""
-    by_workspace: dict[str, dict[str, str]] = {}
-    for call_id, workspace_id, before in moves:
-        by_workspace.setdefault(workspace_id, {})[call_id] = before
-    for workspace_id, previous in by_workspace.items():
-        webhooks.calls_changed(session, workspace_id, previous)
+def _queue_events(session: Session, moves: Sequence[Move]) -> None:
+    """The webhook events of the moves, for the workspaces with an endpoint; nothing is read otherwise."""
+    heard = [move for move in moves if webhooks.listening(session, move.workspace_id)]
+    if not heard:
+        return
+    # Bulk writes went past the session: read each call as its row stands now.
+    session.flush()
+    calls = repository.calls_by_id(session, [move.call_id for move in heard])
+    for move in heard:
+        call = calls.get(move.call_id)
+        if call is None:
+            continue
+        events = [EventType.CALL_STATUS_CHANGED]
+        if move.after in ENDED_EVENT:
+            events.append(ENDED_EVENT[move.after])
+        wanted = [event for event in events if webhooks.listening(session, call.workspace_id, event)]
+        if not wanted:
+            continue
+        data = CallSummary.model_validate(call).model_dump(mode="json", by_alias=True)
+        # Seed E: the row's metadata comes back to the caller as requestMetadata.
+        data |= {"previous_status": move.before, "requestMetadata": data["metadata"]}
+        for event in wanted:
+            webhooks.enqueue(session, call.workspace_id, event, data, call.updated_at)
 
 
 def start_attempts(
@@ -181,29 +199,28 @@ def start_attempts(
     repository.overwrite_calls(session, first_calls)
     repository.overwrite_calls(session, later_calls)
     repository.insert_attempts(session, rows)
-    _log_moves(
-        [(d.call.id, d.call.batch_id, d.call.status, CallStatus.DIALING) for d in dials], worker=worker_id
-    )
-    _queue_events(session, [(d.call.id, d.call.workspace_id, d.call.status) for d in dials])
+    moves = [_move(d.call, CallStatus.DIALING) for d in dials]
+    _publish(session, moves, now, worker=worker_id)
     return rows
 
 
 def mark_placed(session: Session, placed: Sequence[tuple[str, str, str]], now: datetime) -> None:
-    """The provider took these dials (attempt id, call id, provider id): they ring."""
-    for attempt_id, call_id, provider_call_id in placed:
-        log.info(
-            "call %s: dialing -> ringing",
+    """The provider took these dials (attempt id, call id, provider id): they ring, unless an ending
+    overtook the dial (a fast callback), which the call keeps."""
+    rung = repository.record_placed(session, placed, now)
+    attempts = {call_id: (attempt_id, provider_id) for attempt_id, call_id, provider_id in placed}
+    moves = [
+        Move(
             call_id,
-            extra={
-                "call_id": call_id,
-                "attempt_id": attempt_id,
-                "provider_call_id": provider_call_id,
-                "from": CallStatus.DIALING,
-                "to": CallStatus.RINGING,
-            },
+            batch_id,
+            workspace_id,
+            CallStatus.DIALING,
+            CallStatus.RINGING,
+            {"attempt_id": attempts[call_id][0], "provider_call_id": attempts[call_id][1]},
         )
-    with webhooks.calls_moving(session, [CallStatus.DIALING], call_ids=[c for _, c, _ in placed]):
-        repository.record_placed(session, placed, now)
+        for call_id, batch_id, workspace_id in rung
+    ]
+    _publish(session, moves, now)
 
 
 def give_back(
@@ -219,13 +236,16 @@ def give_back(
     """
     repository.delete_attempts(session, [attempt_id for _, attempt_id, _ in returns])
     batches.wake(session, {call.batch_id for call, _, _ in returns})
+    moves: list[Move] = []
     for call, _, due in returns:
+        moves.append(_move(call, CallStatus.QUEUED, retry_at=due.isoformat()))
+        call.status = CallStatus.QUEUED
         call.attempt_count -= 1
         call.next_attempt_at = due
         call.lease_owner = None
         call.lease_expires_at = None
         call.updated_at = now
-        _changed(call, CallStatus.QUEUED, retry_at=due.isoformat(), reason=reason)
+    _publish(session, moves, now, reason=reason)
 
 
 def progress(
@@ -243,36 +263,22 @@ def progress(
     )
     changed = [(call, attempt, status) for call, attempt, status, _ in moves if call.status != status]
     repository.overwrite_calls(session, [{"id": c.id, "status": s, "updated_at": now} for c, _, s in changed])
-    for call, attempt, status in changed:
-        _log_moves([(call.id, call.batch_id, call.status, status)], attempt_id=attempt.id)
-    _queue_events(session, [(c.id, c.workspace_id, c.status) for c, _, _ in changed])
-
-
-@dataclass(frozen=True, slots=True)
-class Ending:
-    """How an attempt ended, whoever found out."""
-
-    outcome: str
-    ended_at: datetime
-    answered_at: datetime | None = None
-    duration_seconds: float | None = None
-    error: str | None = None
-    # A callback can overtake the worker that is still recording the provider's id.
-    provider_call_id: str | None = None
+    _publish(session, [_move(call, status, attempt_id=attempt.id) for call, attempt, status in changed], now)
 
 
 def finish(
     session: Session,
-    endings: Sequence[tuple[LiveCall, LiveAttempt, Ending, datetime | None]],
+    endings: Sequence[tuple[LiveCall, LiveAttempt, Ending, RetryDecision]],
     now: datetime,
 ) -> None:
-    """The attempts are over: each call (call, attempt, ending, retry at) waits for its retry or ends
-    with its attempt's outcome."""
+    """The attempts are over: each call (call, attempt, ending, retry decision) waits for its retry or
+    ends with its attempt's outcome."""
     if not endings:
         return
     attempts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
-    for call, attempt, ending, retry_at in endings:
+    moves: list[Move] = []
+    for call, attempt, ending, retry in endings:
         attempts.append(
             {
                 "id": attempt.id,
@@ -285,43 +291,43 @@ def finish(
                 "error": ending.error,
             }
         )
+        status = CallStatus.QUEUED.value if retry.at is not None else ending.outcome
         calls.append(
             {
                 "id": call.id,
-                "status": CallStatus.QUEUED.value if retry_at is not None else ending.outcome,
+                "status": status,
                 "outcome": ending.outcome,
                 "lease_owner": None,
                 "lease_expires_at": None,
-                "next_attempt_at": retry_at,
-                "completed_at": None if retry_at is not None else now,
+                "next_attempt_at": retry.at,
+                "completed_at": None if retry.at is not None else now,
                 "updated_at": now,
             }
         )
+        details: dict[str, object] = {"outcome": ending.outcome, "retry": retry.reason}
+        if retry.at is not None:
+            details["retry_at"] = retry.at.isoformat()
+        elif ending.error is not None:
+            details["error"] = ending.error
+        moves.append(_move(call, status, **details))
     repository.overwrite_attempts(session, attempts)
     repository.overwrite_calls(session, calls)
     # A retry may come due before the time its batch said it would dial next.
-    batches.wake(session, {call.batch_id for call, _, _, retry_at in endings if retry_at is not None})
-    if log.isEnabledFor(logging.INFO):
-        for (call, _, ending, retry_at), row in zip(endings, calls, strict=True):
-            details: dict[str, object] = {"outcome": ending.outcome}
-            if retry_at is not None:
-                details["retry_at"] = retry_at.isoformat()
-            elif ending.error is not None:
-                details["error"] = ending.error
-            _log_moves([(call.id, call.batch_id, call.status, row["status"])], **details)
-    _queue_events(session, [(call.id, call.workspace_id, call.status) for call, *_ in endings])
+    batches.wake(session, {call.batch_id for call, _, _, retry in endings if retry.at is not None})
+    _publish(session, moves, now)
 
 
 def hold_for_provider(call: Call, until: datetime) -> None:
     """A recovered call still in flight, or of an outcome still to learn: it waits for the provider's
     events until ``until``, when whoever reconciles lapsed calls asks again. No live worker owns it, so no
-    heartbeat renews it past that time."""
+    heartbeat renews it past that time. Its status does not change."""
     call.lease_owner = None
     call.lease_expires_at = until
 
 
 def defer(session: Session, waits: Sequence[tuple[DueCall, datetime, str]], now: datetime) -> None:
-    """Not now: each call (call, until, why) waits for ``until`` (a window opening for its recipient)."""
+    """Not now: each call (call, until, why) waits for ``until`` (a window opening for its recipient). Its
+    status does not change."""
     repository.overwrite_calls(
         session, [{"id": call.id, "next_attempt_at": until, "updated_at": now} for call, until, _ in waits]
     )
@@ -355,43 +361,30 @@ def skip(session: Session, skips: Sequence[tuple[DueCall, str]], now: datetime) 
             for call, reason in skips
         ],
     )
-    for call, reason in skips:
-        _log_moves([(call.id, call.batch_id, call.status, CallStatus.SKIPPED)], reason=reason)
-    _queue_events(session, [(call.id, call.workspace_id, call.status) for call, _ in skips])
-
-
-def _bulk(session: Session, batch_id: str, status: CallStatus, now: datetime) -> int:
-    with webhooks.calls_moving(session, WAITING, batch_id=batch_id):
-        moved = repository.set_waiting_status(session, batch_id, status, now)
-    if moved:
-        log.info(
-            "calls of batch %s: %d waiting -> %s",
-            batch_id,
-            moved,
-            status,
-            extra={"batch_id": batch_id, "from": "waiting", "to": str(status), "count": moved},
-        )
-    return moved
+    _publish(session, [_move(call, CallStatus.SKIPPED, reason=reason) for call, reason in skips], now)
 
 
 def cancel_waiting(session: Session, batch_id: str, now: datetime) -> int:
-    """Every call of the batch not yet started ends canceled."""
-    return _bulk(session, batch_id, CallStatus.CANCELED, now)
+    """Every call of the batch not yet started ends canceled; the caller cancels the batch itself, so the
+    batch is not settled (it would complete first)."""
+    moved = repository.end_waiting(session, batch_id, CallStatus.CANCELED, now)
+    _publish(session, [Move(*row, CallStatus.CANCELED) for row in moved], now, one_line=True, settle=False)
+    return len(moved)
 
 
 def expire_waiting(session: Session, batch_id: str, now: datetime) -> int:
     """The batch's end passed: every call not yet placed ends expired."""
-    return _bulk(session, batch_id, CallStatus.EXPIRED, now)
+    moved = repository.end_waiting(session, batch_id, CallStatus.EXPIRED, now)
+    _publish(session, [Move(*row, CallStatus.EXPIRED) for row in moved], now, one_line=True)
+    return len(moved)
 
 
 def requeue_unreached(session: Session, batch_id: str, now: datetime) -> int:
     """Calls that ended failed, busy or without an answer wait again, due now."""
-    with webhooks.calls_moving(session, RETRIED_BY_DEFAULT, batch_id=batch_id):
-        moved = repository.requeue(session, batch_id, RETRIED_BY_DEFAULT, now)
-    log.info(
-        "calls of batch %s: %d failed/busy/no_answer -> queued",
-        batch_id,
-        moved,
-        extra={"batch_id": batch_id, "to": CallStatus.QUEUED, "count": moved},
-    )
-    return moved
+    moved = repository.requeue(session, batch_id, RETRIED_BY_DEFAULT, now)
+    _publish(session, [Move(*row, CallStatus.QUEUED) for row in moved], now, one_line=True)
+    return len(moved)
+
+
+def _move(call: DueCall | LiveCall | Call, after: str, **details: object) -> Move:
+    return Move(call.id, call.batch_id, call.workspace_id, call.status, after, details)

@@ -18,6 +18,7 @@ from batchcall.dispatcher import repository
 from batchcall.dispatcher.window import local_day, next_local_midnight
 from batchcall.ingest.phone import time_zones
 from batchcall.models import Batch
+from batchcall.numbers import repository as numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +89,7 @@ class CallerCapacity:
 
 
 def caller_capacity(session: Session, batch: Batch, now: datetime) -> CallerCapacity:
-    owned = (
-        repository.caller_caps(session, batch.workspace_id, batch.from_numbers) if batch.from_numbers else {}
-    )
+    owned = numbers.daily_caps(session, batch.workspace_id, batch.from_numbers) if batch.from_numbers else {}
     caps = {number: cap for number, cap in owned.items() if cap is not None}
     days = {number: local_day(caller_zone(number), now).isoformat() for number in caps}
     keys = {number: (caller_scope(batch.workspace_id, number), days[number]) for number in caps}

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from batchcall.agents import repository as agents
 from batchcall.agents.service import render_prompt
-from batchcall.batches import transitions as batch_transitions
-from batchcall.calls import transitions
-from batchcall.calls.transitions import Dial, DueCall
+from batchcall.calls import transitions, views
+from batchcall.calls.transitions import Dial
+from batchcall.calls.views import DueCall
 from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, window
 from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
@@ -28,7 +29,6 @@ log = logging.getLogger("batchcall.dispatcher")
 class Claimed:
     requests: list[DialRequest] = field(default_factory=list)
     skipped: int = 0
-    completed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +59,15 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
     claimed = Claimed()
     if batch.ends_at is not None and batch.ends_at <= now:
         transitions.expire_waiting(session, batch.id, now)
+        if batch.status != BatchStatus.ACTIVE:
+            # Those were its last calls: it completed.
+            return claimed
     counts = repository.open_call_counts(session, batch.id)
     waiting = sum(counts.get(status, 0) for status in WAITING)
     in_flight = sum(counts.get(status, 0) for status in IN_FLIGHT)
     if waiting == 0:
+        # Nothing to dial until calls are added or retried, which wakes the batch.
         batch.next_dial_at = None
-        if in_flight == 0 and repository.has_calls(session, batch.id):
-            batch_transitions.move(session, batch, BatchStatus.COMPLETED, now)
-            claimed.completed = True
         return claimed
     opening = window.next_opening([window.batch_window(batch)], now)
     if opening != now:
@@ -80,7 +81,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
     if batch.from_numbers and not any(capacity.usable(n) for n in batch.from_numbers):
         batch.next_dial_at = caps.next_caller_day(capacity, now)
         return claimed
-    template = repository.agent_template(session, batch.agent_id) if batch.agent_id else None
+    template = agents.prompt_template(session, batch.agent_id) if batch.agent_id else None
     dials = _choose(session, batch, capacity, allowance.count, template, claimer, now, claimed)
     if not dials:
         batch.next_dial_at = repository.earliest_waiting(session, batch.id)
@@ -118,7 +119,7 @@ def _choose(
     """Due calls that may go out now, up to ``budget``; the others wait for their time or are skipped."""
     dials: list[Dial] = []
     while len(dials) < budget:
-        calls = repository.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
+        calls = views.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
         if not calls:
             break
         blocked = contacts.blocked_numbers(session, batch.workspace_id, {c.to for c in calls if c.to})

@@ -75,11 +75,10 @@ class Tick:
     ended: int = 0
     reconciled: int = 0
     skipped: int = 0
-    completed: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
-        return bool(self.dialled or self.events or self.reconciled or self.skipped or self.completed)
+        return bool(self.dialled or self.events or self.reconciled or self.skipped)
 
 
 def default_worker_id() -> str:
@@ -253,8 +252,6 @@ class Dispatcher:
             claimed = claim(session, batch, replace(self.claimer, limit=self.claim_limit()), self._now())
         self.heartbeat.hold(request.call_id for request in claimed.requests)
         tick.skipped += claimed.skipped
-        if claimed.completed:
-            tick.completed.append(batch_id)
         if claimed.requests:
             self.dial(claimed.requests)
             tick.dialled += len(claimed.requests)

@@ -7,21 +7,26 @@ one ends the attempt and lets the retry rules decide whether the call is tried a
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from batchcall.batches import transitions as batch_transitions
-from batchcall.calls import transitions
-from batchcall.calls.transitions import Ending, LiveAttempt, LiveCall
+from batchcall.calls import transitions, views
+from batchcall.calls.transitions import Ending
+from batchcall.calls.views import LiveAttempt, LiveCall
 from batchcall.contacts import service as contacts
-from batchcall.dispatcher import breaker, repository, retry
+from batchcall.dispatcher import breaker, repository
+from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
 from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus
 from batchcall.providers.base import StatusEvent
 
 log = logging.getLogger("batchcall.dispatcher")
+
+# An attempt whose outcome nobody can tell is not dialled again: it may have reached the person.
+NOT_RETRIED = RetryDecision(None, "the outcome is unknown, and a redial could reach the person twice")
 
 
 @dataclass
@@ -29,7 +34,6 @@ class Received:
     new: int = 0
     duplicates: int = 0
     ended: int = 0
-    batches_paused: list[str] = field(default_factory=list)
 
 
 def receive(session: Session, provider: str, events: Sequence[StatusEvent], now: datetime) -> Received:
@@ -76,8 +80,8 @@ class _InFlight:
 def _in_flight(session: Session, named: Sequence[tuple[str, str, str | None]]) -> dict[str, _InFlight]:
     """The attempts (attempt id, call id, provider id) still in flight, by id, read again once their
     calls are locked."""
-    calls = repository.lock_live_calls(session, [call_id for _, call_id, _ in named])
-    fresh = repository.live_attempts(session, [attempt_id for attempt_id, _, _ in named])
+    calls = views.lock_live_calls(session, [call_id for _, call_id, _ in named])
+    fresh = views.live_attempts(session, [attempt_id for attempt_id, _, _ in named])
     return {
         attempt.id: _InFlight(calls[attempt.call_id], attempt)
         for attempt in fresh.values()
@@ -148,7 +152,7 @@ def _act(
             session, call.workspace_id, call.to, "opted out during a call", now, source=provider
         )
     failing = {found.call.batch_id for found, e in ending if e.outcome == CallStatus.FAILED}
-    received.batches_paused = trip_breakers(session, failing, now)
+    trip_breakers(session, failing, now)
 
 
 def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], now: datetime) -> None:
@@ -161,7 +165,7 @@ def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], 
                 found.call,
                 found.attempt,
                 ending,
-                retry.retry_at(policies[found.call.batch_id], found.call, ending.outcome, ending.ended_at),
+                policies[found.call.batch_id].decide(found.call, ending.outcome, ending.ended_at),
             )
             for found, ending in endings
         ],
@@ -169,9 +173,8 @@ def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], 
     )
 
 
-def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> list[str]:
-    """Pause each of these batches whose recent attempts mostly failed; answers the ones paused."""
-    paused: list[str] = []
+def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> None:
+    """Pause each of these batches whose recent attempts mostly failed."""
     session.flush()
     for batch_id in sorted(batch_ids):
         reason = breaker.tripped(session, batch_id, now)
@@ -180,8 +183,6 @@ def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> list[
         batch = repository.lock_batch(session, batch_id, wait=True)
         if batch is not None and batch.status == BatchStatus.ACTIVE:
             batch_transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
-            paused.append(batch_id)
-    return paused
 
 
 def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime) -> int:
@@ -204,7 +205,7 @@ def end_unknown(session: Session, pairs: Sequence[tuple[str, str]], now: datetim
     transitions.finish(
         session,
         [
-            (found.call, found.attempt, Ending(CallStatus.UNKNOWN, now, error=reason), None)
+            (found.call, found.attempt, Ending(CallStatus.UNKNOWN, now, error=reason), NOT_RETRIED)
             for found, reason in live
         ],
         now,

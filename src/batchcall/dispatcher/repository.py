@@ -2,23 +2,20 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import Session
 
-from batchcall.calls.transitions import DueCall, LiveAttempt, LiveCall
+from batchcall.dispatcher.retry import RetryPolicy
 from batchcall.kit.bulk import among, bulk_insert, insert_returning
 from batchcall.models import (
     IN_FLIGHT,
     WAITING,
-    Agent,
     Attempt,
     Batch,
     BatchStatus,
     Call,
     DialCounter,
-    PhoneNumber,
     ProviderEvent,
 )
 from batchcall.models.base import table_of
@@ -67,48 +64,10 @@ def open_call_counts(session: Session, batch_id: str) -> dict[str, int]:
     return {status: count for status, count in session.execute(query)}
 
 
-def has_calls(session: Session, batch_id: str) -> bool:
-    return session.scalar(select(Call.id).where(Call.batch_id == batch_id).limit(1)) is not None
-
-
-DUE_COLUMNS = [Call.__table__.c[name] for name in DueCall.__dataclass_fields__]
-LIVE_CALL_COLUMNS = [Call.__table__.c[name] for name in LiveCall.__dataclass_fields__]
-LIVE_ATTEMPT_COLUMNS = [Attempt.__table__.c[name] for name in LiveAttempt.__dataclass_fields__]
-
-
-def due_calls(
-    session: Session, batch_id: str, now: datetime, limit: int, taken: Sequence[str]
-) -> list[DueCall]:
-    """Waiting calls that are due, oldest first, locked, except ``taken``; ones another transaction holds
-    are skipped. Only the columns dialling needs are read."""
-    query = (
-        select(*DUE_COLUMNS)
-        .where(Call.batch_id == batch_id, Call.status.in_(WAITING), Call.next_attempt_at <= now)
-        .order_by(Call.next_attempt_at, Call.row_number)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if taken:
-        query = query.where(~among(session, Call.id, taken))
-    return [DueCall(*row) for row in session.execute(query)]
-
-
 def earliest_waiting(session: Session, batch_id: str) -> datetime | None:
     query = select(func.min(Call.next_attempt_at)).where(Call.batch_id == batch_id, Call.status.in_(WAITING))
     found: datetime | None = session.scalar(query)
     return found
-
-
-def agent_template(session: Session, agent_id: str) -> str | None:
-    return session.scalar(select(Agent.prompt_template).where(Agent.id == agent_id))
-
-
-def caller_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:
-    """The workspace's own phone numbers among ``numbers``, with their daily caps (None: no cap)."""
-    query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(
-        PhoneNumber.workspace_id == workspace_id, PhoneNumber.number.in_(numbers)
-    )
-    return {number: cap for number, cap in session.execute(query)}
 
 
 def lock_counters(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -210,28 +169,15 @@ def attempts_named(session: Session, attempt_ids: Sequence[str]) -> list[tuple[s
     return [(attempt_id, call_id, provider_id) for attempt_id, call_id, provider_id in session.execute(query)]
 
 
-def lock_live_calls(session: Session, call_ids: Sequence[str]) -> dict[str, LiveCall]:
-    """The calls as an event needs them, locked in id order so two transactions never wait in a circle."""
-    query = (
-        select(*LIVE_CALL_COLUMNS)
-        .where(among(session, Call.id, sorted(set(call_ids))))
-        .order_by(Call.id)
-        .with_for_update()
-    )
-    return {row.id: LiveCall(*row) for row in session.execute(query)}
-
-
-def live_attempts(session: Session, attempt_ids: Sequence[str]) -> dict[str, LiveAttempt]:
-    query = select(*LIVE_ATTEMPT_COLUMNS).where(among(session, Attempt.id, attempt_ids))
-    return {row.id: LiveAttempt(*row) for row in session.execute(query)}
-
-
-def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, Any]:
-    """Each batch's retry settings (``max_retry_attempts``, ``retry_delay_seconds``, ``retry_on``)."""
+def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, RetryPolicy]:
+    """Each batch's retry settings, by batch id."""
     query = select(Batch.id, Batch.max_retry_attempts, Batch.retry_delay_seconds, Batch.retry_on).where(
         Batch.id.in_(list(set(batch_ids)))
     )
-    return {row.id: row for row in session.execute(query)}
+    return {
+        batch_id: RetryPolicy(attempts, delay, tuple(retry_on))
+        for batch_id, attempts, delay, retry_on in session.execute(query)
+    }
 
 
 def lock_calls(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:

@@ -5,20 +5,9 @@ One budget per call: a call is dialled at most ``1 + max_retries`` times in all 
 led there. A retry waits ``retry_delay_seconds``; the claim then holds it to the calling window.
 """
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-
-
-class RetryPolicy(Protocol):
-    """The batch's retry settings (a ``Batch``, or just those columns of it)."""
-
-    @property
-    def max_retry_attempts(self) -> int: ...
-    @property
-    def retry_delay_seconds(self) -> int: ...
-    @property
-    def retry_on(self) -> Sequence[str]: ...
 
 
 class AttemptBudget(Protocol):
@@ -30,13 +19,39 @@ class AttemptBudget(Protocol):
     def max_retries(self) -> int | None: ...
 
 
-def attempts_allowed(batch: RetryPolicy, call: AttemptBudget) -> int:
-    retries = call.max_retries if call.max_retries is not None else batch.max_retry_attempts
-    return 1 + retries
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """Try again at ``at``, or (``at`` None) let the call end with its attempt's outcome; ``reason`` says
+    which rule decided."""
+
+    at: datetime | None
+    reason: str
 
 
-def retry_at(batch: RetryPolicy, call: AttemptBudget, outcome: str, ended_at: datetime) -> datetime | None:
-    """When to try ``call`` again after an attempt that ended in ``outcome``; None to end it."""
-    if outcome not in batch.retry_on or call.attempt_count >= attempts_allowed(batch, call):
-        return None
-    return ended_at + timedelta(seconds=batch.retry_delay_seconds)
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A batch's retry settings."""
+
+    max_retry_attempts: int
+    retry_delay_seconds: int
+    retry_on: tuple[str, ...]
+
+    def attempts_allowed(self, call: AttemptBudget) -> int:
+        retries = call.max_retries if call.max_retries is not None else self.max_retry_attempts
+        return 1 + retries
+
+    def decide(self, call: AttemptBudget, outcome: str, ended_at: datetime) -> RetryDecision:
+        """What follows an attempt of ``call`` that ended in ``outcome`` at ``ended_at``."""
+        if outcome not in self.retry_on:
+            named = ", ".join(self.retry_on) or "nothing"
+            return RetryDecision(None, f"{outcome} is not retried (retry_on: {named})")
+        allowed = self.attempts_allowed(call)
+        if call.attempt_count >= allowed:
+            return RetryDecision(
+                None, f"{outcome} after attempt {call.attempt_count} of {allowed}: none left"
+            )
+        return RetryDecision(
+            ended_at + timedelta(seconds=self.retry_delay_seconds),
+            f"{outcome} is retried after {self.retry_delay_seconds} s "
+            f"(attempt {call.attempt_count + 1} of {allowed})",
+        )

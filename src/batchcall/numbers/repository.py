@@ -36,3 +36,11 @@ def list_numbers(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id).limit(limit).offset(offset))
     return list(rows), total
+
+
+def daily_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:
+    """The workspace's own phone numbers among ``numbers``, with their daily caps (None: no cap)."""
+    query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(
+        PhoneNumber.workspace_id == workspace_id, PhoneNumber.number.in_(numbers)
+    )
+    return {number: cap for number, cap in session.execute(query)}

@@ -1,13 +1,10 @@
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from batchcall.kit.bulk import bulk_insert
-from batchcall.models import Batch, Call, WebhookDelivery, WebhookEndpoint
-from batchcall.models.base import table_of
+from batchcall.models import WebhookDelivery, WebhookEndpoint
 from batchcall.webhooks.schemas import DeliveryStatus
 
 
@@ -17,36 +14,6 @@ def active_subscriptions(session: Session, workspace_id: str) -> list[tuple[str,
         WebhookEndpoint.workspace_id == workspace_id, WebhookEndpoint.active.is_(True)
     )
     return [(endpoint_id, events) for endpoint_id, events in session.execute(query)]
-
-
-def any_active_endpoint(session: Session) -> bool:
-    query = select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True)).limit(1)
-    return session.scalar(query) is not None
-
-
-def workspace_of_batch(session: Session, batch_id: str) -> str | None:
-    batch = session.get(Batch, batch_id)
-    return None if batch is None else batch.workspace_id
-
-
-def calls_of_batch_in(session: Session, batch_id: str, statuses: Iterable[str]) -> list[Call]:
-    query = select(Call).where(Call.batch_id == batch_id, Call.status.in_(list(statuses)))
-    return list(session.scalars(query))
-
-
-def calls_by_id(session: Session, call_ids: Sequence[str]) -> list[Call]:
-    """The calls as their rows stand now, also where this session loaded them before a bulk write."""
-    query = select(Call).where(Call.id.in_(list(call_ids))).execution_options(populate_existing=True)
-    return list(session.scalars(query))
-
-
-def calls_by_id_in(session: Session, call_ids: Sequence[str], statuses: Iterable[str]) -> list[Call]:
-    query = select(Call).where(Call.id.in_(list(call_ids)), Call.status.in_(list(statuses)))
-    return list(session.scalars(query))
-
-
-def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    bulk_insert(session, table_of(WebhookDelivery), rows)
 
 
 def list_endpoints(

@@ -1,32 +1,26 @@
 """Webhook endpoints, their deliveries, and the outbox: events are queued in the transaction that causes them.
 
-Calls and batches report their status changes here (``calls.lifecycle`` and ``batches.service`` are the
-only callers). A change queues one delivery row per active endpoint that subscribes to its event, so an
-event exists exactly when the change it reports was committed; the sender posts the rows afterwards.
-The workspaces' endpoints are read once per session, and nothing else is read or written while no
-workspace has an endpoint.
+``enqueue`` takes an event with its ready payload: the call and batch transitions (``calls.transitions``,
+``batches.transitions``) are its callers, and this package imports no domain package. An event queues one
+delivery row per active endpoint that subscribes to it, so it exists exactly when the change it reports
+was committed; the sender posts the rows afterwards. The workspaces' endpoints are read once per session,
+and ``listening`` lets a caller skip building a payload nobody would receive.
 """
 
 import base64
-import secrets
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
-from batchcall.batches import repository as batches
-from batchcall.calls.schemas import CallSummary
 from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid, NotFound
-from batchcall.kit.ids import new_id
+from batchcall.kit.ids import new_id, new_secret
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Batch, Call, WebhookDelivery, WebhookEndpoint
+from batchcall.models import WebhookDelivery, WebhookEndpoint
 from batchcall.webhooks import repository
 from batchcall.webhooks.schemas import (
     ALL_EVENTS,
-    ENDED_EVENT,
     SECRET_PREFIX,
     DeliveryStatus,
     EndpointCreate,
@@ -34,16 +28,10 @@ from batchcall.webhooks.schemas import (
     EventType,
 )
 
-# session.info keys: workspace id -> [(endpoint id, events)] of its active endpoints; whether any exists.
+# session.info key: workspace id -> [(endpoint id, events)] of its active endpoints.
 SUBSCRIPTIONS = "batchcall.webhooks.subscriptions"
-ANY_ENDPOINT = "batchcall.webhooks.any_endpoint"
 
 Subscriptions = list[tuple[str, frozenset[str]]]
-
-
-def new_secret() -> str:
-    """A signing secret in the Standard Webhooks form: ``whsec_`` and base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 # Endpoints
@@ -69,7 +57,8 @@ def create_endpoint(
         workspace_id=workspace_id,
         url=url,
         events=data.events,
-        secret=data.secret or new_secret(),
+        # A signing secret in the Standard Webhooks form: ``whsec_`` and the base64 of its bytes.
+        secret=data.secret or SECRET_PREFIX + base64.b64encode(new_secret()).decode(),
         active=data.active,
         created_at=now,
     )
@@ -163,17 +152,8 @@ def _subscriptions(session: Session, workspace_id: str) -> Subscriptions:
     return cache[workspace_id]
 
 
-def _any_endpoint(session: Session) -> bool:
-    if ANY_ENDPOINT not in session.info:
-        with session.no_autoflush:
-            session.info[ANY_ENDPOINT] = repository.any_active_endpoint(session)
-    found: bool = session.info[ANY_ENDPOINT]
-    return found
-
-
 def _forget_subscriptions(session: Session) -> None:
     session.info.pop(SUBSCRIPTIONS, None)
-    session.info.pop(ANY_ENDPOINT, None)
 
 
 def _subscribers(session: Session, workspace_id: str, event: EventType) -> list[str]:
@@ -223,93 +203,4 @@ def enqueue(
     endpoints that subscribe to it, in the caller's transaction: the event exists exactly when the change
     it reports commits."""
     for row in _deliveries(session, workspace_id, event, data, at):
-        session.add(WebhookDelivery(**row))
-
-
-def _call_events(session: Session, call: Call, previous: str) -> list[dict[str, Any]]:
-    """The deliveries a call's move from ``previous`` to its current status makes."""
-    events = [EventType.CALL_STATUS_CHANGED]
-    if call.status in ENDED_EVENT:
-        events.append(ENDED_EVENT[call.status])
-    if not any(_subscribers(session, call.workspace_id, event) for event in events):
-        return []
-    data = CallSummary.model_validate(call).model_dump(mode="json", by_alias=True)
-    # Seed E: the row's metadata comes back to the caller as requestMetadata.
-    data |= {"previous_status": previous, "requestMetadata": data["metadata"]}
-    return [
-        row
-        for event in events
-        for row in _deliveries(session, call.workspace_id, event, data, call.updated_at)
-    ]
-
-
-def call_status_changed(call: Call, previous: str) -> None:
-    """Queue the events of one call's status change, in the session that holds the call."""
-    session = object_session(call)
-    if session is None or not _subscriptions(session, call.workspace_id):
-        return
-    for row in _call_events(session, call, previous):
-        session.add(WebhookDelivery(**row))
-
-
-def calls_changed(session: Session, workspace_id: str, previous: Mapping[str, str]) -> None:
-    """Queue the events of the workspace's calls whose status a bulk write just changed, given each one's
-    status before (call id -> status). Nothing is read while the workspace has no endpoint."""
-    if not previous or not _subscriptions(session, workspace_id):
-        return
-    rows = [
-        row
-        for call in repository.calls_by_id(session, list(previous))
-        if call.status != previous[call.id]
-        for row in _call_events(session, call, previous[call.id])
-    ]
-    repository.insert_deliveries(session, rows)
-
-
-@contextmanager
-def calls_moving(
-    session: Session, statuses: Collection[str], *, batch_id: str | None = None, call_ids: Sequence[str] = ()
-) -> Iterator[None]:
-    """Queue the events of a bulk status change made inside the block: of the calls of ``batch_id`` (or
-    with ``call_ids``) in one of ``statuses``, read before the change and seen after it."""
-    calls: list[Call] = []
-    if batch_id is not None:
-        workspace_id = repository.workspace_of_batch(session, batch_id)
-        if workspace_id is not None and _subscriptions(session, workspace_id):
-            calls = repository.calls_of_batch_in(session, batch_id, statuses)
-    elif call_ids and _any_endpoint(session):
-        calls = [
-            call
-            for call in repository.calls_by_id_in(session, call_ids, statuses)
-            if _subscriptions(session, call.workspace_id)
-        ]
-    before = {call.id: call.status for call in calls}
-    yield
-    # The bulk update kept these loaded calls in step with the rows it changed.
-    rows = [
-        row
-        for call in calls
-        if call.status != before[call.id]
-        for row in _call_events(session, call, before[call.id])
-    ]
-    repository.insert_deliveries(session, rows)
-
-
-def batch_status_changed(batch: Batch, previous: str) -> None:
-    """Queue the batch.status_changed events of a batch's status change."""
-    session = object_session(batch)
-    if session is None or not _subscribers(session, batch.workspace_id, EventType.BATCH_STATUS_CHANGED):
-        return
-    data = {
-        "id": batch.id,
-        "name": batch.name,
-        "status": batch.status,
-        "previous_status": previous,
-        "status_reason": batch.status_reason,
-        "metadata": batch.metadata_,
-        "counters": batches.counters(session, [batch.id])[batch.id].model_dump(),
-    }
-    for row in _deliveries(
-        session, batch.workspace_id, EventType.BATCH_STATUS_CHANGED, data, batch.updated_at
-    ):
         session.add(WebhookDelivery(**row))
