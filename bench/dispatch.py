@@ -31,6 +31,7 @@ from batchcall.batches.schemas import BatchCreate
 from batchcall.calls import ingestion
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.sqltypes import is_postgresql
 from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
@@ -102,7 +103,7 @@ def dispatcher_rate(runtime: Runtime) -> float:
 def raw_claim_rate(runtime: Runtime) -> float:
     """Rows per second of the bare claim: lock 100 due rows, mark them, commit, again."""
     batch_id = new_batch(runtime, CALLS, max_concurrent=10_000)
-    lock = " FOR UPDATE SKIP LOCKED" if runtime.engine.dialect.name == "postgresql" else ""
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgresql(runtime.engine) else ""
     pick = text(
         "SELECT id FROM calls WHERE batch_id = :batch AND status IN ('queued', 'scheduled') "
         f"AND next_attempt_at <= :now ORDER BY next_attempt_at, row_number LIMIT {RAW_CLAIM}{lock}"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psycopg
 
-from batchcall.db import is_sqlite, make_engine, make_session_factory
+from batchcall.db import make_engine, make_session_factory
+from batchcall.kit.sqltypes import is_postgresql
 from batchcall.runtime import Runtime
 
 # The suite and the benchmarks create their databases through this server (trust auth on loopback).
@@ -57,10 +58,10 @@ def free_port() -> int:
 def database_outage(runtime: Runtime) -> Iterator[None]:
     """For the block, every session ``runtime`` opens reaches a database that is not there, as in an
     outage: connecting fails. Sessions already open are left alone."""
-    if is_sqlite(runtime.engine):
-        unreachable = f"sqlite:///{Path(tempfile.gettempdir()) / uuid.uuid4().hex / 'gone.db'}"
-    else:
+    if is_postgresql(runtime.engine):
         unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/gone"
+    else:
+        unreachable = f"sqlite:///{Path(tempfile.gettempdir()) / uuid.uuid4().hex / 'gone.db'}"
     engine = make_engine(unreachable)
     working = runtime.sessions
     runtime.sessions = make_session_factory(engine)

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import event, text
 
-from batchcall import db
 from batchcall.app import create_app
 from batchcall.config import Settings
+from batchcall.kit.sqltypes import is_postgresql
 from batchcall.models import Call
 from batchcall.runtime import Runtime
 from batchcall.testing import free_port
@@ -216,7 +216,7 @@ def test_an_unreachable_database_is_503_with_retry_after_and_one_log_line(
 
 @pytest.fixture
 def sqlite_runtime(runtime: Runtime) -> Runtime:
-    if not db.is_sqlite(runtime.engine):
+    if is_postgresql(runtime.engine):
         pytest.skip("SQLite's own locking")
     return runtime
 

@@ -1,5 +1,6 @@
 """Workspaces and API keys. A key is ``<key_id>.<secret>``; only a hash of the secret is kept."""
 
+import base64
 import hashlib
 import hmac
 import re
@@ -72,7 +73,7 @@ def create_key(
     if unknown:
         raise Invalid(f"Unknown scope(s): {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
     key_id = KEY_ID_PREFIX + secrets.token_hex(12)
-    secret = new_secret()
+    secret = base64.urlsafe_b64encode(new_secret()).rstrip(b"=").decode()
     session.add(
         ApiKey(
             id=key_id,

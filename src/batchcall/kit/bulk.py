@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from batchcall.kit.sqltypes import UtcDateTime
+from batchcall.kit.sqltypes import UtcDateTime, is_postgresql
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 # SQLite allows 32,766 bound values per statement; a multi-row statement stays well under.
@@ -109,7 +109,7 @@ def among(
     """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter however many the values,
     which spares rendering and parsing a placeholder for each."""
     element = column.expression if isinstance(column, QueryableAttribute) else column
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return element == any_(bindparam(None, list(values), type_=ARRAY(element.type)))
     return element.in_(list(values))
 
@@ -163,7 +163,7 @@ def _values(
 ) -> tuple[bool, list[list[Any]]]:
     """The rows as lists of driver values in the order of ``names``; only the columns that need it are
     converted (at 100,000 rows of 36 columns, per-value work is most of the cost)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgresql(session)
     if not names:
         return postgres, [[] for _ in rows]
     pick = itemgetter(*names)

@@ -1,11 +1,19 @@
-"""Column types every table uses: UTC instants that come back aware, and JSON that is JSONB on PostgreSQL."""
+"""Column types every table uses: UTC instants that come back aware, and JSON that is JSONB on PostgreSQL;
+and the one way to ask which of the two databases a connection reaches."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
+from sqlalchemy import JSON, Connection, DateTime, Dialect, Engine, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def is_postgresql(bind: Engine | Connection | Session) -> bool:
+    """Whether ``bind`` reaches PostgreSQL; the one other database batchcall runs on is SQLite."""
+    reached = bind.get_bind() if isinstance(bind, Session) else bind
+    return reached.dialect.name == "postgresql"
 
 
 class UtcDateTime(TypeDecorator[datetime]):

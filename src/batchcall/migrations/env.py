@@ -1,6 +1,7 @@
 from alembic import context
 
 from batchcall.db import make_engine
+from batchcall.kit.sqltypes import is_postgresql
 from batchcall.models import Base
 
 config = context.config
@@ -12,7 +13,8 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite alters a table by copying it: Alembic's batch mode.
+        render_as_batch=not is_postgresql(connection),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,13 +9,13 @@ import heapq
 import itertools
 import json
 import os
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from batchcall.config import Settings
 from batchcall.kit.clock import Clock
+from batchcall.kit.ids import new_secret
 from batchcall.models import CallStatus
 from batchcall.providers.base import (
     DialRequest,
@@ -171,7 +171,7 @@ class SimulatedProvider:
         self._clock = clock
         # The registry passes the installation's key; a provider made without one has a key of its own,
         # so it accepts only the callbacks it signed itself.
-        self._callback_key = callback_key or secrets.token_bytes(32)
+        self._callback_key = callback_key or new_secret()
         self._callback_tolerance_seconds = settings.callback_tolerance_seconds
         own = settings.simulated
         self._length = timedelta(seconds=own.call_seconds / own.speed)
