@@ -5,6 +5,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.batches.schemas import Counters
+from batchcall.kit.pagination import paginate
 from batchcall.models import COUNTER_OF_STATUS, IN_FLIGHT, WAITING, Batch, Call, CallStatus
 
 
@@ -41,9 +42,7 @@ def list_batches(
         query = query.where(Batch.status == status)
     if agent_id is not None:
         query = query.where(Batch.agent_id == agent_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Batch.created_at.desc(), Batch.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, query.order_by(Batch.created_at.desc(), Batch.id), limit, offset)
 
 
 def lock(session: Session, batch_id: str) -> Batch | None:

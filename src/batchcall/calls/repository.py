@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert, bulk_update
+from batchcall.kit.pagination import paginate
 from batchcall.models import UNDIALLED_ENDINGS, WAITING, Attempt, Call, CallStatus
 from batchcall.models.base import table_of
 
@@ -39,9 +40,7 @@ def list_calls(
     query = select(Call).where(Call.batch_id == batch_id)
     if status is not None:
         query = query.where(Call.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Call.row_number, Call.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, query.order_by(Call.row_number, Call.id), limit, offset)
 
 
 def iter_calls(session: Session, batch_id: str, chunk: int = 2_000) -> Iterator[Call]:

@@ -5,6 +5,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert
+from batchcall.kit.pagination import paginate
 from batchcall.models import Contact, ContactFolder, DncEntry, contact_folder_members
 from batchcall.models.base import table_of
 
@@ -32,9 +33,7 @@ def list_contacts(
     query = select(Contact).where(Contact.workspace_id == workspace_id)
     if phone is not None:
         query = query.where(Contact.phone == phone)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Contact.created_at, Contact.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, query.order_by(Contact.created_at, Contact.id), limit, offset)
 
 
 def blocked_numbers(session: Session, workspace_id: str, phones: Iterable[str]) -> set[str]:
@@ -64,9 +63,7 @@ def find_dnc(session: Session, workspace_id: str, phone: str) -> DncEntry | None
 
 def list_dnc(session: Session, workspace_id: str, limit: int, offset: int) -> tuple[list[DncEntry], int]:
     query = select(DncEntry).where(DncEntry.workspace_id == workspace_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DncEntry.created_at, DncEntry.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, query.order_by(DncEntry.created_at, DncEntry.id), limit, offset)
 
 
 def existing_contact_ids(session: Session, workspace_id: str, ids: Sequence[str]) -> set[str]:
@@ -104,11 +101,7 @@ def list_folders(
     session: Session, workspace_id: str, limit: int, offset: int
 ) -> tuple[list[ContactFolder], int]:
     query = select(ContactFolder).where(ContactFolder.workspace_id == workspace_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ContactFolder.created_at, ContactFolder.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    return paginate(session, query.order_by(ContactFolder.created_at, ContactFolder.id), limit, offset)
 
 
 def _members(folder_id: str) -> Select[Contact]:
@@ -124,9 +117,7 @@ def _members(folder_id: str) -> Select[Contact]:
 def list_folder_members(
     session: Session, folder_id: str, limit: int, offset: int
 ) -> tuple[list[Contact], int]:
-    query = _members(folder_id)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    return list(session.scalars(query.limit(limit).offset(offset))), total
+    return paginate(session, _members(folder_id), limit, offset)
 
 
 def iter_folder_members(session: Session, folder_id: str, chunk: int = 2_000) -> Iterator[Contact]:

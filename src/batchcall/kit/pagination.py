@@ -1,8 +1,12 @@
+"""Lists a page at a time: the page bounds a request may ask for, the answer's shape, and the one query."""
+
 from collections.abc import Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -24,3 +28,10 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def of(cls, data: Sequence[T], total: int, limit: int, offset: int) -> "Page[T]":
         return cls(data=list(data), pagination=Pagination(total=total, limit=limit, offset=offset))
+
+
+def paginate(session: Session, query: Select[T], limit: int, offset: int) -> tuple[list[T], int]:
+    """The page of ``query``'s rows at ``offset``, in the order the query gives them, and how many rows
+    the whole query has."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return list(session.scalars(query.limit(limit).offset(offset))), total

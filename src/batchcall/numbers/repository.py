@@ -1,8 +1,9 @@
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from batchcall.kit.pagination import paginate
 from batchcall.models import PhoneNumber
 
 
@@ -33,9 +34,7 @@ def list_numbers(
     session: Session, workspace_id: str, limit: int, offset: int
 ) -> tuple[list[PhoneNumber], int]:
     query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(session, query.order_by(PhoneNumber.created_at, PhoneNumber.id), limit, offset)
 
 
 def daily_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:

@@ -1,9 +1,10 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from batchcall.kit.pagination import paginate
 from batchcall.models import WebhookDelivery, WebhookEndpoint
 from batchcall.webhooks.schemas import DeliveryStatus
 
@@ -20,11 +21,7 @@ def list_endpoints(
     session: Session, workspace_id: str, limit: int, offset: int
 ) -> tuple[list[WebhookEndpoint], int]:
     query = select(WebhookEndpoint).where(WebhookEndpoint.workspace_id == workspace_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+    return paginate(session, query.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id), limit, offset)
 
 
 def list_deliveries(
@@ -33,9 +30,8 @@ def list_deliveries(
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-    return list(session.scalars(ordered.limit(limit).offset(offset))), total
+    return paginate(session, ordered, limit, offset)
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
