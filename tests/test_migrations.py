@@ -1,16 +1,18 @@
 """The schema comes from the migrations alone: from empty to head on both databases, matching the models."""
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from batchcall import db
-from batchcall.models import Base
+from batchcall.kit.sqltypes import is_postgresql
+from batchcall.models import WAITING, Base
 from batchcall.testing import scratch_database
 
 
@@ -66,3 +68,19 @@ def test_the_migrate_command(empty_database_url: str, monkeypatch: pytest.Monkey
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert tables(empty_database_url) == set(Base.metadata.tables)
+
+
+def test_the_waiting_calls_index_holds_the_statuses_the_models_call_waiting(database_url: str) -> None:
+    """Autogenerate does not compare partial-index predicates: the migration's literal and
+    ``models.WAITING`` are compared here, in the index as the database keeps it."""
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if is_postgresql(engine):
+                query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_calls_waiting'"
+            else:
+                query = "SELECT sql FROM sqlite_master WHERE name = 'ix_calls_waiting'"
+            definition = connection.scalar(text(query))
+    finally:
+        engine.dispose()
+    assert set(re.findall(r"'(\w+)'", definition)) == {str(status) for status in WAITING}

@@ -15,6 +15,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# models.call.WAITING as it was written then; tests/test_migrations.py checks that the two still agree.
 WAITING = sa.text("status IN ('queued', 'scheduled')")
 
 
