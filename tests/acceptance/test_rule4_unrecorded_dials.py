@@ -13,7 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from batchcall import db
-from batchcall.dispatcher import provider_events, repository
+from batchcall.batches import repository as batches
+from batchcall.dispatcher import provider_events
 from batchcall.dispatcher.claim import claim
 from batchcall.dispatcher.loop import UNKNOWN_DIAL, Dispatcher
 from batchcall.kit.clock import ManualClock
@@ -27,7 +28,7 @@ from tests.support import Tenant, batch_of, calls_of
 def _claim(runtime: Runtime, clock: ManualClock, batch_id: str, worker: Dispatcher) -> list[DialRequest]:
     """What a worker claims and commits before it dies."""
     with db.unit_of_work(runtime.sessions) as session:
-        locked = repository.lock_batch(session, batch_id, wait=False)
+        locked = batches.lock(session, batch_id, wait=False)
         assert locked is not None
         return claim(session, locked, worker.claimer, clock.now()).requests
 

@@ -45,9 +45,11 @@ def list_batches(
     return paginate(session, query.order_by(Batch.created_at.desc(), Batch.id), limit, offset)
 
 
-def lock(session: Session, batch_id: str) -> Batch | None:
-    """The batch row, locked until the transaction ends, so state changes of one batch queue up."""
-    return session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update())
+def lock(session: Session, batch_id: str, wait: bool = True) -> Batch | None:
+    """The batch row as it stands, locked until the transaction ends, so the changes of one batch take
+    turns; without ``wait``, None if another transaction holds it."""
+    query = select(Batch).where(Batch.id == batch_id).with_for_update(skip_locked=not wait)
+    return session.scalar(query.execution_options(populate_existing=True))
 
 
 def forget_next_dial(session: Session, batch_ids: Collection[str], workspace_id: str | None) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from batchcall.batches import repository as batches
 from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import transitions
 from batchcall.db import unit_of_work
@@ -246,7 +247,7 @@ class Dispatcher:
 
     def work_batch(self, batch_id: str, tick: Tick) -> None:
         with unit_of_work(self.runtime.sessions) as session:
-            batch = repository.lock_batch(session, batch_id, wait=False)
+            batch = batches.lock(session, batch_id, wait=False)
             if batch is None or batch.status != BatchStatus.ACTIVE:
                 return
             claimed = claim(session, batch, replace(self.claimer, limit=self.claim_limit()), self._now())

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from batchcall.batches import repository as batches
 from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Ending
@@ -180,7 +181,7 @@ def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> None:
         reason = breaker.tripped(session, batch_id, now)
         if reason is None:
             continue
-        batch = repository.lock_batch(session, batch_id, wait=True)
+        batch = batches.lock(session, batch_id)
         if batch is not None and batch.status == BatchStatus.ACTIVE:
             batch_transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
 

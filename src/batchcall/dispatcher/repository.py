@@ -29,12 +29,6 @@ def batches_to_visit(session: Session, now: datetime) -> list[str]:
     return list(session.scalars(query))
 
 
-def lock_batch(session: Session, batch_id: str, wait: bool) -> Batch | None:
-    """The batch row, locked for the transaction; without ``wait`` None if another worker holds it."""
-    query = select(Batch).where(Batch.id == batch_id).with_for_update(skip_locked=not wait)
-    return session.scalar(query.execution_options(populate_existing=True))
-
-
 def scheduled_batches_due(session: Session, now: datetime) -> list[Batch]:
     query = select(Batch).where(Batch.status == BatchStatus.SCHEDULED, Batch.scheduled_at <= now)
     return list(session.scalars(query.with_for_update(skip_locked=True)))
