@@ -167,6 +167,25 @@ def test_create_batch_errors(client: TestClient, tenant: Tenant, agent: dict[str
     assert create({"name": "X", "callingNumbers": [CALLER]}, headers={}).status_code == 403
 
 
+def test_a_value_the_database_cannot_store_is_answered_in_ds_envelope(
+    client: TestClient, tenant: Tenant, agent: dict[str, Any], database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite stores a NUL character; PostgreSQL refuses one")
+    body = {"name": "Renewals\u0000", "agentId": agent["id"]}
+    response = client.post("/api/call/createBatch", json=body, headers=_headers(tenant))
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert answer["errorMessage"].startswith("A value in the request cannot be stored: ")
+    assert (answer["message"], answer["status"], answer["code"], answer["data"]) == (
+        "Bad Request",
+        False,
+        400,
+        None,
+    )
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
 def test_custom_fields_are_checked_against_the_agents_required_variables(
     client: TestClient, tenant: Tenant, batch_id: str
 ) -> None:

@@ -185,6 +185,25 @@ def test_a_contact_that_breaks_the_contact_object_is_one_contact_not_called(
     assert none.json() == {"detail": "No contact can be called: contacts[0].numberToCall: Field required"}
 
 
+def test_a_contact_with_a_nul_character_is_one_contact_not_called_on_every_database(
+    client: TestClient, tenant: Tenant
+) -> None:
+    # PostgreSQL cannot store a NUL, SQLite can: either way it is the row's fault, not the request's.
+    contacts = [
+        {"numberToCall": "+12125551000", "firstName": "Ada\u0000"},
+        {"numberToCall": "+12125551001", "promptTags": {"plan\u0000": "gold"}},
+        {"numberToCall": "+12125551002", "metadata": {"notes": ["\u0000"]}},
+        {"numberToCall": "+12125551003", "firstName": "\\u0000 is only text"},
+    ]
+    response = _call(client, tenant, {"contacts": contacts})
+    assert response.status_code == 207, response.text
+    answer = response.json()
+    assert (answer["initiated"], answer["skipped"], answer["errorCount"]) == (1, 3, 3)
+    nul = "contains a NUL character (\\u0000), which cannot be stored"
+    assert answer["errors"] == [f"contacts[0]: {nul}", f"contacts[1]: {nul}", f"contacts[2]: {nul}"]
+    assert [c["numberToCall"] for c in answer["calls"]] == ["+12125551003"]
+
+
 def test_a_million_contacts_are_refused_by_their_count_before_any_is_read(
     client: TestClient, tenant: Tenant
 ) -> None:

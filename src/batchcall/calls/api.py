@@ -26,8 +26,6 @@ from batchcall.calls.schemas import (
     RowErrorOut,
 )
 from batchcall.ingest.csvfile import neutralise, read_rows
-from batchcall.ingest.rows import RowError
-from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.models import CallStatus, Channel
@@ -88,11 +86,8 @@ def _parse_add_calls(raw: bytes, max_rows: int) -> AddCalls:
         not isinstance(country_code, str) or len(country_code) > COUNTRY_CODE_CHARS
     ):
         raise Invalid("country_code must be a country code such as 'US'")
-    rows = payload["rows"]
-    if b"\\u0000" in raw:  # rare, so only then look for the rows that carry it
-        rows = [RowError(n, "row", NUL_MESSAGE) if contains_nul(r) else r for n, r in enumerate(rows, 1)]
     return AddCalls.model_construct(
-        rows=rows, country_code=country_code, update_existing=bool(payload.get("update_existing"))
+        rows=payload["rows"], country_code=country_code, update_existing=bool(payload.get("update_existing"))
     )
 
 

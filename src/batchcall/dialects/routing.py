@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from batchcall.kit.errors import AppError
-from batchcall.web.http import describe_validation
+from batchcall.web.http import UNSTORABLE_ERRORS, describe_validation, unstorable_message
 from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,10 +37,13 @@ class Fault:
     error_count: int = 0
 
 
-Failure = AppError | RequestValidationError | ValidationError | HTTPException
+# What a request can fail with, each answered in the dialect's envelope; a value the database refuses to store
+# (UNSTORABLE_ERRORS) is the caller's input, as a field that fails validation is.
+FAILURES = (AppError, RequestValidationError, ValidationError, HTTPException, *UNSTORABLE_ERRORS)
 
 
-def fault_of(exc: Failure, errors_listed: int) -> Fault:
+def fault_of(exc: Exception, errors_listed: int) -> Fault:
+    """The fault of a request that failed with ``exc``, one of FAILURES."""
     if isinstance(exc, ValidationError):
         # A native schema built from a dialect's fields refused them: the caller's input, not a server fault.
         exc = RequestValidationError(exc.errors(include_url=False))
@@ -57,8 +60,10 @@ def fault_of(exc: Failure, errors_listed: int) -> Fault:
             validation=jsonable_encoder(found[:errors_listed]),
             error_count=len(found),
         )
-    code = "payload_too_large" if exc.status_code == 413 else "http_error"
-    return Fault(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, HTTPException):
+        code = "payload_too_large" if exc.status_code == 413 else "http_error"
+        return Fault(exc.status_code, code, str(exc.detail))
+    return Fault(422, "invalid", unstorable_message(exc))
 
 
 Render = Callable[[Fault], Response]
@@ -74,7 +79,7 @@ def envelope_route(render: Render) -> type[APIRoute]:
             async def answer_in_envelope(request: Request) -> Response:
                 try:
                     return await handler(request)
-                except (AppError, RequestValidationError, ValidationError, HTTPException) as exc:
+                except FAILURES as exc:
                     response = render(fault_of(exc, runtime_of(request).settings.max_errors_listed))
                     if isinstance(exc, AppError):
                         response.headers.update(exc.headers)

@@ -11,7 +11,6 @@ from typing import BinaryIO
 
 from batchcall.config import Settings
 from batchcall.ingest.rows import RowError
-from batchcall.ingest.storable import NUL_MESSAGE
 from batchcall.kit.errors import Invalid
 
 READ_BYTES = 1 << 20
@@ -128,9 +127,6 @@ def _rows(records: "_Records", header: list[str]) -> Iterator[tuple[int, dict[st
             if not any(v.strip() for v in values):
                 continue
             number += 1
-            if any("\x00" in value for value in values):
-                yield number, RowError(number, "row", NUL_MESSAGE)
-                continue
             yield (
                 number,
                 {key: value for key, value in zip(header, values, strict=False) if key and value != ""},

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from batchcall.bounds import json_fault
 from batchcall.config import Settings
 from batchcall.ingest.phone import PhoneError, check_country_code, to_e164
+from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 from batchcall.ingest.times import MAX_ZONE_CHARS, parse_when, zone
 from batchcall.models import Channel
 
@@ -113,6 +114,8 @@ def normalize(raw: Any, row: int, rules: RowRules) -> CallDraft | RowError:
         return raw
     if not isinstance(raw, dict):
         return RowError(row, "row", "must be an object with fields")
+    if contains_nul(raw):
+        return RowError(row, "row", NUL_MESSAGE)
     try:
         parsed = RowIn.model_validate(raw)
     except ValidationError as exc:

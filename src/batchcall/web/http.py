@@ -51,6 +51,17 @@ def describe_validation(
     return message, errors
 
 
+# What the database refuses to store, for a reason in the request: PostgreSQL refuses NUL characters in text
+# and JSON, and numbers beyond its column types.
+UNSTORABLE_ERRORS = (sqlalchemy.exc.DataError, psycopg.DataError)
+
+
+def unstorable_message(exc: Exception) -> str:
+    """The answer to a request with a value the database refused (one of UNSTORABLE_ERRORS)."""
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return f"A value in the request cannot be stored: {reason}"
+
+
 def database_cause(exc: Exception) -> Exception:
     """The driver's own error behind SQLAlchemy's wrapper, or the error itself."""
     orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else None
@@ -109,14 +120,11 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
-    @app.exception_handler(sqlalchemy.exc.DataError)
-    @app.exception_handler(psycopg.DataError)
     async def unstorable(_request: Request, exc: Exception) -> JSONResponse:
-        # PostgreSQL refuses NUL characters in text and JSON, and numbers beyond its column types.
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return JSONResponse(
-            error_body("invalid", f"A value in the request cannot be stored: {reason}"), status_code=422
-        )
+        return JSONResponse(error_body("invalid", unstorable_message(exc)), status_code=422)
+
+    for refusal in UNSTORABLE_ERRORS:
+        app.add_exception_handler(refusal, unstorable)
 
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_down(exc):

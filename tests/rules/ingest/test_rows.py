@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from batchcall.ingest.phone import PhoneError
 from batchcall.ingest.rows import CallDraft, RowError, RowLimits, RowRules, normalize, rules_for
+from batchcall.ingest.storable import NUL_MESSAGE
 
 PHONE = RowRules(channel="phone", timezone="America/New_York", country_code=None, required_variables=())
 EMAIL = RowRules(channel="email", timezone="UTC", country_code=None, required_variables=())
@@ -212,6 +213,24 @@ def test_a_rows_own_time_zone_reads_its_scheduled_time() -> None:
 
 def test_numbers_given_as_json_numbers_are_read_as_text() -> None:
     assert draft({"phone_number": 14155550123}).to == "+14155550123"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"phone_number": "+14155550123", "name": "Ada\x00"},
+        {"phone_number": "+1415555\x000123"},
+        {"phone_number": "+14155550123", "variables": {"plan\x00": "gold"}},
+        {"phone_number": "+14155550123", "metadata": {"notes": [{"text": "\x00"}]}},
+        {"phone_number": "+14155550123", "extra\x00": "a variable"},
+    ],
+)
+def test_a_nul_character_anywhere_in_a_row_is_an_error_of_the_row(raw: dict[str, Any]) -> None:
+    assert error(raw) == RowError(7, "row", NUL_MESSAGE)
+
+
+def test_the_text_of_an_escaped_nul_is_not_one() -> None:
+    assert draft({"phone_number": "+14155550123", "name": "\\u0000"}).fields["name"] == "\\u0000"
 
 
 def test_a_row_error_reads_as_row_field_reason() -> None:
