@@ -32,7 +32,8 @@ def test_a_rate_window_never_lets_more_than_the_rate_start_and_always_lets_one(p
     window, allowed = rate_window(per_second)
     assert window >= timedelta(seconds=1)
     assert allowed >= 1
-    assert allowed <= per_second * window.total_seconds() * (1 + 1e-9)
+    # The window is a timedelta, exact to the microsecond.
+    assert allowed <= per_second * (window + timedelta(microseconds=1)).total_seconds()
     if per_second >= 1:
         assert window == timedelta(seconds=1)
 

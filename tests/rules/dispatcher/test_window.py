@@ -4,6 +4,7 @@ tests/acceptance/test_rule2_calling_hours.py proves the rule through the dispatc
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -47,17 +48,18 @@ def _batch(**fields: Any) -> Batch:
     return Batch(**{**columns, **fields})
 
 
-def _local(zone: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=window.ZoneInfo(zone)).astimezone(UTC)
+def _berlin(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    """That time in Berlin in November 2026 (the 23rd is a Monday)."""
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
 
 
 def test_a_day_window_opens_at_its_start_and_is_closed_at_its_end_and_off_its_working_days() -> None:
     berlin = DailyWindow("Europe/Berlin", time(9), time(17), WEEKDAYS)
-    assert berlin.contains(_local("Europe/Berlin", 2026, 11, 23, 9, 0))
-    assert berlin.contains(_local("Europe/Berlin", 2026, 11, 23, 16, 59, 59))
-    assert not berlin.contains(_local("Europe/Berlin", 2026, 11, 23, 8, 59, 59))
-    assert not berlin.contains(_local("Europe/Berlin", 2026, 11, 23, 17, 0))
-    assert not berlin.contains(_local("Europe/Berlin", 2026, 11, 28, 12, 0))  # a Saturday
+    assert berlin.contains(_berlin(23, 9))
+    assert berlin.contains(_berlin(23, 16, 59, 59))
+    assert not berlin.contains(_berlin(23, 8, 59, 59))
+    assert not berlin.contains(_berlin(23, 17))
+    assert not berlin.contains(_berlin(28, 12))  # a Saturday
 
 
 def test_a_window_past_midnight_belongs_to_the_day_it_opens() -> None:
