@@ -307,6 +307,7 @@ _headers = st.lists(
 ).map(",".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(
     data=st.one_of(

@@ -88,6 +88,7 @@ _phone_text = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(raw=_phone_text, country_code=_country)
 def test_any_text_gives_e164_or_a_phone_error(raw: str, country_code: str | None) -> None:

@@ -293,6 +293,7 @@ _rules = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=2000, deadline=None)
 @given(raw=_rows, row=st.integers(min_value=1, max_value=10**6), rules=_rules)
 def test_any_row_gives_a_draft_or_a_row_error(raw: Any, row: int, rules: RowRules) -> None:
