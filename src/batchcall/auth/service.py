@@ -63,11 +63,28 @@ def create_workspace(session: Session, name: str, now: datetime, slug: str | Non
     return workspace
 
 
+def get_workspace(session: Session, workspace_id: str) -> Workspace:
+    workspace = repository.get_workspace(session, workspace_id)
+    if workspace is None:
+        raise NotFound(f"Workspace {workspace_id} not found")
+    return workspace
+
+
+def require_own_workspace(
+    session: Session, principal: Principal, named: str, noun: str, by_id: bool = False
+) -> None:
+    """Refuse (403) a request that names a workspace other than its key's, as some dialects' bodies do
+    (A's ``domain_name``, C's ``organization_id``): by its slug, or also by its id where ``by_id``.
+    ``noun`` is the dialect's word for a workspace, for the message."""
+    workspace = get_workspace(session, principal.workspace_id)
+    if named not in {workspace.slug, *([workspace.id] if by_id else [])}:
+        raise Forbidden(f"This API key does not belong to {noun} '{named}'")
+
+
 def create_key(
     session: Session, workspace_id: str, now: datetime, name: str = "", scopes: list[str] | None = None
 ) -> IssuedKey:
-    if repository.get_workspace(session, workspace_id) is None:
-        raise NotFound(f"Workspace {workspace_id} not found")
+    get_workspace(session, workspace_id)
     chosen = list(dict.fromkeys(scopes or [str(s) for s in ALL_SCOPES]))
     unknown = [s for s in chosen if s not in {str(s) for s in ALL_SCOPES}]
     if unknown:

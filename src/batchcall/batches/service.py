@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
-from batchcall.auth import repository as workspaces
+from batchcall.auth import service as auth
 from batchcall.batches import repository, transitions
 from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate, Counters
 from batchcall.calls import transitions as call_transitions
@@ -73,8 +73,7 @@ def create(
     values = data.model_dump(exclude={"schedule"})
     columns = _settings_to_columns(session, workspace_id, values, None)
     if columns["dedup_days"] is None:
-        workspace = workspaces.get_workspace(session, workspace_id)
-        columns["dedup_days"] = workspace.customer_dedup_days if workspace else 0
+        columns["dedup_days"] = auth.get_workspace(session, workspace_id).customer_dedup_days
     batch = Batch(workspace_id=workspace_id, dialect=dialect, created_at=now, updated_at=now, **columns)
     batch.rotation_cursor = 0
     if data.schedule == "immediate":

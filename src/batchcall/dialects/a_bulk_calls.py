@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.orm import Session
 
-from batchcall.auth import repository as workspaces
+from batchcall.auth import service as auth
 from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
@@ -26,7 +26,7 @@ from batchcall.dialects.auth import BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.csvfile import read_rows
 from batchcall.ingest.rows import RowError
-from batchcall.kit.errors import Forbidden, Invalid
+from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Offset, Pagination
 from batchcall.models import Batch, BatchStatus
 from batchcall.web.routing import runtime_of
@@ -179,19 +179,13 @@ def render(fault: Fault) -> JSONResponse:
 router = APIRouter(prefix="/bulk-calls", tags=[TAG], route_class=envelope_route(render))
 
 
-def _require_domain(session: Session, principal: Principal, domain_name: str) -> None:
-    workspace = workspaces.get_workspace(session, principal.workspace_id)
-    if workspace is None or workspace.slug != domain_name:
-        raise Forbidden(f"This API key does not belong to domain '{domain_name}'")
-
-
 def _open_batch(
     session: Session, request: Request, principal: Principal, campaign: BulkCampaign, file_name: str | None
 ) -> Batch:
     """A batch that starts at once, paced by BULK_CALL_RATE_LIMIT and de-duplicated by customer_dedup_days."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    _require_domain(session, principal, campaign.domain_name)
+    auth.require_own_workspace(session, principal, campaign.domain_name, "domain")
     settings = BatchCreate(
         name=file_name or f"Bulk calls {now:%Y-%m-%d %H:%M}",
         file_name=file_name,

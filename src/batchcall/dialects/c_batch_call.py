@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from batchcall.auth import repository as workspaces
 from batchcall.auth import service as auth
 from batchcall.auth.dependencies import DbSession
 from batchcall.auth.service import Principal
@@ -162,14 +161,6 @@ def _task_error(error: RowError) -> str:
     return f"tasks[{error.row - 1}].{TASK_FIELDS.get(error.field, error.field)}: {error.message}"
 
 
-def _check_organization(session: Session, principal: Principal, organization_id: str | None) -> None:
-    if organization_id is None:
-        return
-    workspace = workspaces.get_workspace(session, principal.workspace_id)
-    if workspace is None or organization_id not in {workspace.id, workspace.slug}:
-        raise Forbidden(f"This API key does not belong to organization '{organization_id}'")
-
-
 def _schedule(body: BatchCallCreate) -> tuple[Literal["draft", "immediate"] | None, datetime | None]:
     """The native schedule: ``send_now`` or ``sent`` start now, ``draft`` waits, a trigger time schedules."""
     trigger = (
@@ -235,7 +226,8 @@ def create_batch_call(
     """
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    _check_organization(session, principal, body.organization_id)
+    if body.organization_id is not None:
+        auth.require_own_workspace(session, principal, body.organization_id, "organization", by_id=True)
     schedule, scheduled_at = _schedule(body)
     settings = BatchCreate(
         name=body.name or f"Batch call {now:%Y-%m-%d %H:%M}",
