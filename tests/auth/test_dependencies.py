@@ -22,48 +22,56 @@ Request = Callable[[TestClient, Tenant, bool], int]
 
 def native(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else f"{tenant.key_id}.wrong-secret"
-    return client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    status: int = client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    return status
 
 
 def native_unknown_key(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else "bck_000000000000000000000000.secret"
-    return client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    status: int = client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    return status
 
 
 def native_malformed_key(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else "no-dot-in-this-key"
-    return client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    status: int = client.get("/v1/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    return status
 
 
 def dialect_a(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else f"{tenant.key_id}.wrong-secret"
-    return client.get("/bulk-calls/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    status: int = client.get("/bulk-calls/batches", headers={"Authorization": f"Bearer {key}"}).status_code
+    return status
 
 
 def dialect_b(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else f"{tenant.key_id}.wrong-secret"
-    return client.get("/v1/batch-calls", headers={"Authorization": f"Bearer {key}"}).status_code
+    status: int = client.get("/v1/batch-calls", headers={"Authorization": f"Bearer {key}"}).status_code
+    return status
 
 
 def dialect_c(client: TestClient, tenant: Tenant, right: bool) -> int:
     headers = {"X-API-KEY": tenant.key_id, "X-API-SECRET": tenant.key_secret if right else "wrong"}
-    return client.get("/batch-call/batch_call_" + "0" * 32, headers=headers).status_code
+    status: int = client.get("/batch-call/batch_call_" + "0" * 32, headers=headers).status_code
+    return status
 
 
 def dialect_d(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else f"{tenant.key_id}.wrong-secret"
-    return client.post("/api/call/createBatch", json={}, headers={"x-api-key": key}).status_code
+    status: int = client.post("/api/call/createBatch", json={}, headers={"x-api-key": key}).status_code
+    return status
 
 
 def dialect_e(client: TestClient, tenant: Tenant, right: bool) -> int:
     key = tenant.api_key if right else f"{tenant.key_id}.wrong-secret"
-    return client.post(
+    status: int = client.post(
         "/ai-phone-calls/call-contact-bulk", json={}, headers={"Authorization": f"Bearer {key}"}
     ).status_code
+    return status
 
 
 # What each route answers a wrong credential with, in its own dialect.
-REFUSED = {dialect_d: 403}
+REFUSED: dict[Request, int] = {dialect_d: 403}
 
 
 @pytest.mark.parametrize(

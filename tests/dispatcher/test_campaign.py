@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.providers.base import DialRequest, ProviderRejected, ProviderUnavailable, StatusEvent
+from batchcall.providers.base import DialRequest, NoStatus, ProviderRejected, ProviderUnavailable, StatusEvent
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
 from tests.dialling import ledger, number, run_until_done, start
@@ -156,6 +156,9 @@ class FlakyProvider:
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         return self.inner.fetch_status(provider_call_id)
+
+    def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
+        return self.inner.lookup(attempt_ids)
 
     def poll_events(self) -> Sequence[StatusEvent]:
         return self.inner.poll_events()

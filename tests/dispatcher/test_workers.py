@@ -115,7 +115,7 @@ def _check_store_against_ledger(
             text("SELECT id, call_id, provider_call_id FROM attempts WHERE batch_id = :id"), {"id": batch_id}
         ).all()
     statuses = Counter(status for _, status, _ in calls)
-    assert set(statuses) <= TERMINAL, statuses
+    assert set(statuses) <= set(TERMINAL), statuses
     placed = {attempt_id for attempt_id, _, provider_call_id in stored if provider_call_id is not None}
     assert placed <= set(attempt_ids), "the store knows of a dial the provider never got"
     assert set(attempt_ids) <= {attempt_id for attempt_id, _, _ in stored}, "a dial is missing from the store"
