@@ -23,7 +23,6 @@ from batchcall.calls.schemas import (
     AttemptRead,
     CallDetail,
     CallSummary,
-    RowErrorOut,
 )
 from batchcall.ingest.csvfile import neutralise, read_rows
 from batchcall.kit.errors import Invalid
@@ -38,7 +37,7 @@ def as_answer(result: IngestResult) -> AddCallsResult:
     return AddCallsResult(
         accepted=result.accepted,
         skipped=result.skipped,
-        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in result.errors],
+        errors=list(result.errors),
         error_count=result.errors.count,
         call_ids=result.call_ids,
     )

@@ -1,10 +1,10 @@
 """Row errors as every answer lists them: the first ``settings.max_errors_listed`` in row order, and how
 many there were in all, so a million bad rows make a count, not a million error objects."""
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from batchcall.ingest.rows import RowError
+from batchcall.ingest.rows import NATIVE_WORDING, RowError, RowWording
 
 
 @dataclass
@@ -36,9 +36,9 @@ class RowErrors:
     def __iter__(self) -> Iterator[RowError]:
         return iter(self.listed)
 
-    def summary(self, describe: Callable[[RowError], str] = RowError.as_text) -> str:
-        """The listed errors on one line, each as ``describe`` words it, then how many more there were."""
-        parts = [describe(error) for error in self.listed]
+    def summary(self, wording: RowWording = NATIVE_WORDING) -> str:
+        """The listed errors on one line, each as ``wording`` words it, then how many more there were."""
+        parts = [error.as_text(wording) for error in self.listed]
         if self.unlisted:
             parts.append(f"and {self.unlisted} more" if parts else f"{self.unlisted} row error(s)")
         return "; ".join(parts)

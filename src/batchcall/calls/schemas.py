@@ -8,7 +8,9 @@ from batchcall.kit.schema import Read
 from batchcall.models import Attempt as AttemptRow
 
 
-class RowErrorOut(BaseModel):
+class RowErrorOut(Read):
+    """A row error as answered, read from an ingest.rows.RowError."""
+
     row: int
     field: str
     message: str

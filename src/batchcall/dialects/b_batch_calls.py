@@ -406,7 +406,7 @@ async def add_contacts(
     added = ContactsAdded(
         added=result.accepted,
         skipped=result.skipped,
-        errors=[RowErrorOut(row=e.row, field=e.field, message=e.message) for e in result.errors],
+        errors=list(result.errors),
         error_count=result.errors.count,
         call_ids=result.call_ids,
     )

@@ -28,7 +28,7 @@ from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.dialects.auth import KeySecretReader, KeySecretWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import to_e164
-from batchcall.ingest.rows import RowError
+from batchcall.ingest.rows import RowWording
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
 from batchcall.kit.ids import new_id
 from batchcall.models import DIALLED_ENDINGS, Batch, BatchStatus
@@ -40,8 +40,10 @@ BATCH_PREFIX = "batch_call_"
 AGENT_PREFIX = "agent_"
 # A uuid in its usual form, with or without its hyphens (uuid.UUID alone would also take braces and urns).
 AGENT_ID = rf"^{AGENT_PREFIX}[0-9a-fA-F]{{8}}(-?[0-9a-fA-F]{{4}}){{3}}-?[0-9a-fA-F]{{12}}$"
-# C's names for the native row fields, for the messages about skipped tasks.
-TASK_FIELDS = {"phone_number": "to_number", "variables": "dynamic_variables", "max_retries": "max_retries"}
+# How C names its tasks and their fields, for the messages about skipped tasks.
+TASKS = RowWording(
+    fields={"phone_number": "to_number", "variables": "dynamic_variables"}, array="tasks", rows="tasks"
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond a datetime can hold (the end of year 9999).
 LATEST_MILLISECONDS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
@@ -157,10 +159,6 @@ def render(fault: Fault) -> JSONResponse:
 router = APIRouter(prefix="/batch-call", tags=[TAG], route_class=envelope_route(render))
 
 
-def _task_error(error: RowError) -> str:
-    return f"tasks[{error.row - 1}].{TASK_FIELDS.get(error.field, error.field)}: {error.message}"
-
-
 def _schedule(body: BatchCallCreate) -> tuple[Literal["draft", "immediate"] | None, datetime | None]:
     """The native schedule: ``send_now`` or ``sent`` start now, ``draft`` waits, a trigger time schedules."""
     trigger = (
@@ -246,7 +244,7 @@ def create_batch_call(
         for number, t in enumerate(body.tasks, start=1)
     )
     result: IngestResult = ingestion.add_calls(session, batch, rows, now, IngestOptions.of(runtime.settings))
-    errors = result.errors.summary(_task_error) or None
+    errors = result.errors.summary(TASKS) or None
     if result.accepted == 0:
         raise Invalid(f"No task can be called: {errors}")
     return _answer(session, request, principal, batch, "Batch call created successfully", errors)

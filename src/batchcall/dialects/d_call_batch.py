@@ -14,7 +14,6 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic.alias_generators import to_camel
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
@@ -29,8 +28,9 @@ from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import WholeKeyWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import PhoneError, to_e164
-from batchcall.ingest.rows import RowError
+from batchcall.ingest.rows import RowError, RowWording
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
+from batchcall.kit.schema import Camel
 from batchcall.models import Batch, BatchStatus
 from batchcall.numbers import service as numbers
 from batchcall.web.routing import runtime_of
@@ -38,13 +38,9 @@ from batchcall.web.routing import runtime_of
 TAG = "dialect D: call batch"
 CHUNK = 1000
 NO_AGENT = "No agent found for the batch's calling numbers"
+# How D names its call records and their fields, for the messages about failed chunks.
+CALL_RECORDS = RowWording(fields={"phone_number": "phoneNumber"}, rows="call records")
 T = TypeVar("T")
-
-
-class Camel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
-    )
 
 
 class CreateBatch(Camel):
@@ -160,11 +156,6 @@ def _native_row(number: int, record: Any) -> Any:
     return {**{k: v for k, v in record.items() if k != "phoneNumber"}, "phone_number": phone}
 
 
-def _error_text(error: RowError) -> str:
-    field = "phoneNumber" if error.field == "phone_number" else error.field
-    return f"Row {error.row}: {field}: {error.message}"
-
-
 @router.post("/createBatch", response_model=Envelope[BatchCreated])
 def create_batch(
     request: Request, body: CreateBatch, principal: WholeKeyWriter, session: DbSession
@@ -232,7 +223,7 @@ def add_calls_to_batch(
         if result.rejected:
             savepoint.rollback()
             listed = errors.take(result.errors)
-            failed.append(FailedChunk(chunk_num=chunk_num, error=listed.summary(_error_text)))
+            failed.append(FailedChunk(chunk_num=chunk_num, error=listed.summary(CALL_RECORDS)))
             continue
         savepoint.commit()
         added.added += result.accepted

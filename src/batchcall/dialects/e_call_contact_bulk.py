@@ -15,8 +15,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, WithJsonSchema
 from sqlalchemy.orm import Session
 
 from batchcall.auth.dependencies import DbSession
@@ -26,26 +25,24 @@ from batchcall.calls import ingestion
 from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route
-from batchcall.ingest.rows import RowError
+from batchcall.ingest.rows import RowError, RowWording
 from batchcall.kit.errors import Invalid
+from batchcall.kit.schema import Camel
 from batchcall.web.routing import runtime_of
 
 TAG = "dialect E: call contact bulk"
 ANSWER_PAGE = 2_000
-# E's names for the native row fields, for the messages about contacts that were not called.
-CONTACT_FIELDS = {
-    "phone_number": "numberToCall",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "variables": "promptTags",
-    "metadata": "metadata",
-}
-
-
-class Camel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
-    )
+# How E names its contacts and their fields, for the messages about contacts that were not called.
+CONTACTS = RowWording(
+    fields={
+        "phone_number": "numberToCall",
+        "first_name": "firstName",
+        "last_name": "lastName",
+        "variables": "promptTags",
+    },
+    array="contacts",
+    rows="contacts",
+)
 
 
 class ContactIn(Camel):
@@ -110,12 +107,6 @@ def render(fault: Fault) -> JSONResponse:
 router = APIRouter(prefix="/ai-phone-calls", tags=[TAG], route_class=envelope_route(render))
 
 
-def _error_text(error: RowError) -> str:
-    if error.field == "row":
-        return f"contacts[{error.row - 1}]: {error.message}"
-    return f"contacts[{error.row - 1}].{CONTACT_FIELDS.get(error.field, error.field)}: {error.message}"
-
-
 def _native_row(number: int, raw: Any) -> Any:
     """One contact as a native row, or the reason it is not one."""
     if not isinstance(raw, dict):
@@ -161,13 +152,13 @@ def call_contact_bulk(
     options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
     result = ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
     if result.accepted == 0:
-        raise Invalid("No contact can be called: " + result.errors.summary(_error_text))
+        raise Invalid("No contact can be called: " + result.errors.summary(CONTACTS))
     started = CallsStarted(
         batch_id=batch.id,
         total_contacts=len(body.contacts),
         initiated=result.accepted,
         skipped=result.skipped,
-        errors=[_error_text(e) for e in result.errors],
+        errors=[error.as_text(CONTACTS) for error in result.errors],
         error_count=result.errors.count,
         calls=[],
     )

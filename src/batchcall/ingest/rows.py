@@ -1,6 +1,7 @@
 """One submitted row to one call draft, or to the reason it cannot be one. Pure: no database here."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -57,13 +58,33 @@ class RowIn(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class RowWording:
+    """How an answer words row errors. The native API says ``Row 3: phone_number: ...``; a dialect names the
+    native fields its own way (``fields``), and one whose body carries its rows as an array (``array``: C's
+    ``tasks``, E's ``contacts``) points into that array by index instead: ``tasks[2].to_number: ...``, or
+    ``tasks[2]: ...`` for a fault of the whole row. ``rows`` is its word for the rows of a request."""
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+    array: str | None = None
+    rows: str = "rows"
+
+
+NATIVE_WORDING = RowWording()
+
+
+@dataclass(frozen=True, slots=True)
 class RowError:
     row: int
+    # A native field of the row, or "row" for a fault of the whole row.
     field: str
     message: str
 
-    def as_text(self) -> str:
-        return f"Row {self.row}: {self.field}: {self.message}"
+    def as_text(self, wording: RowWording = NATIVE_WORDING) -> str:
+        name = wording.fields.get(self.field, self.field)
+        if wording.array is None:
+            return f"Row {self.row}: {name}: {self.message}"
+        item = f"{wording.array}[{self.row - 1}]"
+        return f"{item}: {self.message}" if self.field == "row" else f"{item}.{name}: {self.message}"
 
 
 def _default(setting: str) -> int:

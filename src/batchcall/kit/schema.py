@@ -1,9 +1,11 @@
-"""Pydantic pieces every schema uses: the base of answers, the base of request bodies, instants."""
+"""Pydantic pieces every schema uses: the base of answers, the base of request bodies, the base of camelCase
+wire formats, instants."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 
 class Read(BaseModel):
@@ -16,6 +18,16 @@ class Write(BaseModel):
     """A request body; unknown fields are refused so typos are caught."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Camel(BaseModel):
+    """A body or answer of a vendor's wire format whose fields are camelCase (dialects D and E): each field is
+    read by its camelCase name or its own, answered by its camelCase name (``by_alias``), and a field the
+    vendor's clients send that is not modelled here is ignored, as the vendor's own API ignores it."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, extra="ignore"
+    )
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchcall.ingest.phone import PhoneError
-from batchcall.ingest.rows import CallDraft, RowError, RowLimits, RowRules, normalize, rules_for
+from batchcall.ingest.rows import (
+    CallDraft,
+    RowError,
+    RowLimits,
+    RowRules,
+    RowWording,
+    normalize,
+    rules_for,
+)
 from batchcall.ingest.storable import NUL_MESSAGE
 
 PHONE = RowRules(channel="phone", timezone="America/New_York", country_code=None, required_variables=())
@@ -235,6 +243,16 @@ def test_the_text_of_an_escaped_nul_is_not_one() -> None:
 
 def test_a_row_error_reads_as_row_field_reason() -> None:
     assert RowError(3, "email", "is required").as_text() == "Row 3: email: is required"
+
+
+def test_a_dialect_words_a_row_error_with_its_names_and_its_array_of_rows() -> None:
+    numbered = RowWording(fields={"phone_number": "phoneNumber"})
+    assert RowError(3, "phone_number", "is required").as_text(numbered) == "Row 3: phoneNumber: is required"
+    assert RowError(3, "row", "is bad").as_text(numbered) == "Row 3: row: is bad"
+    indexed = RowWording(fields={"phone_number": "numberToCall"}, array="contacts")
+    assert RowError(3, "phone_number", "is bad").as_text(indexed) == "contacts[2].numberToCall: is bad"
+    assert RowError(3, "email", "is bad").as_text(indexed) == "contacts[2].email: is bad"
+    assert RowError(3, "row", "is bad").as_text(indexed) == "contacts[2]: is bad"
 
 
 # Property: any JSON-like row gives a draft or a row error, never an exception.
