@@ -74,7 +74,8 @@ def _caller(client: TestClient, tenant: Tenant) -> None:
 
 @pytest.fixture
 def agent_id(client: TestClient, tenant: Tenant) -> str:
-    return "agent_" + make_agent(client, tenant, prompt_template="Hi {{first_name}} from {{company}}")["id"]
+    agent = make_agent(client, tenant, prompt_template="Hi {{first_name}} from {{company}}")
+    return f"agent_{agent['id']}"
 
 
 def _body(agent: str, /, **fields: Any) -> dict[str, Any]:
