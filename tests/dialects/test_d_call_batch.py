@@ -343,6 +343,21 @@ def test_a_waiting_call_to_the_same_number_is_updated_not_duplicated(
     assert calls[1]["skip_reason"] == "duplicate of row 1 in this submission"
 
 
+def test_a_record_of_a_later_chunk_updates_the_waiting_call_of_an_earlier_one(
+    client: TestClient, tenant: Tenant, batch_id: str
+) -> None:
+    # Each chunk is processed on its own, as the seed says: the second finds the first's call pending.
+    records = [{"phoneNumber": f"+1212555{i:04d}", "account_id": f"ACC-{i}"} for i in range(1000)]
+    records.append({"phoneNumber": "+12125550000", "account_id": "ACC-again"})
+    answer = _add(client, tenant, batch_id, records).json()
+    assert answer["code"] == 200, answer
+    assert answer["data"]["added"] == 1001
+    assert answer["data"]["callIds"][1000] == answer["data"]["callIds"][0]
+    calls = calls_of(client, tenant, batch_id)
+    assert len(calls) == 1000
+    assert calls[0]["variables"] == {"account_id": "ACC-again"}
+
+
 def test_records_take_the_batch_timezone(client: TestClient, tenant: Tenant, agent: dict[str, Any]) -> None:
     body = {"name": "Chicago", "agentId": agent["id"], "timezone": "America/Chicago"}
     batch_id = client.post("/api/call/createBatch", json=body, headers=_headers(tenant)).json()["data"][

@@ -31,11 +31,7 @@ def exists(session: Session, batch_id: str) -> bool:
 
 def get_for_update(session: Session, workspace_id: str, batch_id: str) -> Batch:
     """The batch, locked for the rest of the transaction (after the ownership check)."""
-    get(session, workspace_id, batch_id)
-    batch = repository.lock(session, batch_id)
-    assert batch is not None
-    session.refresh(batch)
-    return batch
+    return transitions.lock(session, workspace_id, batch_id)
 
 
 def _settings_to_columns(

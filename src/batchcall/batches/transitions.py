@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from batchcall.batches import repository
 from batchcall.kit.errors import Conflict
+from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus
 from batchcall.webhooks import service as webhooks
 from batchcall.webhooks.schemas import EventType
@@ -52,6 +53,15 @@ ACTIONS: dict[str, frozenset[BatchStatus]] = {
 # A batch in one of these has its calls dialled, or held while paused, until the last one ends.
 RUNNING = (BatchStatus.ACTIVE, BatchStatus.PAUSED)
 FINAL = (BatchStatus.COMPLETED, BatchStatus.CANCELED)
+
+
+def lock(session: Session, workspace_id: str, batch_id: str) -> Batch:
+    """The workspace's batch, locked until the transaction ends, so that its moves and the calls added to
+    it take turns (the ownership check comes first: no other workspace's row is ever locked)."""
+    get_owned(session, Batch, workspace_id, batch_id, "Batch")
+    batch = repository.lock(session, batch_id)
+    assert batch is not None
+    return batch
 
 
 def require_state(batch: Batch, action: str) -> None:

@@ -1,8 +1,13 @@
-"""Adding calls to a batch: every row is checked, the good ones stored in bulk, the rest reported."""
+"""Adding calls to a batch: every row is checked, the good ones stored in bulk, the rest reported.
+
+``submit`` is the way in for every route that adds rows (the native API, each dialect): it refuses a request
+with more rows than it may carry, locks the batch, and hands the rows to ``add_calls``.
+"""
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, islice
 from typing import Any, Self
 
 from sqlalchemy.orm import Session
@@ -15,17 +20,26 @@ from batchcall.config import Settings
 from batchcall.contacts import repository as contacts
 from batchcall.ingest.parallel import normalized_chunks
 from batchcall.ingest.phone import PhoneError
-from batchcall.ingest.rows import CallDraft, RowError, RowLimits, RowRules, rules_for
+from batchcall.ingest.rows import (
+    NATIVE_WORDING,
+    CallDraft,
+    RowError,
+    RowLimits,
+    RowRules,
+    RowWording,
+    rules_for,
+)
 from batchcall.kit.errors import Invalid
 from batchcall.kit.ids import contact_id, new_id
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Attempt, Batch, Call, CallStatus, Channel
+from batchcall.models import Attempt, Batch, BatchStatus, Call, CallStatus, Channel
 from batchcall.observability import SUBMITTED_ROWS
 
 CHUNK_ROWS = 10_000
 
 
 DEFAULT_ERRORS_LISTED: int = Settings.model_fields["max_errors_listed"].default
+DEFAULT_MAX_ROWS: int = Settings.model_fields["max_rows_per_request"].default
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,16 @@ class IngestOptions:
     update_waiting: bool = False
     row_limits: RowLimits = field(default_factory=RowLimits)
     errors_listed: int = DEFAULT_ERRORS_LISTED
+    # The most rows one request may carry (a dialect with a smaller cap of its own keeps it in its schema).
+    max_rows: int = DEFAULT_MAX_ROWS
+    # How the request's answer words its rows: the refusal of too many is in the dialect's words.
+    wording: RowWording = NATIVE_WORDING
+    # When set, the rows are taken in chunks of this many, and a chunk with an invalid row is not written at
+    # all (dialect D's chunks); otherwise every valid row is written, whatever the others.
+    whole_chunks: int | None = None
+    # A completed batch is made active again for the new calls (dialect D's batches take calls for as long
+    # as they exist); otherwise a completed batch refuses them.
+    reopen_completed: bool = False
 
     @classmethod
     def of(
@@ -44,6 +68,10 @@ class IngestOptions:
         country_code: str | None = None,
         update_existing_contacts: bool = False,
         update_waiting: bool = False,
+        *,
+        wording: RowWording = NATIVE_WORDING,
+        whole_chunks: int | None = None,
+        reopen_completed: bool = False,
     ) -> Self:
         """The options of a request, with the limits the server's settings give it."""
         return cls(
@@ -52,7 +80,21 @@ class IngestOptions:
             update_waiting,
             RowLimits.of(settings),
             settings.max_errors_listed,
+            settings.max_rows_per_request,
+            wording,
+            whole_chunks,
+            reopen_completed,
         )
+
+
+@dataclass(frozen=True)
+class RefusedChunk:
+    """A chunk (of IngestOptions.whole_chunks rows) not written because a row of it is invalid."""
+
+    # From 1, in the order of the request's rows.
+    number: int
+    # Its invalid rows, listed while the request has room for them (max_errors_listed in all).
+    errors: RowErrors
 
 
 @dataclass
@@ -61,8 +103,8 @@ class IngestResult:
     accepted: int = 0
     skipped: int = 0
     call_ids: list[str] = field(default_factory=list)
-    # Of the skipped rows, those refused as invalid (no call stored); the others are stored as skipped calls.
-    rejected: int = 0
+    # With whole chunks: the chunks not written; their rows are in none of the counts above.
+    refused_chunks: list[RefusedChunk] = field(default_factory=list)
 
 
 @dataclass
@@ -76,7 +118,31 @@ class _Submission:
     dedup_since: datetime | None
     next_row_number: int
     result: IngestResult
+    # With whole chunks: the room for the refused chunks' errors, shared by them all.
+    refused_errors: RowErrors
     first_row_of: dict[str, int] = field(default_factory=dict)
+
+
+def submit(
+    session: Session,
+    workspace_id: str,
+    batch_id: str,
+    rows: Iterable[tuple[int, Any]],
+    now: datetime,
+    options: IngestOptions,
+    count: int | None = None,
+) -> IngestResult:
+    """Add ``rows`` (row number, raw row) to the workspace's batch ``batch_id``, as a route does.
+
+    ``count``, the number of rows when the request says it before they are read (a JSON array, not a CSV
+    file), refuses a request of more than ``options.max_rows`` as a whole before any is read. The batch is
+    locked for the rest of the transaction, so its status cannot change under the new calls."""
+    if count is not None and count > options.max_rows:
+        raise Invalid(f"At most {options.max_rows} {options.wording.rows} per request; this one has {count}")
+    batch = batch_transitions.lock(session, workspace_id, batch_id)
+    if options.reopen_completed and batch.status == BatchStatus.COMPLETED:
+        batch_transitions.move(session, batch, BatchStatus.ACTIVE, now, "reopened for new calls")
+    return add_calls(session, batch, rows, now, options, size_hint=count)
 
 
 def add_calls(
@@ -87,7 +153,8 @@ def add_calls(
     options: IngestOptions = IngestOptions(),
     size_hint: int | None = None,
 ) -> IngestResult:
-    """Check and store ``rows`` (row number, raw row) for ``batch``; nothing is written if this raises.
+    """Check and store ``rows`` (row number, raw row) for ``batch``, which this transaction holds (locked,
+    or created); nothing is written if this raises.
 
     ``size_hint``, the number of rows when known, lets small submissions share the work out finely."""
     batch_transitions.require_state(batch, "add_calls")
@@ -99,10 +166,15 @@ def add_calls(
         dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
         next_row_number=repository.next_row_number(session, batch.id),
         result=IngestResult(RowErrors(options.errors_listed)),
+        refused_errors=RowErrors(options.errors_listed),
     )
     # Each chunk is stored as soon as it is normalised, while the workers normalise the next ones.
-    for normalized in normalized_chunks(rows, submission.rules, CHUNK_ROWS, size_hint):
-        _store(session, submission, normalized)
+    normalized = normalized_chunks(rows, submission.rules, CHUNK_ROWS, size_hint)
+    if options.whole_chunks is None:
+        for chunk in normalized:
+            _store(session, submission, chunk)
+    else:
+        _store_whole_chunks(session, submission, normalized, options.whole_chunks)
     SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
     SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)
     # New calls may be due before the time the batch last said it would dial; and a running batch whose
@@ -110,6 +182,25 @@ def add_calls(
     batch_transitions.wake(session, [batch.id])
     batch_transitions.settle(session, [batch.id], now)
     return submission.result
+
+
+def _store_whole_chunks(
+    session: Session, submission: _Submission, normalized: Iterable[list[CallDraft | RowError]], size: int
+) -> None:
+    """Store the rows ``size`` at a time, each chunk only if none of its rows is invalid.
+
+    Each chunk is a submission of its own, as dialect D's seed processes them: a row repeating a number of
+    an earlier chunk finds that chunk's call waiting, and (with update_waiting) updates it."""
+    outcomes = chain.from_iterable(normalized)
+    for number, chunk in enumerate(iter(lambda: list(islice(outcomes, size)), []), start=1):
+        invalid = [outcome for outcome in chunk if isinstance(outcome, RowError)]
+        if not invalid:
+            submission.first_row_of.clear()
+            _store(session, submission, chunk)
+            continue
+        errors = RowErrors(submission.options.errors_listed)
+        errors.add(invalid)
+        submission.result.refused_chunks.append(RefusedChunk(number, submission.refused_errors.take(errors)))
 
 
 def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
@@ -130,7 +221,6 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
         if isinstance(outcome, RowError):
             errors.append(outcome)
             result.skipped += 1
-            result.rejected += 1
         else:
             drafts.append(outcome)
     if submission.options.update_waiting:

@@ -239,9 +239,10 @@ def submit(
     batch = _open_batch(session, request, principal, body, body.campaign_name)
     runtime = runtime_of(request)
     rows = _native_rows(enumerate(body.rows, start=1))
+    options = IngestOptions.of(runtime.settings)
+    now = runtime.clock.now()
     return _answer(
-        batch,
-        ingestion.add_calls(session, batch, rows, runtime.clock.now(), IngestOptions.of(runtime.settings)),
+        batch, ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, len(body.rows))
     )
 
 
@@ -261,8 +262,9 @@ def upload(
     batch = _open_batch(session, request, principal, campaign, campaign.campaign_name or file.filename)
     runtime = runtime_of(request)
     options = IngestOptions.of(runtime.settings)
+    now = runtime.clock.now()
     return _answer(
-        batch, ingestion.add_calls(session, batch, _native_rows(rows), runtime.clock.now(), options)
+        batch, ingestion.submit(session, principal.workspace_id, batch.id, _native_rows(rows), now, options)
     )
 
 

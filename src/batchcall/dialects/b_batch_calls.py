@@ -38,6 +38,7 @@ from batchcall.contacts import service as contacts
 from batchcall.dialects.auth import BearerReader, BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route, parse_body
 from batchcall.ingest.csvfile import read_rows
+from batchcall.ingest.rows import RowWording
 from batchcall.kit.errors import Invalid, NotFound
 from batchcall.kit.pagination import Offset, Page
 from batchcall.models import RETRIED_BY_DEFAULT, Agent, Batch, BatchStatus, ContactFolder, Rotation
@@ -50,6 +51,8 @@ WEEKDAYS = [1, 2, 3, 4, 5]
 T = TypeVar("T")
 
 ContactSource = Literal["csv", "folder", "manual"]
+# B's word for the rows of a request, for the refusal of too many.
+CONTACTS = RowWording(rows="contacts")
 
 
 class BatchCallCreate(BaseModel):
@@ -382,25 +385,24 @@ async def add_contacts(
         country_code = _text(form.get("country_code"))
         if country_code is not None and len(country_code) > COUNTRY_CODE_CHARS:
             raise Invalid("country_code: must be a country code such as US")
-        options = IngestOptions.of(runtime.settings, country_code, update_existing)
+        options = IngestOptions.of(runtime.settings, country_code, update_existing, wording=CONTACTS)
 
         def ingest_csv() -> IngestResult:
-            batch = batches.get_for_update(session, principal.workspace_id, batch_id)
             _, rows = read_rows(upload.file, runtime.settings)
-            return ingestion.add_calls(session, batch, rows, now, options)
+            return ingestion.submit(session, principal.workspace_id, batch_id, rows, now, options)
 
         result = await run_in_threadpool(ingest_csv)
     else:
         body = parse_body(BatchContactsAdd, await request.body())
-        limit = runtime.settings.max_rows_per_request
-        if len(body.contacts) > limit:
-            raise Invalid(f"At most {limit} contacts per request; this one has {len(body.contacts)}")
-        options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
+        options = IngestOptions.of(
+            runtime.settings, body.country_code, body.update_existing, wording=CONTACTS
+        )
+        rows = enumerate(body.contacts, start=1)
 
         def ingest_json() -> IngestResult:
-            batch = batches.get_for_update(session, principal.workspace_id, batch_id)
-            rows = enumerate(body.contacts, start=1)
-            return ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
+            return ingestion.submit(
+                session, principal.workspace_id, batch_id, rows, now, options, len(body.contacts)
+            )
 
         result = await run_in_threadpool(ingest_json)
     added = ContactsAdded(

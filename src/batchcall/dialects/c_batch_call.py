@@ -24,7 +24,7 @@ from batchcall.auth.service import Principal
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate, TimeZone
 from batchcall.calls import ingestion
-from batchcall.calls.ingestion import IngestOptions, IngestResult
+from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import KeySecretReader, KeySecretWriter
 from batchcall.dialects.routing import Fault, envelope_route
 from batchcall.ingest.phone import to_e164
@@ -243,7 +243,8 @@ def create_batch_call(
         )
         for number, t in enumerate(body.tasks, start=1)
     )
-    result: IngestResult = ingestion.add_calls(session, batch, rows, now, IngestOptions.of(runtime.settings))
+    options = IngestOptions.of(runtime.settings, wording=TASKS)
+    result = ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, len(body.tasks))
     errors = result.errors.summary(TASKS) or None
     if result.accepted == 0:
         raise Invalid(f"No task can be called: {errors}")

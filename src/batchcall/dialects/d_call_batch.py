@@ -8,6 +8,7 @@ batch, 404 for an unknown batch or a batch without an agent. The seed sets no li
 ("thousands of contacts in a single request"): the native one (``settings.max_rows_per_request``) applies.
 """
 
+import math
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -23,7 +24,6 @@ from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate, CallerIds, TimeZone
 from batchcall.bounds import Id
 from batchcall.calls import ingestion
-from batchcall.calls.errors import RowErrors
 from batchcall.calls.ingestion import IngestOptions
 from batchcall.dialects.auth import WholeKeyWriter
 from batchcall.dialects.routing import Fault, envelope_route
@@ -139,7 +139,7 @@ def _agent_of_numbers(session: Session, workspace_id: str, calling: list[str]) -
 
 def _owned_batch(session: Session, principal: Principal, batch_id: str) -> Batch:
     try:
-        return batches.get_for_update(session, principal.workspace_id, batch_id)
+        return batches.get(session, principal.workspace_id, batch_id)
     except NotFound:
         if batches.exists(session, batch_id):
             raise Forbidden(f"This API key does not own batch {batch_id}") from None
@@ -202,33 +202,21 @@ def add_calls_to_batch(
     calls are in."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    limit = runtime.settings.max_rows_per_request
-    if len(body.call_data) > limit:
-        raise Invalid(f"At most {limit} call records per request; this one has {len(body.call_data)}")
     batch = _owned_batch(session, principal, body.batch_id)
     if batch.agent_id is None:
         raise NotFound(NO_AGENT)
-    if batch.status == BatchStatus.COMPLETED:
-        batch = batches.reopen(session, principal.workspace_id, batch.id, now)
-    records = body.call_data
-    options = IngestOptions.of(runtime.settings, update_waiting=True)
-    added = CallsAdded(added=0, call_ids=[])
-    failed: list[FailedChunk] = []
-    errors = RowErrors(options.errors_listed)
-    chunks = range(0, len(records), CHUNK)
-    for chunk_num, start in enumerate(chunks, start=1):
-        rows = [(n, _native_row(n, r)) for n, r in enumerate(records[start : start + CHUNK], start=start + 1)]
-        savepoint = session.begin_nested()
-        result = ingestion.add_calls(session, batch, rows, now, options)
-        if result.rejected:
-            savepoint.rollback()
-            listed = errors.take(result.errors)
-            failed.append(FailedChunk(chunk_num=chunk_num, error=listed.summary(CALL_RECORDS)))
-            continue
-        savepoint.commit()
-        added.added += result.accepted
-        added.call_ids.extend(result.call_ids)
-    if len(failed) == len(chunks):
+    options = IngestOptions.of(
+        runtime.settings, update_waiting=True, wording=CALL_RECORDS, whole_chunks=CHUNK, reopen_completed=True
+    )
+    rows = ((number, _native_row(number, record)) for number, record in enumerate(body.call_data, start=1))
+    count = len(body.call_data)
+    result = ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, count)
+    added = CallsAdded(added=result.accepted, call_ids=result.call_ids)
+    failed = [
+        FailedChunk(chunk_num=chunk.number, error=chunk.errors.summary(CALL_RECORDS))
+        for chunk in result.refused_chunks
+    ]
+    if len(failed) == math.ceil(count / CHUNK):
         raise Invalid("; ".join(chunk.error for chunk in failed))
     if added.added and batch.status == BatchStatus.DRAFT:
         batches.schedule(session, principal.workspace_id, batch.id, now)
@@ -239,7 +227,7 @@ def add_calls_to_batch(
             )
         )
     added.failed_chunks = failed
-    added.error_count = errors.count
+    added.error_count = sum(chunk.errors.count for chunk in result.refused_chunks)
     return _answer(
         Envelope(
             message="Some calls failed to enqueue",

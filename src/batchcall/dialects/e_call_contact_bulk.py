@@ -138,9 +138,6 @@ def call_contact_bulk(
     """Call every contact now; one that cannot be called (bad number, do-not-call list) is reported."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    limit = runtime.settings.max_rows_per_request
-    if len(body.contacts) > limit:
-        raise Invalid(f"At most {limit} contacts per request; this one has {len(body.contacts)}")
     settings = BatchCreate(
         name=f"Call contact bulk {now:%Y-%m-%d %H:%M:%S}",
         agent_id=str(body.ai_settings_template_id) if body.ai_settings_template_id else None,
@@ -149,13 +146,14 @@ def call_contact_bulk(
     )
     batch = batches.create(session, principal.workspace_id, settings, now, dialect="e")
     rows = ((number, _native_row(number, raw)) for number, raw in enumerate(body.contacts, start=1))
-    options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing)
-    result = ingestion.add_calls(session, batch, rows, now, options, size_hint=len(body.contacts))
+    options = IngestOptions.of(runtime.settings, body.country_code, body.update_existing, wording=CONTACTS)
+    count = len(body.contacts)
+    result = ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, count)
     if result.accepted == 0:
         raise Invalid("No contact can be called: " + result.errors.summary(CONTACTS))
     started = CallsStarted(
         batch_id=batch.id,
-        total_contacts=len(body.contacts),
+        total_contacts=count,
         initiated=result.accepted,
         skipped=result.skipped,
         errors=[error.as_text(CONTACTS) for error in result.errors],
