@@ -208,11 +208,13 @@ def real_ids(client: TestClient, tenant: Tenant, runtime: Runtime) -> dict[str, 
     agent = client.post(
         "/v1/agents", json={"name": "A", "required_variables": ["plan"]}, headers=tenant.headers
     ).json()
+    number = client.post(
+        "/v1/phone-numbers", json={"number": "+14155550100", "agent_id": agent["id"]}, headers=tenant.headers
+    )
     batch = create_batch(client, tenant, agent_id=agent["id"])
     [call_id] = add_rows(client, tenant, batch["id"], [{"phone_number": "+14155550101", "plan": "x"}])[
         "call_ids"
     ]
-    number = client.post("/v1/phone-numbers", json={"number": "+14155550100"}, headers=tenant.headers)
     contact = client.post("/v1/contacts", json={"phone_number": "+14155550102"}, headers=tenant.headers)
     entry = client.post("/v1/dnc", json={"phone_number": "+14155550103"}, headers=tenant.headers)
     folder = client.post("/v1/contact-folders", json={"name": "F"}, headers=tenant.headers)

@@ -154,6 +154,7 @@ def test_rows_are_held_to_the_agents_required_variables_as_they_are_when_the_row
     client: TestClient, tenant: Tenant
 ) -> None:
     agent = _agent(client, tenant, required_variables=["clinic"])
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
     batch = create_batch(client, tenant, agent_id=agent["id"])
     before = add_rows(client, tenant, batch["id"], [{"phone_number": "+14155550101", "clinic": "North"}])
     assert before["accepted"] == 1
@@ -176,6 +177,7 @@ def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
         },
         headers=tenant.headers,
     ).json()
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
     batch = start(
         client,
         tenant,
@@ -192,6 +194,7 @@ def test_a_template_changed_after_rows_were_accepted_is_the_one_dialled(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
     agent = _agent(client, tenant, prompt_template="Old {{first_name}}")
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
     batch = start(client, tenant, [{"phone_number": number(1), "first_name": "Ada"}], agent_id=agent["id"])
     client.patch(
         f"/v1/agents/{agent['id']}", json={"prompt_template": "New {{first_name}}"}, headers=tenant.headers

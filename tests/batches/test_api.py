@@ -319,6 +319,7 @@ def test_list_filters_and_pages(
     client: TestClient, runtime: Runtime, tenant: Tenant, clock: ManualClock
 ) -> None:
     agent = client.post("/v1/agents", json={"name": "A"}, headers=tenant.headers).json()
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
     ids = []
     for n in range(5):
         clock.advance(1)
@@ -336,3 +337,68 @@ def test_list_filters_and_pages(
     assert [b["id"] for b in by_agent["data"]] == [ids[3], ids[1]]
     for bad in ({"status": "lost"}, {"limit": 0}, {"limit": 100_000}, {"offset": -1}):
         assert client.get("/v1/batches", params=bad, headers=tenant.headers).status_code == 422, bad
+
+
+def test_an_agent_given_to_a_batch_must_be_active_and_ready(client: TestClient, tenant: Tenant) -> None:
+    draft = create_batch(client, tenant)
+    for flags, reason in [({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")]:
+        agent = client.post("/v1/agents", json={"name": "A", **flags}, headers=tenant.headers).json()
+        register_numbers(client, tenant, f"+1415555{len(reason):04d}", agent_id=agent["id"])
+        given = {"agent_id": agent["id"]}
+        for response in (
+            client.post("/v1/batches", json={"name": "x", **given}, headers=tenant.headers),
+            client.patch(f"/v1/batches/{draft['id']}", json=given, headers=tenant.headers),
+        ):
+            assert response.status_code == 422, response.text
+            assert response.json()["message"] == f"Agent {agent['id']} {reason}"
+    listed = client.get("/v1/batches", headers=tenant.headers).json()["data"]
+    assert [b["id"] for b in listed] == [draft["id"]]
+    assert get(client, tenant, draft["id"])["agent_id"] is None
+
+
+def test_a_phone_or_sms_batch_with_an_agent_needs_a_caller_id(client: TestClient, tenant: Tenant) -> None:
+    agent = client.post("/v1/agents", json={"name": "A"}, headers=tenant.headers).json()
+    for channel in ("phone", "sms"):
+        body = {"name": "x", "agent_id": agent["id"], "channel": channel}
+        refused = client.post("/v1/batches", json=body, headers=tenant.headers)
+        assert refused.status_code == 422, channel
+        assert refused.json()["message"].startswith(
+            f"At least one valid outbound phone number is required: assign one to agent {agent['id']}"
+        )
+    email = create_batch(client, tenant, agent_id=agent["id"], channel="email")
+    assert email["from_numbers"] == []
+    refused = client.patch(f"/v1/batches/{email['id']}", json={"channel": "sms"}, headers=tenant.headers)
+    assert refused.status_code == 422
+    assert create_batch(client, tenant)["from_numbers"] == []
+    [own] = register_numbers(client, tenant, "+14155550100")
+    named = create_batch(client, tenant, agent_id=agent["id"], phone_number_ids=[own["id"]])
+    assert named["from_numbers"] == [own["number"]]
+    register_numbers(client, tenant, "+14155550101", agent_id=agent["id"])
+    assert create_batch(client, tenant, agent_id=agent["id"])["from_numbers"] == ["+14155550101"]
+
+
+def test_a_contact_folder_gives_the_new_batch_its_contacts_as_calls(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    folder = client.post("/v1/contact-folders", json={"name": "VIP"}, headers=tenant.headers).json()
+    client.post(
+        f"/v1/contact-folders/{folder['id']}/contacts",
+        json={
+            "contacts": [
+                {"phone_number": "+14155550111", "first_name": "Ann", "attributes": {"tier": "gold"}},
+                {"phone_number": "+14155550112", "first_name": "Bob"},
+            ]
+        },
+        headers=tenant.headers,
+    )
+    batch = create_batch(client, tenant, contact_folder_id=folder["id"])
+    assert (batch["contact_source"], batch["contact_folder_id"]) == ("folder", folder["id"])
+    assert batch["counters"]["total"] == batch["counters"]["queued"] == 2
+    assert create_batch(client, tenant)["contact_source"] == "manual"
+    assert create_batch(client, tenant, contact_source="csv")["contact_source"] == "csv"
+    before = snapshot(runtime)
+    body = {"name": "x", "contact_folder_id": "nope"}
+    unknown = client.post("/v1/batches", json=body, headers=tenant.headers)
+    assert unknown.status_code == 404
+    assert unknown.json()["message"] == "Contact folder nope not found"
+    assert snapshot(runtime) == before

@@ -10,7 +10,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Call, Contact
 from batchcall.runtime import Runtime
 from tests.store import count, snapshot
-from tests.support import Tenant, add_rows, batch_of, calls_of, create_batch
+from tests.support import Tenant, add_rows, batch_of, calls_of, create_batch, register_numbers
 
 ADA = "+14155550101"
 BOB = "+14155550102"
@@ -173,6 +173,7 @@ def test_the_agents_required_variables_must_be_in_each_row(client: TestClient, t
         },
         headers=tenant.headers,
     ).json()
+    register_numbers(client, tenant, "+14155550199", agent_id=agent["id"])
     batch = create_batch(client, tenant, agent_id=agent["id"])
     answer = add_rows(
         client,

@@ -11,7 +11,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Attempt, Call
 from batchcall.runtime import Runtime
 from tests.dialling import number, run_until_done, start
-from tests.support import Tenant, calls_of
+from tests.support import Tenant, calls_of, register_numbers
 
 
 def _agent(client: TestClient, tenant: Tenant, template: str) -> dict[str, Any]:
@@ -20,6 +20,8 @@ def _agent(client: TestClient, tenant: Tenant, template: str) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.text
     agent: dict[str, Any] = response.json()
+    # A batch with an agent calls from a caller id: this one is the agent's.
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
     return agent
 
 

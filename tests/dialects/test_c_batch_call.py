@@ -294,6 +294,20 @@ def test_ids_map_to_native_ids_and_back(client: TestClient, tenant: Tenant, agen
     assert absent_agent.json()["message"] == "Agent 7ff47846-c8a0-4304-ae13-88cfc31c1a03 not found"
 
 
+def test_the_agent_must_be_active_and_ready(client: TestClient, tenant: Tenant) -> None:
+    for flags, reason in [({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")]:
+        agent = make_agent(client, tenant, **flags)["id"]
+        refused = _create(client, tenant, _body(f"agent_{agent}"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json() == {
+            "message": f"Agent {agent} {reason}",
+            "status": "error",
+            "error": "invalid",
+            "data": None,
+        }
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
 def test_both_key_headers_are_needed(
     client: TestClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant, agent_id: str
 ) -> None:

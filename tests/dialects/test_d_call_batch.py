@@ -167,6 +167,25 @@ def test_create_batch_errors(client: TestClient, tenant: Tenant, agent: dict[str
     assert create({"name": "X", "callingNumbers": [CALLER]}, headers={}).status_code == 403
 
 
+def test_the_agent_must_be_active_and_ready_and_have_a_calling_number(
+    client: TestClient, tenant: Tenant
+) -> None:
+    def create(agent_id: str) -> Any:
+        body = {"name": "X", "agentId": agent_id}
+        return client.post("/api/call/createBatch", json=body, headers=_headers(tenant))
+
+    for flags, reason in [({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")]:
+        agent = make_agent(client, tenant, **flags)["id"]
+        make_number(client, tenant, f"+1415555{len(reason):04d}", agent)
+        refused = create(agent)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["errorMessage"] == f"Agent {agent} {reason}"
+    refused = create(make_agent(client, tenant)["id"])
+    assert refused.status_code == 400
+    assert refused.json()["errorMessage"].startswith("At least one valid outbound phone number is required")
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
 def test_a_value_the_database_cannot_store_is_answered_in_ds_envelope(
     client: TestClient, tenant: Tenant, agent: dict[str, Any], database_url: str
 ) -> None:

@@ -296,6 +296,23 @@ def test_keys_scopes_and_templates(
     assert unknown.json() == {"detail": f"Agent {foreign} not found"}
 
 
+def test_the_template_must_be_an_active_ready_agent_with_a_caller_id(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = {"contacts": [{"numberToCall": "+12125551000"}]}
+    for flags, reason in [({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")]:
+        agent = make_agent(client, tenant, **flags)["id"]
+        make_number(client, tenant, f"+1415555{len(reason):04d}", agent)
+        refused = _call(client, tenant, {**body, "aiSettingsTemplateId": agent})
+        assert refused.status_code == 422, refused.text
+        assert refused.json() == {"detail": f"Agent {agent} {reason}"}
+    lonely = make_agent(client, tenant)["id"]
+    refused = _call(client, tenant, {**body, "aiSettingsTemplateId": lonely})
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("At least one valid outbound phone number is required")
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
 def test_the_dialect_has_its_own_tag(client: TestClient) -> None:
     assert tag_of(client, PATH, "post") == ["dialect E: call contact bulk"]
 

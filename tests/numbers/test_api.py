@@ -197,7 +197,10 @@ def test_reassigning_a_number_changes_the_caller_ids_of_new_batches_only(
     [caller] = register_numbers(client, tenant, OWN, agent_id=first["id"])
     before = create_batch(client, tenant, agent_id=first["id"])
     assert _patch(client, tenant, caller["id"], agent_id=second["id"]).status_code == 200
-    assert create_batch(client, tenant, agent_id=first["id"])["from_numbers"] == []
+    # First has no number left, so a new batch of its own has none to call from: it is refused.
+    alone = client.post("/v1/batches", json={"name": "X", "agent_id": first["id"]}, headers=tenant.headers)
+    assert alone.status_code == 422
+    assert alone.json()["message"].startswith("At least one valid outbound phone number is required")
     assert create_batch(client, tenant, agent_id=second["id"])["from_numbers"] == [OWN]
     assert batch_of(client, tenant, before["id"])["from_numbers"] == [OWN]
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from batchcall.auth.dependencies import DbSession, Reader, Writer
 from batchcall.batches import service
 from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate
+from batchcall.calls.ingestion import IngestOptions
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.models import Batch, BatchStatus
 from batchcall.web.routing import UnitOfWorkRoute, runtime_of
@@ -20,8 +21,11 @@ def _one(session: Session, batch: Batch) -> BatchRead:
 
 @router.post("/batches", status_code=201)
 def create_batch(request: Request, body: BatchCreate, principal: Writer, session: DbSession) -> BatchRead:
-    """A draft, unless ``schedule`` is ``immediate`` or ``scheduled_at`` is given."""
-    batch = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
+    """A draft, unless ``schedule`` is ``immediate`` or ``scheduled_at`` is given; with
+    ``contact_folder_id``, with a call to each of the folder's contacts."""
+    runtime = runtime_of(request)
+    ingest = IngestOptions.of(runtime.settings)
+    batch = service.create(session, principal.workspace_id, body, runtime.clock.now(), ingest=ingest)
     return _one(session, batch)
 
 

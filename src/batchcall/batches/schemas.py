@@ -104,6 +104,14 @@ class BatchCreate(BatchSettings):
     schedule: Literal["draft", "immediate", "scheduled"] | None = Field(
         default=None, description="'immediate' starts now; a scheduled_at schedules; otherwise a draft"
     )
+    contact_folder_id: Id | None = Field(
+        default=None, description="A contact folder: the batch is created with a call to each of its contacts"
+    )
+    contact_source: Literal["manual", "csv"] = Field(
+        default="manual",
+        description="Where the calls come from: rows sent to it (manual) or a CSV file; 'folder' with "
+        "contact_folder_id",
+    )
 
 
 class BatchUpdate(Write):
@@ -182,6 +190,8 @@ class BatchRead(Read):
     retry_on: list[str]
     dedup_days: int
     file_name: str | None
+    contact_source: str
+    contact_folder_id: str | None
     source_system: str | None
     source_org_id: str | None
     source_object: str | None

@@ -1,7 +1,8 @@
 """A batch's settings, and the requests that change its status (the moves are in ``batches.transitions``)."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,13 @@ from batchcall.agents import service as agents
 from batchcall.auth import service as auth
 from batchcall.batches import repository, transitions
 from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate, Counters
+from batchcall.calls import ingestion
 from batchcall.calls import transitions as call_transitions
-from batchcall.kit.errors import Conflict, Invalid
+from batchcall.calls.ingestion import IngestOptions
+from batchcall.contacts import service as contacts
+from batchcall.kit.errors import Conflict, Invalid, NotFound
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Batch, BatchStatus
+from batchcall.models import Batch, BatchStatus, Channel
 from batchcall.numbers import service as numbers
 
 log = logging.getLogger("batchcall.batches")
@@ -34,14 +38,40 @@ def get_for_update(session: Session, workspace_id: str, batch_id: str) -> Batch:
     return transitions.lock(session, workspace_id, batch_id)
 
 
+class UnknownReference(NotFound):
+    """A batch's settings name an agent or a contact folder the workspace does not have: a 404, as for any
+    id the key cannot see. ``field``, ``noun`` and ``id`` are for a dialect that answers such a body
+    otherwise (B: a 422 naming the field)."""
+
+    def __init__(self, missing: NotFound, field: str, noun: str, id_: str) -> None:
+        super().__init__(missing.message)
+        self.field = field
+        self.noun = noun
+        self.id = id_
+
+
+@contextmanager
+def _reference(field: str, noun: str, id_: str) -> Iterator[None]:
+    """Inside, a NotFound is about the ``field`` of the batch's settings: an UnknownReference."""
+    try:
+        yield
+    except NotFound as exc:
+        raise UnknownReference(exc, field, noun, id_) from None
+
+
 def _settings_to_columns(
     session: Session, workspace_id: str, values: dict[str, Any], current: Batch | None
 ) -> dict[str, Any]:
-    """Check references and turn API fields into column values."""
+    """Check references and turn API fields into column values.
+
+    An agent given to a batch must be the workspace's and callable (active and ready); and a phone or SMS
+    batch with an agent calls from at least one caller id: its own, or else its agent's numbers."""
     columns = dict(values)
     agent_id = columns.get("agent_id", current.agent_id if current else None)
     if agent_id is not None and "agent_id" in columns:
-        agents.get(session, workspace_id, agent_id)
+        with _reference("agent_id", "agent", agent_id):
+            agent = agents.get(session, workspace_id, agent_id)
+        agents.require_callable(agent)
     explicit = columns.get("from_numbers") or columns.get("phone_number_ids")
     if explicit or (agent_id is not None and not (current and current.from_numbers)):
         columns["from_numbers"] = numbers.resolve_caller_ids(
@@ -52,6 +82,13 @@ def _settings_to_columns(
             agent_id,
         )
     columns.pop("phone_number_ids", None)
+    channel = columns.get("channel", current.channel if current else Channel.PHONE)
+    caller_ids = columns.get("from_numbers", current.from_numbers if current else [])
+    if agent_id is not None and channel != Channel.EMAIL and not caller_ids:
+        raise Invalid(
+            f"At least one valid outbound phone number is required: assign one to agent {agent_id} "
+            "or give the batch caller ids"
+        )
     if "metadata" in columns:
         columns["metadata_"] = columns.pop("metadata")
     start = columns.get("start_time", current.start_time if current else None)
@@ -64,10 +101,23 @@ def _settings_to_columns(
 
 
 def create(
-    session: Session, workspace_id: str, data: BatchCreate, now: datetime, dialect: str = "native"
+    session: Session,
+    workspace_id: str,
+    data: BatchCreate,
+    now: datetime,
+    dialect: str = "native",
+    ingest: IngestOptions | None = None,
 ) -> Batch:
+    """A new batch; with ``contact_folder_id`` it holds a call to each of the folder's contacts already,
+    each checked as a row with ``ingest``'s limits (by default the settings' defaults): a contact that
+    cannot be called is a skipped call, or no call."""
     values = data.model_dump(exclude={"schedule"})
     columns = _settings_to_columns(session, workspace_id, values, None)
+    folder = None
+    if data.contact_folder_id is not None:
+        with _reference("contact_folder_id", "contact folder", data.contact_folder_id):
+            folder = contacts.get_folder(session, workspace_id, data.contact_folder_id)
+        columns["contact_source"] = "folder"
     if columns["dedup_days"] is None:
         columns["dedup_days"] = auth.get_workspace(session, workspace_id).customer_dedup_days
     batch = Batch(workspace_id=workspace_id, dialect=dialect, created_at=now, updated_at=now, **columns)
@@ -85,6 +135,9 @@ def create(
     session.add(batch)
     session.flush()
     log.info("batch created", extra={"batch_id": batch.id, "status": batch.status})
+    if folder is not None:
+        rows = contacts.folder_rows(session, folder)
+        ingestion.add_calls(session, batch, rows, now, ingest or IngestOptions())
     return batch
 
 

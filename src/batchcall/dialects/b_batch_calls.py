@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from batchcall.agents import service as agents
 from batchcall.auth.dependencies import DbSession
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import (
@@ -34,14 +33,13 @@ from batchcall.bounds import COUNTRY_CODE_CHARS, CountryCode, Id
 from batchcall.calls import ingestion
 from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.calls.schemas import RowErrorOut
-from batchcall.contacts import service as contacts
 from batchcall.dialects.auth import BearerReader, BearerWriter
 from batchcall.dialects.routing import Fault, envelope_route, parse_body
 from batchcall.ingest.csvfile import read_rows
 from batchcall.ingest.rows import RowWording
-from batchcall.kit.errors import Invalid, NotFound
+from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Offset, Page
-from batchcall.models import RETRIED_BY_DEFAULT, Agent, Batch, BatchStatus, ContactFolder, Rotation
+from batchcall.models import RETRIED_BY_DEFAULT, Batch, BatchStatus, Rotation
 from batchcall.numbers import service as numbers
 from batchcall.web.http import error_body
 from batchcall.web.routing import runtime_of
@@ -239,22 +237,6 @@ def _in_zone(value: datetime | None, timezone: str) -> datetime | None:
     return (value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(timezone))).astimezone(UTC)
 
 
-def _callable_agent(session: Session, workspace_id: str, agent_id: str) -> Agent:
-    try:
-        agent = agents.get(session, workspace_id, agent_id)
-    except NotFound:
-        raise Invalid(f"agent_id: agent {agent_id} does not exist") from None
-    agents.require_callable(agent)
-    return agent
-
-
-def _folder(session: Session, workspace_id: str, folder_id: str) -> ContactFolder:
-    try:
-        return contacts.get_folder(session, workspace_id, folder_id)
-    except NotFound:
-        raise Invalid(f"contact_folder_id: contact folder {folder_id} does not exist") from None
-
-
 @router.get("")
 def list_batch_calls(
     principal: BearerReader,
@@ -280,14 +262,12 @@ def create_batch_call(
     body: BatchCallCreate, request: Request, principal: BearerWriter, session: DbSession
 ) -> One[BatchCallOut]:
     """A draft batch call; with ``contact_source: folder`` it holds the folder's contacts already."""
-    now = runtime_of(request).clock.now()
-    agent = _callable_agent(session, principal.workspace_id, body.agent_id)
-    folder = (
-        _folder(session, principal.workspace_id, body.contact_folder_id) if body.contact_folder_id else None
-    )
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    from_folder = body.contact_source == "folder"
     settings = BatchCreate(
         name=body.name,
-        agent_id=agent.id,
+        agent_id=body.agent_id,
         phone_number_ids=body.phone_number_ids,
         rotation=body.phone_rotation_strategy,
         scheduled_at=_in_zone(body.scheduled_at, body.timezone)
@@ -301,19 +281,16 @@ def create_batch_call(
         max_calls_per_day=body.max_calls_per_day,
         max_retry_attempts=body.max_retry_attempts,
         retry_on=[str(s) for s in RETRIED_BY_DEFAULT] if body.retry_failed else [],
+        contact_folder_id=body.contact_folder_id if from_folder else None,
+        contact_source="manual" if body.contact_source == "manual" else "csv",
         schedule="draft",
     )
-    batch = batches.create(session, principal.workspace_id, settings, now, dialect="b")
-    if not batch.from_numbers:
-        raise Invalid(
-            f"At least one valid outbound phone number is required: assign one to agent {agent.id} "
-            "or give phone_number_ids"
-        )
-    batch.contact_source = body.contact_source
-    if body.contact_source == "folder" and folder is not None:
-        batch.contact_folder_id = folder.id
-        rows = contacts.folder_rows(session, folder)
-        ingestion.add_calls(session, batch, rows, now, IngestOptions.of(runtime_of(request).settings))
+    options = IngestOptions.of(runtime.settings)
+    try:
+        batch = batches.create(session, principal.workspace_id, settings, now, dialect="b", ingest=options)
+    except batches.UnknownReference as exc:
+        # As B's seed does: an id in the body that names nothing is a bad body, not a missing resource.
+        raise Invalid(f"{exc.field}: {exc.noun} {exc.id} does not exist") from None
     return _one(request, _present(session, [batch])[0])
 
 
