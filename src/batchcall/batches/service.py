@@ -226,16 +226,6 @@ def retry(session: Session, workspace_id: str, batch_id: str, now: datetime) -> 
     return batch
 
 
-def reopen(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
-    """Make a completed batch active again, for new calls: dialect D's batches take calls for as long
-    as they exist."""
-    batch = get_for_update(session, workspace_id, batch_id)
-    transitions.require_state(batch, "reopen")
-    transitions.move(session, batch, BatchStatus.ACTIVE, now, "reopened for new calls")
-    session.flush()
-    return batch
-
-
 def counters_of(session: Session, batches: Sequence[Batch]) -> dict[str, Counters]:
     return repository.counters(session, [b.id for b in batches])
 

@@ -1,6 +1,6 @@
 """Every change of a batch's status, whoever causes it: the API's actions, the dispatcher, the breaker.
 
-    draft -> scheduled -> active <-> paused -> completed -> active (retry, reopen)
+    draft -> scheduled -> active <-> paused -> completed -> active (a retry, or dialect D's new calls)
     any of draft, scheduled, active, paused -> canceled
 
 ``move`` is the one function that changes a batch's status: it refuses a move the machine does not have,
@@ -48,7 +48,6 @@ ACTIONS: dict[str, frozenset[BatchStatus]] = {
         {BatchStatus.DRAFT, BatchStatus.SCHEDULED, BatchStatus.ACTIVE, BatchStatus.PAUSED}
     ),
     "retry": frozenset({BatchStatus.COMPLETED}),
-    "reopen": frozenset({BatchStatus.COMPLETED}),
 }
 # A batch in one of these has its calls dialled, or held while paused, until the last one ends.
 RUNNING = (BatchStatus.ACTIVE, BatchStatus.PAUSED)
