@@ -203,3 +203,21 @@ def test_a_template_changed_after_rows_were_accepted_is_the_one_dialled(
     call = calls_of(client, tenant, batch["id"])[0]
     detail = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()
     assert detail["attempts"][0]["prompt"] == "New Ada"
+
+
+def test_an_agent_switched_off_or_not_ready_takes_no_new_batch_until_it_is_switched_back(
+    client: TestClient, tenant: Tenant
+) -> None:
+    agent = _agent(client, tenant)
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
+    for off, reason in (({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")):
+        client.patch(f"/v1/agents/{agent['id']}", json=off, headers=tenant.headers)
+        refused = client.post(
+            "/v1/batches", json={"name": "x", "agent_id": agent["id"]}, headers=tenant.headers
+        )
+        assert refused.status_code == 422
+        assert refused.json()["message"] == f"Agent {agent['id']} {reason}"
+        client.patch(
+            f"/v1/agents/{agent['id']}", json={"active": True, "ready": True}, headers=tenant.headers
+        )
+        assert create_batch(client, tenant, agent_id=agent["id"])["agent_id"] == agent["id"]
