@@ -80,9 +80,28 @@ class DailyWindow:
             if day.isoweekday() not in self.days:
                 continue
             ends_on = day if self.end > self.start else day + timedelta(days=1)
-            opens = datetime.combine(day, self.start, tz).astimezone(UTC)
-            closes = datetime.combine(ends_on, self.end, tz).astimezone(UTC)
-            yield opens, closes
+            yield _instant(day, self.start, tz), _instant(ends_on, self.end, tz)
+
+
+def _instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
+    """The instant ``wall`` o'clock on ``day`` in ``tz``; a time the clocks skip that day (spring forward)
+    is the instant they jump, so a window that opens or closes in the skipped hour is cut there, and one
+    wholly inside it does not occur that day."""
+    local = datetime.combine(day, wall, tz)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # Read with the offset after the jump it is before the jump, with the offset before it after: the
+    # jump lies between, found to the second.
+    before, after = local.replace(fold=1).astimezone(UTC), instant
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) / 2
+        if middle.astimezone(tz).utcoffset() == after.astimezone(tz).utcoffset():
+            after = middle
+        else:
+            before = middle
+    # Clocks change on a whole second, the first of (before, after].
+    return after.replace(microsecond=0)
 
 
 def next_opening(windows: Sequence[DailyWindow], now: datetime) -> datetime | None:

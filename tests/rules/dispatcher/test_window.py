@@ -176,17 +176,22 @@ def test_the_next_local_midnight_follows_the_clock_change() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: DailyWindow.intervals reads a start or end in the hour a clock change skips as the hour "
-    "after it, so next_opening offers 03:30, outside a 02:30-02:45 window that does not occur that day",
-)
 def test_a_window_inside_the_hour_a_clock_change_skips_is_not_open_that_day() -> None:
     sundays = _batch(timezone="America/New_York", start_time="02:30", end_time="02:45", working_days=[7])
     # 01:00 in New York on 8 March 2026; at 02:00 the clocks go forward to 03:00.
     answer = verdict(sundays, None, datetime(2026, 3, 8, 6, 0, tzinfo=UTC))
     assert answer.at is not None
     assert window.batch_window(sundays).contains(answer.at)
+    # The next Sunday's window, at 02:30 New York time.
+    assert answer.at == datetime(2026, 3, 15, 6, 30, tzinfo=UTC)
+
+
+def test_a_window_that_opens_in_the_skipped_hour_opens_when_the_clocks_jump() -> None:
+    early = _batch(timezone="America/New_York", start_time="02:30", end_time="04:00", working_days=[7])
+    answer = verdict(early, None, datetime(2026, 3, 8, 6, 0, tzinfo=UTC))
+    # 03:00 EDT, the first instant of the day at or after 02:30 on the clock.
+    assert answer.at == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert window.batch_window(early).contains(answer.at)
 
 
 instants = st.datetimes(
