@@ -3,18 +3,11 @@
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.runtime import Runtime
 from tests.support import Tenant
-
-
-@pytest.fixture
-def dispatcher(runtime: Runtime) -> Dispatcher:
-    return Dispatcher(runtime, worker_id="dialect-tests")
 
 
 def make_agent(client: TestClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from batchcall.webhooks.sender import WebhookSender
@@ -105,11 +104,6 @@ def sender(runtime: Runtime) -> Iterator[WebhookSender]:
     sender = WebhookSender(runtime)
     yield sender
     sender.close()
-
-
-@pytest.fixture
-def dispatcher(runtime: Runtime) -> Dispatcher:
-    return Dispatcher(runtime, worker_id="worker-1")
 
 
 def register(client: TestClient, tenant: Tenant, receiver: Receiver, events: list[str] | None = None) -> str:
