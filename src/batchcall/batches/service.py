@@ -33,11 +33,6 @@ def exists(session: Session, batch_id: str) -> bool:
     return repository.exists(session, batch_id)
 
 
-def get_for_update(session: Session, workspace_id: str, batch_id: str) -> Batch:
-    """The batch, locked for the rest of the transaction (after the ownership check)."""
-    return transitions.lock(session, workspace_id, batch_id)
-
-
 class UnknownReference(NotFound):
     """A batch's settings name an agent or a contact folder the workspace does not have: a 404, as for any
     id the key cannot see. ``field``, ``noun`` and ``id`` are for a dialect that answers such a body
@@ -144,7 +139,7 @@ def create(
 def update_settings(
     session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime
 ) -> Batch:
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "update")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     for name, value in _settings_to_columns(session, workspace_id, changes, batch).items():
@@ -159,7 +154,7 @@ def update_settings(
 
 
 def delete(session: Session, workspace_id: str, batch_id: str) -> None:
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "delete")
     session.delete(batch)
     session.flush()
@@ -172,7 +167,7 @@ def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:
 
 
 def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "schedule")
     if counters_of(session, [batch])[batch.id].total == 0:
         raise Conflict(
@@ -186,7 +181,7 @@ def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) 
 def pause(
     session: Session, workspace_id: str, batch_id: str, now: datetime, reason: str | None = None
 ) -> Batch:
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "pause")
     transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
     session.flush()
@@ -194,7 +189,7 @@ def pause(
 
 
 def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "resume")
     transitions.move(session, batch, _active_or_scheduled(batch, now), now)
     session.flush()
@@ -203,7 +198,7 @@ def resume(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
 
 def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     """Cancel the batch and every call not yet started; calls in flight finish."""
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "cancel")
     call_transitions.cancel_waiting(session, batch.id, now)
     transitions.move(session, batch, BatchStatus.CANCELED, now)
@@ -213,7 +208,7 @@ def cancel(session: Session, workspace_id: str, batch_id: str, now: datetime) ->
 
 def retry(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
     """Re-queue the calls of a completed batch that ended failed, busy or without an answer."""
-    batch = get_for_update(session, workspace_id, batch_id)
+    batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "retry")
     if call_transitions.requeue_unreached(session, batch.id, now) == 0:
         raise Conflict(

@@ -164,36 +164,12 @@ def _subscribers(session: Session, workspace_id: str, event: EventType) -> list[
     ]
 
 
-def _deliveries(
-    session: Session, workspace_id: str, event: EventType, data: dict[str, Any], at: datetime
-) -> list[dict[str, Any]]:
-    payload = {"type": event.value, "timestamp": at.isoformat(), "data": data}
-    return [
-        {
-            "id": new_id(),
-            "workspace_id": workspace_id,
-            "endpoint_id": endpoint_id,
-            "event_type": event.value,
-            "payload": payload,
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "last_status_code": None,
-            "last_error": None,
-            "created_at": at,
-            "delivered_at": None,
-        }
-        for endpoint_id in _subscribers(session, workspace_id, event)
-    ]
-
-
 def listening(session: Session, workspace_id: str, event: EventType | None = None) -> bool:
     """Whether an active endpoint of the workspace subscribes to ``event`` (to any event, when None): a
     change nobody listens to costs no payload."""
-    subscriptions = _subscriptions(session, workspace_id)
     if event is None:
-        return bool(subscriptions)
-    return any(event in events or ALL_EVENTS in events for _, events in subscriptions)
+        return bool(_subscriptions(session, workspace_id))
+    return bool(_subscribers(session, workspace_id, event))
 
 
 def enqueue(
@@ -202,5 +178,21 @@ def enqueue(
     """Queue ``event`` with its ready payload ``data``, as of ``at``, for each of the workspace's active
     endpoints that subscribe to it, in the caller's transaction: the event exists exactly when the change
     it reports commits."""
-    for row in _deliveries(session, workspace_id, event, data, at):
-        session.add(WebhookDelivery(**row))
+    payload = {"type": event.value, "timestamp": at.isoformat(), "data": data}
+    for endpoint_id in _subscribers(session, workspace_id, event):
+        session.add(
+            WebhookDelivery(
+                id=new_id(),
+                workspace_id=workspace_id,
+                endpoint_id=endpoint_id,
+                event_type=event.value,
+                payload=payload,
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=at,
+                last_status_code=None,
+                last_error=None,
+                created_at=at,
+                delivered_at=None,
+            )
+        )
