@@ -43,6 +43,18 @@ def register_numbers(
     return created
 
 
+def make_folder(client: TestClient, tenant: Tenant, contacts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A contact folder of the tenant's holding ``contacts``."""
+    response = client.post("/v1/contact-folders", json={"name": "VIP"}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    folder: dict[str, Any] = response.json()
+    added = client.post(
+        f"/v1/contact-folders/{folder['id']}/contacts", json={"contacts": contacts}, headers=tenant.headers
+    )
+    assert added.status_code == 200, added.text
+    return folder
+
+
 def create_batch(client: TestClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     response = client.post("/v1/batches", json={"name": "Campaign", **fields}, headers=tenant.headers)
     assert response.status_code == 201, response.text

@@ -10,7 +10,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Batch, Call
 from batchcall.runtime import Runtime
 from tests.store import count, set_columns, snapshot
-from tests.support import Tenant, add_rows, create_batch, register_numbers
+from tests.support import Tenant, add_rows, create_batch, make_folder, register_numbers
 
 STATES = ["draft", "scheduled", "active", "paused", "completed", "canceled"]
 ROWS = [{"phone_number": "+14155550101"}, {"phone_number": "+14155550102"}]
@@ -380,16 +380,13 @@ def test_a_phone_or_sms_batch_with_an_agent_needs_a_caller_id(client: TestClient
 def test_a_contact_folder_gives_the_new_batch_its_contacts_as_calls(
     client: TestClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    folder = client.post("/v1/contact-folders", json={"name": "VIP"}, headers=tenant.headers).json()
-    client.post(
-        f"/v1/contact-folders/{folder['id']}/contacts",
-        json={
-            "contacts": [
-                {"phone_number": "+14155550111", "first_name": "Ann", "attributes": {"tier": "gold"}},
-                {"phone_number": "+14155550112", "first_name": "Bob"},
-            ]
-        },
-        headers=tenant.headers,
+    folder = make_folder(
+        client,
+        tenant,
+        [
+            {"phone_number": "+14155550111", "first_name": "Ann", "attributes": {"tier": "gold"}},
+            {"phone_number": "+14155550112", "first_name": "Bob"},
+        ],
     )
     batch = create_batch(client, tenant, contact_folder_id=folder["id"])
     assert (batch["contact_source"], batch["contact_folder_id"]) == ("folder", folder["id"])

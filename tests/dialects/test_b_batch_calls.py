@@ -9,7 +9,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.dialects.conftest import dial_until, make_agent, make_number, tag_of
-from tests.support import Tenant, calls_of, make_tenant
+from tests.support import Tenant, calls_of, make_folder, make_tenant
 
 PATH = "/v1/batch-calls"
 
@@ -158,16 +158,13 @@ def test_an_outbound_number_is_required(
 def test_a_folder_source_loads_the_folders_contacts(
     client: TestClient, tenant: Tenant, agent: dict[str, Any]
 ) -> None:
-    folder = client.post("/v1/contact-folders", json={"name": "VIP"}, headers=tenant.headers).json()
-    client.post(
-        f"/v1/contact-folders/{folder['id']}/contacts",
-        json={
-            "contacts": [
-                {"phone_number": "+14155550111", "first_name": "Ann", "attributes": {"tier": "gold"}},
-                {"phone_number": "+14155550112", "first_name": "Bob"},
-            ]
-        },
-        headers=tenant.headers,
+    folder = make_folder(
+        client,
+        tenant,
+        [
+            {"phone_number": "+14155550111", "first_name": "Ann", "attributes": {"tier": "gold"}},
+            {"phone_number": "+14155550112", "first_name": "Bob"},
+        ],
     )
     data = _draft(client, tenant, agent, contact_source="folder", contact_folder_id=folder["id"])
     assert (data["contact_source"], data["contact_folder_id"]) == ("folder", folder["id"])
