@@ -14,6 +14,8 @@ class Agent(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(255))
     prompt_template: Mapped[str] = mapped_column(Text, default="")
     required_variables: Mapped[list[str]]
+    # Values of template variables a row leaves out.
+    defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(16), default="en")
     voice: Mapped[dict[str, Any]]
     active: Mapped[bool] = mapped_column(default=True)

@@ -57,7 +57,7 @@ class Batch(IdMixin, Base):
     start_time: Mapped[str | None] = mapped_column(String(5))
     end_time: Mapped[str | None] = mapped_column(String(5))
     working_days: Mapped[list[int]]
-    respect_recipient_timezone: Mapped[bool] = mapped_column(default=False)
+    respect_recipient_timezone: Mapped[bool] = mapped_column(default=True)
 
     max_concurrent_calls: Mapped[int] = mapped_column(default=10)
     max_calls_per_day: Mapped[int | None]
@@ -75,6 +75,9 @@ class Batch(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.DRAFT)
     status_reason: Mapped[str | None] = mapped_column(Text)
     next_dial_at: Mapped[datetime | None]
+    # Why an active batch dials nothing now (a code of dispatcher.waiting), and the same in words.
+    waiting_reason: Mapped[str | None] = mapped_column(String(32))
+    waiting_detail: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -104,6 +104,10 @@ class Call(IdMixin, Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     row_number: Mapped[int]
+    # The request (or file) that added the call, and the call's row in it: what its errors, warnings and
+    # skip reasons name, and what the export shows.
+    submission_id: Mapped[str | None] = mapped_column(String(36))
+    source_row: Mapped[int | None]
     channel: Mapped[str] = mapped_column(String(16))
     to: Mapped[str | None] = mapped_column(String(32))
     from_number: Mapped[str | None] = mapped_column(String(32))
