@@ -1,3 +1,5 @@
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,5 +12,7 @@ def list_agents(session: Session, workspace_id: str, limit: int, offset: int) ->
     return paginate(session, query.order_by(Agent.created_at, Agent.id), limit, offset)
 
 
-def prompt_template(session: Session, agent_id: str) -> str | None:
-    return session.scalar(select(Agent.prompt_template).where(Agent.id == agent_id))
+def prompt_parts(session: Session, agent_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The agent's template and variable defaults."""
+    row = session.execute(select(Agent.prompt_template, Agent.defaults).where(Agent.id == agent_id)).first()
+    return None if row is None else (row[0], row[1])

@@ -1,5 +1,6 @@
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,11 +52,28 @@ def list_agents(session: Session, workspace_id: str, limit: int, offset: int) ->
     return repository.list_agents(session, workspace_id, limit, offset)
 
 
-def render_prompt(template: str, variables: Mapping[str, Any]) -> str:
-    """Fill ``{{name}}`` placeholders; a placeholder without a value is left as written."""
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What an agent says: its template, and the values of variables a row leaves out."""
+
+    template: str
+    defaults: Mapping[str, Any]
+
+
+def prompt_of(session: Session, agent_id: str) -> Prompt | None:
+    parts = repository.prompt_parts(session, agent_id)
+    return None if parts is None else Prompt(*parts)
+
+
+def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> str:
+    """Fill ``{{name}}`` placeholders with the row's value, else the agent's default, else nothing: a
+    placeholder never reaches the person as written."""
 
     def substitute(match: re.Match[str]) -> str:
-        value = variables.get(match.group(1))
-        return match.group(0) if value is None else str(value)
+        name = match.group(1)
+        value = variables.get(name)
+        if value is None or value == "":
+            value = prompt.defaults.get(name)
+        return "" if value is None else str(value)
 
-    return PLACEHOLDER.sub(substitute, template)
+    return PLACEHOLDER.sub(substitute, prompt.template)

@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from batchcall.agents import repository as agents
-from batchcall.agents.service import render_prompt
+from batchcall.agents.service import Prompt, prompt_of, render_prompt
 from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Dial
 from batchcall.calls.views import DueCall
@@ -81,8 +80,8 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
     if batch.from_numbers and not any(capacity.usable(n) for n in batch.from_numbers):
         batch.next_dial_at = caps.next_caller_day(capacity, now)
         return claimed
-    template = agents.prompt_template(session, batch.agent_id) if batch.agent_id else None
-    dials = _choose(session, batch, capacity, allowance.count, template, claimer, now, claimed)
+    prompt = prompt_of(session, batch.agent_id) if batch.agent_id else None
+    dials = _choose(session, batch, capacity, allowance.count, prompt, claimer, now, claimed)
     if not dials:
         batch.next_dial_at = repository.earliest_waiting(session, batch.id)
         return claimed
@@ -111,7 +110,7 @@ def _choose(
     batch: Batch,
     capacity: caps.CallerCapacity,
     budget: int,
-    template: str | None,
+    agent_prompt: Prompt | None,
     claimer: Claimer,
     now: datetime,
     claimed: Claimed,
@@ -138,7 +137,11 @@ def _choose(
                 if verdict.at != now:
                     waits.append((call, verdict.at, verdict.reason))
                     continue
-            prompt = render_prompt(template, prompt_values(call)) if template else call.instruction
+            prompt = (
+                render_prompt(agent_prompt, prompt_values(call))
+                if agent_prompt and agent_prompt.template
+                else call.instruction
+            )
             if prompt is not None and len(prompt) > claimer.max_prompt_chars:
                 skips.append((call, _too_long(prompt, claimer.max_prompt_chars)))
                 continue
