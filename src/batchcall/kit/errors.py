@@ -2,6 +2,11 @@
 
 from typing import Any
 
+from pydantic_core import ErrorDetails
+
+# Pydantic's words before the message of a validator that raised: noise to the person reading it.
+_VALIDATOR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
 
 class AppError(Exception):
     status_code = 400
@@ -55,3 +60,18 @@ class RateLimited(AppError):
     def __init__(self, message: str, retry_after_seconds: int, **details: Any) -> None:
         super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
         self.headers = {"Retry-After": str(retry_after_seconds)}
+
+
+def validation_message(error: ErrorDetails) -> str:
+    """One pydantic error in the words of the person who sent the value: a validator's own message without
+    pydantic's prefix, and a body that is not JSON said so (pydantic names the character it stopped at as
+    if it were a field)."""
+    if error["type"] == "json_invalid":
+        position = error["loc"][-1] if error["loc"] else None
+        where = f" at character {position}" if isinstance(position, int) else ""
+        reason = (error.get("ctx") or {}).get("error", "")
+        return f"The body is not valid JSON{where}" + (f": {reason}" if reason else "")
+    message = error["msg"]
+    for prefix in _VALIDATOR_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
