@@ -252,3 +252,29 @@ def test_a_mistake_in_sql_on_sqlite_is_not_taken_for_an_outage(
             connection.execute(text("SELECT * FROM no_such_table"))
 
     assert lenient_client.get("/broken").status_code == 500
+
+
+def test_a_body_that_is_not_json_is_said_so_without_a_field(client: TestClient, tenant: Tenant) -> None:
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    response = client.post("/v1/batches", content=b'{"name": "B",}', headers=headers)
+    assert response.status_code == 422, response.text
+    answer = response.json()
+    assert answer["message"].startswith("The body is not valid JSON at character 13")
+    assert [error["field"] for error in answer["errors"]] == [""]
+    assert '"13"' not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/batches", "/v1/batch-calls"],
+    ids=["native", "dialect-b"],
+)
+def test_a_validator_message_reaches_the_sender_without_pydantic_prefixes(
+    client: TestClient, tenant: Tenant, path: str
+) -> None:
+    body = {"name": "B", "start_time": "9 am", "working_days": []}
+    response = client.post(path, json=body, headers=tenant.headers)
+    assert response.status_code == 422, response.text
+    assert "'9 am' is not a time of day as HH:MM" in response.text
+    assert "needs at least one day" in response.text
+    assert "Value error" not in response.text

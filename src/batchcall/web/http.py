@@ -11,11 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchcall.bounds import settings_in_effect
-from batchcall.kit.errors import AppError
+from batchcall.kit.errors import AppError, validation_message
 
 log = logging.getLogger("batchcall.http")
 
@@ -41,14 +42,19 @@ def describe_validation(
     settings.max_errors_listed), the line saying how many more there were."""
     found = exc.errors()
     limit = limit or settings_in_effect().max_errors_listed
-    errors = [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-        for err in found[:limit]
-    ]
+    errors = [{"field": _field_of(err), "message": validation_message(err)} for err in found[:limit]]
     message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
     if len(found) > limit:
         message += f"; and {len(found) - limit} more"
     return message, errors
+
+
+def _field_of(error: ErrorDetails) -> str:
+    """The field a pydantic error is about, as the sender named it; none for a body that is not JSON, whose
+    location is the character the parser stopped at."""
+    if error["type"] == "json_invalid":
+        return ""
+    return ".".join(str(part) for part in error["loc"] if part != "body")
 
 
 # What the database refuses to store, for a reason in the request: PostgreSQL refuses NUL characters in text
