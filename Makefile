@@ -2,17 +2,28 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# What is installed: the service alone (pyproject `dependencies`), or with the dev tools (the `dev` extra).
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install system-deps serve worker test test-fast bench lint format clean
+.PHONY: install install-dev system-deps serve worker test test-fast bench lint format clean
 
-install: $(STAMP)
+install: $(SERVE_STAMP)
 
-$(STAMP): pyproject.toml
+install-dev: $(DEV_STAMP)
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The dev extra holds everything serving needs too.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(SERVE_STAMP)
 
 serve: install
 	$(BIN)/batchcall serve
@@ -25,21 +36,21 @@ system-deps:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 
 # One throw-away database per xdist worker and engine, so the workers never share state.
-test: install system-deps
+test: install-dev system-deps
 	$(BIN)/pytest -n auto
 
-test-fast: install system-deps
+test-fast: install-dev system-deps
 	$(BIN)/pytest -n auto -m "not slow"
 
 bench: install
 	$(BIN)/python -m bench
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 

@@ -17,6 +17,7 @@ from batchcall.numbers.api import router as numbers_router
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
 from batchcall.web.http import BodySizeLimit, install_error_handlers
+from batchcall.web import pages
 from batchcall.web.memory import ReleaseMemory
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender
@@ -51,6 +52,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         version="0.1.0",
         description="Bulk outbound engagements by AI agents: phone calls, SMS and email.",
         lifespan=lifespan,
+        # The documentation pages are the service's own (web/pages.py), which load nothing from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.limiter = Limiter(runtime.settings)
@@ -70,5 +74,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in DIALECT_ROUTERS:
         app.include_router(router, dependencies=per_client)
     app.include_router(observability.router, dependencies=per_client)
+    pages.install(app, dependencies=per_client)
     openapi.install(app)
     return app
