@@ -152,3 +152,19 @@ def test_gets_ignore_the_key(client: TestClient, runtime: Runtime, tenant: Tenan
     headers = {**tenant.headers, "Idempotency-Key": "k"}
     assert client.get("/v1/batches", headers=headers).status_code == 200
     assert count(runtime, IdempotencyRecord) == 0
+
+
+def test_a_dry_run_and_the_real_request_under_one_key_are_two_requests(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Else the real upload, keyed as its dry run was, would replay the dry run's answer and add nothing."""
+    batch = create_batch(client, tenant)
+    headers = {**tenant.headers, "Idempotency-Key": "upload-1"}
+    body = {"rows": [{"phone_number": "+14155550101"}]}
+    assert (
+        client.post(f"/v1/batches/{batch['id']}/calls?dry_run=true", json=body, headers=headers).status_code
+        == 200
+    )
+    response = client.post(f"/v1/batches/{batch['id']}/calls", json=body, headers=headers)
+    assert response.status_code == 422
+    assert "upload-1" in response.json()["message"]

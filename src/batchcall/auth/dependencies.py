@@ -57,7 +57,9 @@ async def guard_idempotency(request: Request, session: Session, principal: Princ
     key = next((request.headers[h] for h in idempotency.HEADERS if h in request.headers), None)
     if key is None:
         return
-    hashed = idempotency.request_hash(request.method, request.url.path, await _content(request))
+    # The query is part of what was asked: a dry run and the real request under one key are two requests.
+    target = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    hashed = idempotency.request_hash(request.method, target, await _content(request))
     request.state.idempotency = await run_in_threadpool(
         idempotency.check, session, principal.workspace_id, key, hashed
     )
