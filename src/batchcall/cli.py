@@ -1,44 +1,142 @@
-"""The ``batchcall`` command: serve, worker, migrate, workspaces and keys, submit, status, export."""
+"""The ``batchcall`` command.
+
+Two kinds of command. The operator's (``submit``, ``status``, ``batches ...``) talk to the API, wherever it
+runs, with a key: ``--api-url``/``--api-key``, else ``BATCHCALL_API_URL``/``BATCHCALL_API_KEY``, else the
+config file (``batchcall.config.config_file``). Local administration (``serve``, ``worker``, ``migrate``,
+``workspace``, ``key``) opens the database of ``BATCHCALL_DATABASE_URL`` itself, and says on stderr which
+one it opened, so that run in the wrong folder it does not quietly make a new one.
+"""
 
 import gc
 import json
 import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
+import sqlalchemy.exc
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from batchcall import db, remote
+from batchcall import db
 from batchcall.auth import repository as auth_repository
 from batchcall.auth import service as auth
-from batchcall.config import Settings, get_settings
+from batchcall.batches import progress
+from batchcall.config import ClientSettings, Settings, config_file, get_settings
 from batchcall.ingest import parallel
-from batchcall.kit.errors import AppError
+from batchcall.kit.errors import AppError, Conflict
+from batchcall.models import BatchStatus, CallStatus
 from batchcall.providers.registry import UnknownProvider
+from batchcall.remote import Api, RemoteError
 from batchcall.runtime import Runtime
 
 app = typer.Typer(help="batchcall: bulk outbound engagements by AI agents.", no_args_is_help=True)
-workspace_app = typer.Typer(help="Workspaces (tenants).", no_args_is_help=True)
-key_app = typer.Typer(help="API keys of a workspace.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces (tenants), in the local database.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of a workspace, in the local database.", no_args_is_help=True)
+batches_app = typer.Typer(help="Batches, through the API: list, show, start, pause ...", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(key_app, name="key")
+app.add_typer(batches_app, name="batches")
 console = Console()
+# Errors, the database a command opened, and progress bars go to stderr, so that stdout is only the answer.
+notes = Console(stderr=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON")]
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="The API's base URL [default: BATCHCALL_API_URL, the config file, or http://127.0.0.1:8000]",
+        show_default=False,
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key", help="An API key [default: BATCHCALL_API_KEY or the config file]", show_default=False
+    ),
+]
+BatchId = Annotated[str, typer.Argument(help="The batch's id")]
 
 
-def _runtime(settings: Settings | None = None) -> Runtime:
+def _fail(message: str) -> None:
+    notes.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _failing() -> Iterator[None]:
+    """Any refusal, a key that is wrong, a server that is down: one line on stderr and exit 1."""
+    try:
+        yield
+    except AppError as error:
+        _fail(error.message)
+
+
+def _api(api_url: str | None, api_key: str | None) -> Api:
+    given: dict[str, Any] = {n: v for n, v in (("api_url", api_url), ("api_key", api_key)) if v}
+    try:
+        settings = ClientSettings(**given)
+    except (ValueError, ValidationError) as mistake:
+        # tomllib's TOMLDecodeError is a ValueError; a value of the wrong type is a ValidationError.
+        raise RemoteError(f"The config file {config_file()} cannot be read: {mistake}") from None
+    return Api(settings)
+
+
+def _print_json(answer: Any) -> None:
+    typer.echo(json.dumps(answer, indent=2, default=str))
+
+
+# Local administration: the database of BATCHCALL_DATABASE_URL.
+
+
+def database_named(url: str) -> str:
+    """The database ``url`` opens, as a person should read it: the password masked, a SQLite file by its
+    absolute path."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).resolve()
+    return None if path.exists() else path
+
+
+def _runtime(settings: Settings | None = None, create: bool = False) -> Runtime:
+    """The runtime of the settings, its database brought up to date. Only ``create`` (serve, worker,
+    migrate) may make a new SQLite file; any other command run where there is none says so."""
     settings = settings or get_settings()
+    notes.print(f"database: {database_named(settings.database_url)}", highlight=False, soft_wrap=True)
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None and not create:
+        _fail(
+            f"No database at {missing}: run this where `batchcall serve` runs, set BATCHCALL_DATABASE_URL "
+            "to its database, or create one here with `batchcall migrate`"
+        )
     try:
         runtime = Runtime.from_settings(settings)
+        db.migrate(settings.database_url)
     except UnknownProvider as mistake:
-        console.print(f"[red]error:[/red] {mistake}")
-        raise typer.Exit(1) from None
-    db.migrate(settings.database_url)
+        _fail(str(mistake))
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        _fail(f"Cannot open the database {database_named(settings.database_url)}: {reason}")
     return runtime
 
 
@@ -50,15 +148,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 50)
 
 
-def _fail(error: AppError) -> None:
-    console.print(f"[red]error:[/red] {error.message}")
-    raise typer.Exit(1)
-
-
 @app.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
-    db.migrate(get_settings().database_url)
+    """Bring the database schema up to date (creating a SQLite file if there is none)."""
+    _runtime(create=True).engine.dispose()
     console.print("schema is up to date")
 
 
@@ -73,7 +166,7 @@ def serve(
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, create=True)
     parallel.warm_up()
     tune_garbage_collector()
     try:
@@ -88,6 +181,27 @@ def serve(
         parallel.shutdown()
 
 
+@app.command()
+def worker() -> None:
+    """Run the dispatcher and the webhook sender: claim due calls and dial them until SIGTERM or SIGINT.
+
+    Any number of workers may share one PostgreSQL database. The first signal stops new dials and lets
+    this worker's calls in flight finish; a second stops at once (another worker recovers those calls).
+    """
+    from batchcall.dispatcher.worker import run_worker
+    from batchcall.webhooks.sender import BackgroundSender
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = _runtime(settings, create=True)
+    sender = BackgroundSender(runtime)
+    sender.start()
+    try:
+        run_worker(runtime)
+    finally:
+        sender.stop()
+
+
 @workspace_app.command("create")
 def workspace_create(
     name: str,
@@ -100,8 +214,13 @@ def workspace_create(
         with db.unit_of_work(runtime.sessions) as session:
             workspace = auth.create_workspace(session, name, runtime.clock.now(), slug)
             key = auth.create_key(session, workspace.id, runtime.clock.now(), name="default")
+    except Conflict as error:
+        _fail(
+            f"{error.message}; `batchcall workspace list` shows the workspaces, `batchcall key create` "
+            "makes another key for one"
+        )
     except AppError as error:
-        _fail(error)
+        _fail(error.message)
     answer = {
         "workspace_id": workspace.id,
         "slug": workspace.slug,
@@ -110,21 +229,22 @@ def workspace_create(
         "key_secret": key.key_secret,
     }
     if as_json:
-        print(json.dumps(answer))
-    else:
-        console.print(f"workspace [bold]{workspace.name}[/bold] ({workspace.id}, slug {workspace.slug})")
-        console.print(f"API key (shown once): [bold]{key.api_key}[/bold]")
+        _print_json(answer)
+        return
+    console.print(f"workspace [bold]{workspace.name}[/bold] ({workspace.id}, slug {workspace.slug})")
+    console.print(f"API key (shown once): [bold]{key.api_key}[/bold]")
 
 
 @workspace_app.command("list")
 def workspace_list(as_json: JsonOption = False) -> None:
+    """The workspaces of the database."""
     runtime = _runtime()
     with runtime.sessions() as session:
         rows = [
             {"id": w.id, "name": w.name, "slug": w.slug} for w in auth_repository.list_workspaces(session)
         ]
     if as_json:
-        print(json.dumps(rows))
+        _print_json(rows)
         return
     table = Table("id", "name", "slug")
     for row in rows:
@@ -143,11 +263,8 @@ def key_create(
 ) -> None:
     """Create an API key (shown once)."""
     runtime = _runtime()
-    try:
-        with db.unit_of_work(runtime.sessions) as session:
-            key = auth.create_key(session, workspace_id, runtime.clock.now(), name, scope)
-    except AppError as error:
-        _fail(error)
+    with _failing(), db.unit_of_work(runtime.sessions) as session:
+        key = auth.create_key(session, workspace_id, runtime.clock.now(), name, scope)
     answer = {
         "key_id": key.key_id,
         "key_secret": key.key_secret,
@@ -155,36 +272,35 @@ def key_create(
         "scopes": list(key.scopes),
     }
     if as_json:
-        print(json.dumps(answer))
-    else:
-        console.print(f"API key (shown once): [bold]{key.api_key}[/bold] scopes: {', '.join(key.scopes)}")
+        _print_json(answer)
+        return
+    console.print(f"API key (shown once): [bold]{key.api_key}[/bold] scopes: {', '.join(key.scopes)}")
 
 
 @key_app.command("list")
 def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
+    """The keys of a workspace (never their secrets)."""
     runtime = _runtime()
     with runtime.sessions() as session:
         rows = [
             {
                 "key_id": k.id,
                 "name": k.name,
-                "scopes": k.scopes,
+                "scopes": list(k.scopes),
                 "created_at": k.created_at.isoformat(),
                 "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
             }
             for k in auth_repository.list_keys(session, workspace_id)
         ]
     if as_json:
-        print(json.dumps(rows))
+        _print_json(rows)
         return
     table = Table("key_id", "name", "scopes", "created", "revoked")
     for key in rows:
-        scopes = key["scopes"]
-        assert isinstance(scopes, list)
         table.add_row(
             str(key["key_id"]),
             str(key["name"]),
-            ", ".join(scopes),
+            ", ".join(key["scopes"] or []),
             str(key["created_at"]),
             str(key["revoked_at"] or ""),
         )
@@ -195,74 +311,390 @@ def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
 def key_revoke(key_id: str) -> None:
     """Revoke a key; requests with it answer 401 from then on."""
     runtime = _runtime()
-    try:
-        with db.unit_of_work(runtime.sessions) as session:
-            auth.revoke_key(session, key_id, runtime.clock.now())
-    except AppError as error:
-        _fail(error)
+    with _failing(), db.unit_of_work(runtime.sessions) as session:
+        auth.revoke_key(session, key_id, runtime.clock.now())
     console.print(f"revoked {key_id}")
 
 
-@app.command()
-def worker() -> None:
-    """Run the dispatcher and the webhook sender: claim due calls and dial them until SIGTERM or SIGINT.
+# The operator's commands: through the API.
 
-    Any number of workers may share one PostgreSQL database. The first signal stops new dials and lets
-    this worker's calls in flight finish; a second stops at once (another worker recovers those calls).
-    """
-    from batchcall.dispatcher.worker import run_worker
-    from batchcall.webhooks.sender import BackgroundSender
 
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    runtime = _runtime(settings)
-    sender = BackgroundSender(runtime)
-    sender.start()
-    try:
-        run_worker(runtime)
-    finally:
-        sender.stop()
+def _said(batch: dict[str, Any]) -> str:
+    """One line: the batch, its status, and why it waits (or when it dials next)."""
+    line = f"batch {batch['id']} ({batch['name']}): {batch['status']}"
+    waiting = progress.waiting(batch)
+    return f"{line}; {waiting}" if waiting else line
 
 
 @app.command()
 def status(
-    batch_id: str,
-    watch: Annotated[bool, typer.Option("--watch/--once", help="Follow until the batch ends")] = True,
-    interval: Annotated[float, typer.Option(help="Seconds between refreshes while watching")] = 1.0,
+    batch_id: BatchId,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the batch until it completes or is canceled")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between refreshes while watching")] = 2.0,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a batch's progress: a bar of calls finished, its counters, and when it dials next.
+    """A batch's progress: calls finished, its counters, why it waits and when it calls next.
 
-    Reads the database named by BATCHCALL_DATABASE_URL directly (no API key needed), so run it where
-    the server's settings are.
+    With --json and --watch, one JSON object per refresh, one per line.
     """
-    import time
-
-    from rich.live import Live
-
-    from batchcall.batches import progress
-
-    runtime = _runtime()
-    batch = progress.snapshot(runtime, batch_id)
-    if batch is None:
-        _fail(AppError(f"Batch {batch_id} not found"))
-        return
-    if as_json:
-        print(batch.model_dump_json())
-        return
-    if not watch or batch.status in progress.FINAL_STATUSES:
-        console.print(progress.render(batch))
-        return
-    with Live(progress.render(batch), console=console) as live:
-        while batch is not None and batch.status not in progress.FINAL_STATUSES:
-            time.sleep(interval)
-            batch = progress.snapshot(runtime, batch_id)
-            if batch is not None:
+    with _failing(), _api(api_url, api_key) as api:
+        batch = api.batch(batch_id)
+        if as_json:
+            typer.echo(json.dumps(batch, default=str))
+            while watch and batch["status"] not in progress.FINAL_STATUSES:
+                time.sleep(interval)
+                batch = api.batch(batch_id)
+                typer.echo(json.dumps(batch, default=str))
+            return
+        if not watch or batch["status"] in progress.FINAL_STATUSES:
+            console.print(progress.render(batch))
+            return
+        with Live(progress.render(batch), console=console) as live:
+            while batch["status"] not in progress.FINAL_STATUSES:
+                time.sleep(interval)
+                batch = api.batch(batch_id)
                 live.update(progress.render(batch))
 
 
-ApiUrlOption = Annotated[str | None, typer.Option("--url", help="API base URL (default BATCHCALL_API_URL)")]
-ApiKeyOption = Annotated[str | None, typer.Option("--key", help="API key (default BATCHCALL_API_KEY)")]
+@batches_app.command("list")
+def batches_list(
+    status: Annotated[
+        BatchStatus | None, typer.Option("--status", help="Only batches in this status", case_sensitive=False)
+    ] = None,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The workspace's batches, newest first, with their progress and why each waits."""
+    with _failing(), _api(api_url, api_key) as api:
+        found = api.batches(status.value if status else None)
+    if as_json:
+        _print_json(found)
+        return
+    table = Table("id", "name", "status", "calls done", "waiting", "next call")
+    for batch in found:
+        table.add_row(
+            batch["id"],
+            batch["name"],
+            batch["status"],
+            f"{progress.done(batch)}/{batch['counters']['total']}",
+            batch.get("waiting_reason") or "",
+            str(batch.get("next_dial_at") or ""),
+        )
+    console.print(table)
+
+
+@batches_app.command("show")
+def batches_show(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """One batch: its progress, why it waits, and its settings."""
+    with _failing(), _api(api_url, api_key) as api:
+        batch = api.batch(batch_id)
+    if as_json:
+        _print_json(batch)
+        return
+    console.print(progress.render(batch))
+    window = f"{batch.get('start_time') or '00:00'}-{batch.get('end_time') or '24:00'} {batch['timezone']}"
+    settings = {
+        "agent": batch.get("agent_id") or "none",
+        "channel": batch["channel"],
+        "caller ids": ", ".join(batch.get("from_numbers") or []) or "the agent's numbers",
+        "window": f"{window}, days {','.join(str(d) for d in batch['working_days'])} (1 = Monday)",
+        "recipient hours": "08:00-21:00 recipient time" if batch["respect_recipient_timezone"] else "off",
+        "caps": (
+            f"{batch['max_concurrent_calls']} at once, {batch.get('max_calls_per_day') or 'no'} a day, "
+            f"{batch.get('max_calls_per_second') or 'no cap on'} per second"
+        ),
+        "retries": (
+            f"{batch['max_retry_attempts']} after {batch['retry_delay_seconds']} s, on "
+            f"{', '.join(batch['retry_on']) or 'nothing'}"
+        ),
+        "scheduled at": str(batch.get("scheduled_at") or "when started"),
+        "created": str(batch["created_at"]),
+    }
+    table = Table("setting", "value", show_header=False)
+    for name, value in settings.items():
+        table.add_row(name, value)
+    console.print(table)
+    for warning in batch.get("warnings") or []:
+        notes.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def _act(action: str, batch_id: str, api_url: str | None, api_key: str | None, as_json: bool) -> None:
+    with _failing(), _api(api_url, api_key) as api:
+        batch = api.act(batch_id, action)
+    if as_json:
+        _print_json(batch)
+        return
+    console.print(_said(batch), highlight=False)
+
+
+@batches_app.command("start")
+def batches_start(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Start a draft: it dials from its scheduled_at, or now, inside its window."""
+    _act("schedule", batch_id, api_url, api_key, as_json)
+
+
+@batches_app.command("pause")
+def batches_pause(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Dial no one new; calls in flight finish. A paused batch may change its window, caps and retries."""
+    _act("pause", batch_id, api_url, api_key, as_json)
+
+
+@batches_app.command("resume")
+def batches_resume(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Dial again a paused batch."""
+    _act("resume", batch_id, api_url, api_key, as_json)
+
+
+@batches_app.command("cancel")
+def batches_cancel(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Cancel the batch and every call not yet started (calls in flight finish)."""
+    _act("cancel", batch_id, api_url, api_key, as_json)
+
+
+@batches_app.command("retry")
+def batches_retry(
+    batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
+    """Queue again the calls of a completed batch that ended failed, busy or no_answer."""
+    _act("retry", batch_id, api_url, api_key, as_json)
+
+
+def working_days(text: str) -> list[int]:
+    """Days as an operator types them: ``1-5``, ``1,2,3,4,5`` or ``1-3,6`` (1 = Monday .. 7 = Sunday)."""
+    days: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        match = re.fullmatch(r"([1-7])(?:-([1-7]))?", part)
+        if match is None:
+            raise typer.BadParameter(f"'{part}' is not a day 1-7 or a range such as 1-5")
+        first, last = int(match[1]), int(match[2] or match[1])
+        days.update(range(first, last + 1))
+    return sorted(days)
+
+
+@batches_app.command("update")
+def batches_update(
+    batch_id: BatchId,
+    start_time: Annotated[
+        str | None, typer.Option(help="Window start, HH:MM in the batch's time zone")
+    ] = None,
+    end_time: Annotated[str | None, typer.Option(help="Window end, HH:MM in the batch's time zone")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="The window's time zone, e.g. America/New_York")
+    ] = None,
+    days: Annotated[
+        str | None, typer.Option("--working-days", help="Days to call: 1-5, or 1,2,3 (1 = Monday)")
+    ] = None,
+    max_concurrent_calls: Annotated[int | None, typer.Option(help="Calls in flight at most")] = None,
+    max_calls_per_day: Annotated[int | None, typer.Option(help="Dials a day at most")] = None,
+    max_calls_per_second: Annotated[float | None, typer.Option(help="Dials a second at most")] = None,
+    max_retry_attempts: Annotated[int | None, typer.Option(help="Retries of a call at most")] = None,
+    retry_delay_seconds: Annotated[int | None, typer.Option(help="Seconds before a retry")] = None,
+    from_number: Annotated[
+        list[str] | None, typer.Option(help="Caller id (one of the workspace's numbers); repeat for a pool")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A new name")] = None,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a batch's settings: a draft any of them; a paused batch its window, working days, caps,
+    caller ids and retries."""
+    fields: dict[str, Any] = {
+        "start_time": start_time,
+        "end_time": end_time,
+        "timezone": timezone,
+        "working_days": working_days(days) if days is not None else None,
+        "max_concurrent_calls": max_concurrent_calls,
+        "max_calls_per_day": max_calls_per_day,
+        "max_calls_per_second": max_calls_per_second,
+        "max_retry_attempts": max_retry_attempts,
+        "retry_delay_seconds": retry_delay_seconds,
+        "from_numbers": from_number,
+        "name": name,
+    }
+    changes = {field: value for field, value in fields.items() if value is not None}
+    if not changes:
+        _fail("Nothing to change: give at least one option (see `batchcall batches update --help`)")
+    with _failing(), _api(api_url, api_key) as api:
+        batch = api.update_batch(batch_id, changes)
+    if as_json:
+        _print_json(batch)
+        return
+    console.print(f"{_said(batch)}; changed {', '.join(changes)}", highlight=False)
+
+
+@batches_app.command("calls")
+def batches_calls(
+    batch_id: BatchId,
+    status: Annotated[
+        CallStatus | None, typer.Option("--status", help="Only calls in this status", case_sensitive=False)
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many calls")] = 50,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A batch's calls in dial order, with their status, outcome and attempts."""
+    with _failing(), _api(api_url, api_key) as api:
+        page = api.calls(batch_id, status.value if status else None, limit)
+    if as_json:
+        _print_json(page)
+        return
+    table = Table("call", "to", "status", "outcome", "attempts", "skipped because")
+    for call in page["data"]:
+        table.add_row(
+            call["id"],
+            call.get("to") or call.get("email") or "",
+            call["status"],
+            call.get("outcome") or "",
+            str(call.get("attempts", "")),
+            call.get("skip_reason") or "",
+        )
+    console.print(table)
+    shown, total = len(page["data"]), page["pagination"]["total"]
+    if shown < total:
+        notes.print(f"{shown} of {total} calls shown; --limit shows more (at most 1000)")
+
+
+OutputOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="The file to write", dir_okay=False)
+]
+
+
+def _download(api: Api, path: str, target: Path) -> int:
+    """Write a CSV answer to ``target``; a failed download leaves no partial file behind."""
+    try:
+        with target.open("wb") as handle:
+            return api.download(path, handle)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+@batches_app.command("export")
+def batches_export(
+    batch_id: BatchId,
+    output: OutputOption = None,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Every call of a batch, with its status, outcome and the row it came from, as CSV
+    [default file: batch-ID.csv]."""
+    target = output or Path(f"batch-{batch_id}.csv")
+    with _failing(), _api(api_url, api_key) as api:
+        size = _download(api, f"/v1/batches/{batch_id}/export", target)
+    console.print(f"wrote {size:,} bytes to {target}")
+
+
+@batches_app.command("rejected")
+def batches_rejected(
+    batch_id: BatchId,
+    output: OutputOption = None,
+    submission_id: Annotated[str | None, typer.Option(help="Only the rows of this submission")] = None,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """The rows a batch refused, as CSV: their row number, why, and their columns as sent, ready to fix
+    and submit again [default file: batch-ID.rejected.csv]."""
+    target = output or Path(f"batch-{batch_id}.rejected.csv")
+    query = f"?submission_id={submission_id}" if submission_id else ""
+    with _failing(), _api(api_url, api_key) as api:
+        size = _download(api, f"/v1/batches/{batch_id}/rejected{query}", target)
+    console.print(f"wrote {size:,} bytes to {target}")
+
+
+# submit: a CSV file to a batch, with a preview before anything dials.
+
+# What makes two messages one reason: the values of one row (quoted text, numbers, phone numbers).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"\+?\d[\d ()-]*\d|\d")
+
+
+def reason_kind(error: dict[str, Any]) -> str:
+    """A row error's reason without the row's own values, so that the same fault of many rows is one."""
+    message = _NUMBER.sub("N", _QUOTED.sub("'…'", str(error["message"])))
+    return message if error["field"] == "row" else f"{error['field']}: {message}"
+
+
+def skipped_by_reason(answer: dict[str, Any]) -> list[tuple[str, int]]:
+    """Skipped rows per reason, most first: the server's own count when it gives one, else the rows of the
+    listed errors grouped by ``reason_kind`` (a row with two faults counts under both)."""
+    given = answer.get("skipped_by_reason")
+    if isinstance(given, dict):
+        return sorted(((str(k), int(v)) for k, v in given.items()), key=lambda item: -item[1])
+    rows_of: dict[str, set[int]] = {}
+    for error in answer.get("errors") or []:
+        rows_of.setdefault(reason_kind(error), set()).add(int(error["row"]))
+    counted = Counter({kind: len(rows) for kind, rows in rows_of.items()})
+    return counted.most_common()
+
+
+def _preview(path: Path, batch: dict[str, Any], answer: dict[str, Any], dry_run: bool) -> None:
+    accepted, skipped = int(answer["accepted"]), int(answer["skipped"])
+    verb = "would accept" if dry_run else "accepted"
+    console.print(f"[bold]{path.name}[/bold] -> batch {batch['id']} ({batch['name']})", highlight=False)
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("rows read", str(accepted + skipped))
+    table.add_row(verb, str(accepted))
+    table.add_row("  with warnings", str(answer.get("warned", 0)))
+    table.add_row("skipped", str(skipped))
+    for kind, rows in skipped_by_reason(answer):
+        table.add_row(f"  {kind}", str(rows))
+    console.print(table)
+    listed, counted = len(answer.get("errors") or []), int(answer.get("error_count", 0))
+    if "skipped_by_reason" not in answer and listed < counted:
+        console.print(f"(reasons grouped from the {listed} errors listed of {counted})")
+    mapped = answer.get("mapped_columns") or {}
+    if mapped:
+        console.print(
+            "columns read as the agent's variables: " + ", ".join(f"{k} -> {v}" for k, v in mapped.items())
+        )
+    for warning in (answer.get("warnings") or [])[:5]:
+        console.print(
+            f"  warning, row {warning['row']}: {warning['field']}: {warning['message']}", highlight=False
+        )
+
+
+def _first_call(batch: dict[str, Any]) -> str:
+    """When the batch's first call goes out, or would if started now, and why not sooner."""
+    when = batch.get("next_dial_at")
+    why = batch.get("waiting_detail")
+    if batch["status"] == BatchStatus.DRAFT:
+        start = f"it is a draft: `batchcall batches start {batch['id']}` starts it"
+        if when:
+            return f"{start}; started now, its first call would go out at {when}" + (
+                f" ({why})" if why else ""
+            )
+        return start
+    if when:
+        return f"first call at {when}" + (f" ({why})" if why else "")
+    return f"calling now ({batch['status']})" if not why else f"waiting: {why}"
+
+
+def _refuse_new_batch_options(batch_id: str | None, **given: object) -> None:
+    if batch_id is None:
+        return
+    named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+    if named:
+        _fail(
+            f"{', '.join(named)} set up a new batch; with --batch they do not apply (change a batch with "
+            "`batchcall batches update`)"
+        )
 
 
 @app.command()
@@ -273,87 +705,144 @@ def submit(
     batch_id: Annotated[
         str | None, typer.Option("--batch", help="Add to this batch instead of creating one")
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the new batch (default: the file's name)")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the new batch [default: the file's name]")] = None,
     agent_id: Annotated[str | None, typer.Option(help="Agent of the new batch")] = None,
     from_number: Annotated[
-        list[str] | None, typer.Option(help="Caller id of the new batch; repeat for a pool")
+        list[str] | None,
+        typer.Option(help="Caller id of the new batch; repeat for a pool [default: the agent's]"),
     ] = None,
-    country_code: Annotated[str | None, typer.Option(help="Region of national numbers, e.g. US")] = None,
+    country_code: Annotated[
+        str | None, typer.Option(help="Country of national numbers: US, GB, Deutschland ...")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be accepted and skipped; write nothing")
+    ] = False,
     start: Annotated[
-        bool, typer.Option("--start/--draft", help="Schedule the batch once the rows are in")
-    ] = True,
-    url: ApiUrlOption = None,
-    key: ApiKeyOption = None,
+        bool, typer.Option("--start", help="Start the batch once the rows are in [default: leave a draft]")
+    ] = False,
+    api_url: ApiUrlOption = None,
+    api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload a CSV of contacts through the API, with a progress bar; report accepted and skipped rows."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+    """Upload a CSV of contacts and show what came of it before anything dials.
 
-    settings = get_settings()
-    try:
-        with remote.client(url or settings.api_url, key or settings.api_key) as http:
-            if batch_id is None:
-                fields: dict[str, Any] = {"name": name or csv_file.stem, "from_numbers": from_number or []}
-                if agent_id:
-                    fields["agent_id"] = agent_id
-                batch_id = remote.create_batch(http, fields)["id"]
-            columns = (
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-            )
-            with Progress(*columns, console=console, transient=as_json) as bar:
-                task = bar.add_task("uploading", total=csv_file.stat().st_size)
-                answer = remote.upload_csv(
-                    http, batch_id, csv_file, country_code, lambda n: bar.advance(task, n)
-                )
-            if start and answer["accepted"]:
-                remote.schedule(http, batch_id)
-    except httpx.HTTPError as error:
-        _fail(AppError(f"cannot reach the API: {error}"))
-        return
-    except AppError as error:
-        _fail(error)
-        return
+    Makes a draft batch (or adds to --batch) and shows a preview: rows read, accepted, warned, skipped per
+    reason, how columns were read, and when the first call would go out. --start then starts it. Rows that
+    were refused are saved next to the file as FILE.rejected.csv, ready to fix and submit again. Submitting
+    the same file to the same batch again is answered as the first time, never queued twice. A submission
+    that accepts nothing leaves no batch behind and exits 1.
+    """
+    if dry_run and start:
+        _fail("--dry-run writes nothing, so it cannot --start; leave one of them out")
+    _refuse_new_batch_options(batch_id, name=name, agent_id=agent_id, from_number=from_number)
+    with _failing(), _api(api_url, api_key) as api:
+        if batch_id is None:
+            fields: dict[str, Any] = {"name": name or csv_file.stem, "from_numbers": from_number or []}
+            if agent_id:
+                fields["agent_id"] = agent_id
+            batch, created = api.create_batch(fields), True
+        else:
+            batch, created = api.batch(batch_id), False
+        done = _submit_to(api, batch, created, csv_file, country_code, dry_run, start)
     if as_json:
-        print(json.dumps({"batch_id": batch_id, **answer}))
-        return
-    console.print(
-        f"batch [bold]{batch_id}[/bold]: {answer['accepted']} accepted, {answer['skipped']} skipped"
-    )
-    if answer["errors"]:
-        table = Table("row", "field", "reason", title="skipped rows (first 20)")
-        for skipped in answer["errors"][:20]:
-            table.add_row(str(skipped["row"]), skipped["field"], skipped["message"])
-        console.print(table)
+        _print_json(
+            {
+                **done.answer,
+                "batch_id": done.batch["id"],
+                "batch": None if done.deleted else done.batch,
+                "batch_deleted": done.deleted,
+                "dry_run": dry_run,
+                "rejected_file": str(done.rejected_file) if done.rejected_file else None,
+            }
+        )
+    else:
+        _preview(csv_file, done.batch, done.answer, dry_run)
+        if done.rejected_file:
+            console.print(f"rejected rows saved to {done.rejected_file} (fix them and submit that file)")
+        if done.deleted:
+            why = "a dry run" if dry_run else "nothing was accepted"
+            console.print(f"batch {done.batch['id']} deleted again: {why}", highlight=False)
+        else:
+            console.print(_first_call(done.batch), highlight=False)
+    for problem in done.problems:
+        notes.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
+    if done.failure:
+        _fail(done.failure)
 
 
-@app.command()
-def export(
-    batch_id: str,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default batch-ID.csv)")
-    ] = None,
-    url: ApiUrlOption = None,
-    key: ApiKeyOption = None,
-) -> None:
-    """Download every call of a batch, with its status and outcome, as CSV."""
-    settings = get_settings()
-    target = output or Path(f"batch-{batch_id}.csv")
+@dataclass
+class Submitted:
+    """What came of a submission: the server's answer, the batch after it, and what went wrong."""
+
+    answer: dict[str, Any]
+    batch: dict[str, Any]
+    deleted: bool = False
+    rejected_file: Path | None = None
+    # Why the command fails although the rows went in (nothing accepted, the start refused).
+    failure: str | None = None
+    # What did not work but changes nothing the server holds (saving the rejected rows).
+    problems: list[str] = field(default_factory=list)
+
+
+def _submit_to(
+    api: Api,
+    batch: dict[str, Any],
+    created: bool,
+    path: Path,
+    country_code: str | None,
+    dry_run: bool,
+    start: bool,
+) -> Submitted:
+    """Upload ``path`` to ``batch``; a batch this command ``created`` is deleted again when the upload
+    fails, is a dry run, or accepts nothing, so that no submission leaves an empty batch behind."""
     try:
-        with (
-            remote.client(url or settings.api_url, key or settings.api_key) as http,
-            target.open("wb") as handle,
-        ):
-            size = remote.export(http, batch_id, handle)
-    except httpx.HTTPError as error:
-        target.unlink(missing_ok=True)
-        _fail(AppError(f"cannot reach the API: {error}"))
-        return
-    except AppError as error:
-        target.unlink(missing_ok=True)
-        _fail(error)
-        return
-    console.print(f"wrote {size:,} bytes to {target}")
+        answer = _upload(api, batch["id"], path, country_code, dry_run)
+    except BaseException:
+        if created:
+            with suppress(AppError):
+                api.delete_batch(batch["id"])
+        raise
+    done = Submitted(answer, batch)
+    accepted = int(answer["accepted"])
+    if not dry_run and answer.get("rejected_url"):
+        # Saved before the batch may be deleted, which deletes its rejected rows too.
+        target = path.with_name(f"{path.name}.rejected.csv")
+        try:
+            _download(api, str(answer["rejected_url"]), target)
+            done.rejected_file = target
+        except AppError as error:
+            done.problems.append(f"the rejected rows could not be saved to {target}: {error.message}")
+    if dry_run or accepted == 0:
+        if created:
+            api.delete_batch(batch["id"])
+            done.deleted = True
+        if accepted == 0:
+            done.failure = "nothing would be accepted" if dry_run else "nothing was accepted"
+            done.failure += ": see the reasons above" + (
+                f" and in {done.rejected_file}" if done.rejected_file else ""
+            )
+        return done
+    if start and batch["status"] == BatchStatus.DRAFT:
+        try:
+            done.batch = api.act(batch["id"], "schedule")
+            return done
+        except AppError as error:
+            done.failure = (
+                f"{error.message}. Batch {batch['id']} stays a draft with its {accepted} new calls: "
+                f"fix that, then `batchcall batches start {batch['id']}`"
+            )
+    done.batch = api.batch(batch["id"])
+    return done
+
+
+def _upload(api: Api, batch_id: str, path: Path, country_code: str | None, dry_run: bool) -> dict[str, Any]:
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=notes, transient=True) as bar:
+        task = bar.add_task("checking" if dry_run else "uploading", total=path.stat().st_size)
+        return api.upload(batch_id, path, country_code, dry_run, lambda n: bar.advance(task, n))

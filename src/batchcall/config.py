@@ -1,12 +1,20 @@
-"""The one place settings come from: environment variables prefixed ``BATCHCALL_``.
+"""The one place settings come from: environment variables prefixed ``BATCHCALL_`` (and, for the CLI's
+API commands alone, an operator's config file).
 
 A provider's own settings are a class in its folder (``providers/<vendor>/config.py``) with a prefix of its
 own, held here as one field, so a test or a runtime passes them like any other setting."""
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from batchcall.providers.simulated.config import SimulatedSettings
 
@@ -95,12 +103,42 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    api_url: str = Field(
-        default="http://127.0.0.1:8000", description="Where the CLI's API commands send requests"
-    )
-    api_key: str = Field(default="", description="The key the CLI's API commands use")
-
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def config_file() -> Path:
+    """The operator's config file: ``$BATCHCALL_CONFIG``, else ``config.toml`` in the ``batchcall`` folder
+    of ``$XDG_CONFIG_HOME`` (``~/.config`` when unset)."""
+    named = os.environ.get("BATCHCALL_CONFIG")
+    if named:
+        return Path(named).expanduser()
+    folder = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(folder) / "batchcall" / "config.toml"
+
+
+class ClientSettings(BaseSettings):
+    """Where the CLI's API commands send requests, and the key they send.
+
+    A class apart from ``Settings``: the server never reads an operator's config file, and a client never
+    needs the server's settings. A flag wins over ``BATCHCALL_API_URL`` / ``BATCHCALL_API_KEY``, which win
+    over the config file's ``api_url`` and ``api_key``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BATCHCALL_", extra="ignore")
+
+    api_url: str = Field(default="http://127.0.0.1:8000", description="The API's base URL")
+    api_key: str = Field(default="", description="An API key of the workspace: <key_id>.<secret>")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file())

@@ -1,15 +1,15 @@
-"""A batch's progress for people at a terminal: read from the database, drawn with Rich."""
+"""A batch's progress for people at a terminal, drawn with Rich from the batch as the API answers it."""
+
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from batchcall.batches import service
-from batchcall.batches.schemas import BatchRead
-from batchcall.models import Batch, BatchStatus
-from batchcall.runtime import Runtime
+from batchcall.models import BatchStatus
 
-FINAL_STATUSES = frozenset({BatchStatus.COMPLETED, BatchStatus.CANCELED})
+FINAL_STATUSES = frozenset({BatchStatus.COMPLETED.value, BatchStatus.CANCELED.value})
 SHOWN_COUNTERS = (
     "queued",
     "in_progress",
@@ -25,32 +25,41 @@ SHOWN_COUNTERS = (
 )
 
 
-def snapshot(runtime: Runtime, batch_id: str) -> BatchRead | None:
-    """The batch as the API answers it, whatever its workspace (the operator reads the store directly)."""
-    with runtime.sessions() as session:
-        batch = session.get(Batch, batch_id)
-        return service.present(session, [batch])[0] if batch is not None else None
-
-
-def done(batch: BatchRead) -> int:
+def done(batch: dict[str, Any]) -> int:
     """Calls that reached a terminal state."""
-    counters = batch.counters
-    return counters.total - counters.queued - counters.in_progress
+    counters = batch["counters"]
+    return int(counters["total"]) - int(counters["queued"]) - int(counters["in_progress"])
 
 
-def render(batch: BatchRead) -> RenderableType:
+def waiting(batch: dict[str, Any]) -> str | None:
+    """Why the batch dials nobody now, in words, and until when; None while it dials or has ended."""
+    if batch["status"] in FINAL_STATUSES:
+        return None
+    reason = batch.get("waiting_detail") or batch.get("waiting_reason")
+    next_dial_at = batch.get("next_dial_at")
+    if reason and next_dial_at:
+        return f"waiting: {reason}; next call at {next_dial_at}"
+    if reason:
+        return f"waiting: {reason}"
+    if next_dial_at:
+        return f"next call at {next_dial_at}"
+    return None
+
+
+def render(batch: dict[str, Any]) -> RenderableType:
     bar = Progress(
-        TextColumn(f"[bold]{batch.name}[/bold] {batch.status}"),
+        TextColumn(f"[bold]{batch['name']}[/bold] {batch['status']}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
     )
-    bar.add_task("calls", total=max(batch.counters.total, 1), completed=done(batch))
+    bar.add_task("calls", total=max(int(batch["counters"]["total"]), 1), completed=done(batch))
     table = Table(*SHOWN_COUNTERS)
-    table.add_row(*(str(getattr(batch.counters, name)) for name in SHOWN_COUNTERS))
-    notes = []
-    if batch.status_reason:
-        notes.append(f"reason: {batch.status_reason}")
-    if batch.next_dial_at is not None:
-        notes.append(f"next dial at {batch.next_dial_at.isoformat()}")
+    table.add_row(*(str(batch["counters"].get(name, 0)) for name in SHOWN_COUNTERS))
+    notes = [Text(f"batch {batch['id']}")]
+    if batch.get("status_reason"):
+        notes.append(Text(f"reason: {batch['status_reason']}"))
+    said = waiting(batch)
+    if said:
+        notes.append(Text(said))
     return Group(bar, table, *notes)
