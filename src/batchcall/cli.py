@@ -48,9 +48,19 @@ batches_app = typer.Typer(help="Batches, through the API: list, show, start, pau
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(key_app, name="key")
 app.add_typer(batches_app, name="batches")
-console = Console()
+# Lines are not broken at the terminal's width, so that an id or a path can be copied whole.
+console = Console(soft_wrap=True)
 # Errors, the database a command opened, and progress bars go to stderr, so that stdout is only the answer.
-notes = Console(stderr=True)
+notes = Console(stderr=True, soft_wrap=True)
+
+
+def _table(*columns: str) -> Table:
+    """A table whose first column, an id to copy, is never shortened or broken."""
+    table = Table(*columns)
+    table.columns[0].no_wrap = True
+    table.columns[0].overflow = "ignore"
+    return table
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON")]
 ApiUrlOption = Annotated[
@@ -246,7 +256,7 @@ def workspace_list(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table("id", "name", "slug")
+    table = _table("id", "name", "slug")
     for row in rows:
         table.add_row(row["id"], row["name"], row["slug"])
     console.print(table)
@@ -295,7 +305,7 @@ def key_list(workspace_id: str, as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table("key_id", "name", "scopes", "created", "revoked")
+    table = _table("key_id", "name", "scopes", "created", "revoked")
     for key in rows:
         table.add_row(
             str(key["key_id"]),
@@ -375,7 +385,7 @@ def batches_list(
     if as_json:
         _print_json(found)
         return
-    table = Table("id", "name", "status", "calls done", "waiting", "next call")
+    table = _table("id", "name", "status", "calls done", "waiting", "next call")
     for batch in found:
         table.add_row(
             batch["id"],
@@ -555,7 +565,7 @@ def batches_calls(
     if as_json:
         _print_json(page)
         return
-    table = Table("call", "to", "status", "outcome", "attempts", "skipped because")
+    table = _table("call", "to", "status", "outcome", "attempts", "skipped because")
     for call in page["data"]:
         table.add_row(
             call["id"],
