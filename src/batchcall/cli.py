@@ -349,25 +349,35 @@ def status(
 ) -> None:
     """A batch's progress: calls finished, its counters, why it waits and when it calls next.
 
-    With --json and --watch, one JSON object per refresh, one per line.
+    With --watch it refreshes until the batch completes or is canceled (Ctrl-C stops watching, not the
+    batch); with --json too, it prints the batch again, one JSON object a line, each time it changes.
     """
     with _failing(), _api(api_url, api_key) as api:
         batch = api.batch(batch_id)
-        if as_json:
-            typer.echo(json.dumps(batch, default=str))
-            while watch and batch["status"] not in progress.FINAL_STATUSES:
-                time.sleep(interval)
-                batch = api.batch(batch_id)
-                typer.echo(json.dumps(batch, default=str))
-            return
-        if not watch or batch["status"] in progress.FINAL_STATUSES:
-            console.print(progress.render(batch))
-            return
-        with Live(progress.render(batch), console=console) as live:
-            while batch["status"] not in progress.FINAL_STATUSES:
-                time.sleep(interval)
-                batch = api.batch(batch_id)
-                live.update(progress.render(batch))
+        try:
+            if as_json:
+                _watch_json(api, batch, interval if watch else None)
+            elif not watch or batch["status"] in progress.FINAL_STATUSES:
+                console.print(progress.render(batch))
+            else:
+                with Live(progress.render(batch), console=console) as live:
+                    while batch["status"] not in progress.FINAL_STATUSES:
+                        time.sleep(interval)
+                        batch = api.batch(batch_id)
+                        live.update(progress.render(batch))
+        except KeyboardInterrupt:
+            notes.print("stopped watching; the batch goes on")
+
+
+def _watch_json(api: Api, batch: dict[str, Any], interval: float | None) -> None:
+    """Print the batch, and with an ``interval`` again each time it changes until it has ended."""
+    typer.echo(json.dumps(batch, default=str))
+    while interval is not None and batch["status"] not in progress.FINAL_STATUSES:
+        time.sleep(interval)
+        latest = api.batch(batch["id"])
+        if latest != batch:
+            typer.echo(json.dumps(latest, default=str))
+        batch = latest
 
 
 @batches_app.command("list")
