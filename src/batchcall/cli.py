@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from batchcall import db
@@ -49,9 +50,10 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(key_app, name="key")
 app.add_typer(batches_app, name="batches")
 # Lines are not broken at the terminal's width, so that an id or a path can be copied whole.
-console = Console(soft_wrap=True)
+# No markup in what is printed: a batch's name or a server's message is shown as it is, brackets and all.
+console = Console(soft_wrap=True, markup=False, highlight=False)
 # Errors, the database a command opened, and progress bars go to stderr, so that stdout is only the answer.
-notes = Console(stderr=True, soft_wrap=True)
+notes = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 def _table(*columns: str) -> Table:
@@ -67,21 +69,21 @@ ApiUrlOption = Annotated[
     str | None,
     typer.Option(
         "--api-url",
-        help="The API's base URL [default: BATCHCALL_API_URL, the config file, or http://127.0.0.1:8000]",
+        help="The API's base URL (else BATCHCALL_API_URL, the config file, or http://127.0.0.1:8000)",
         show_default=False,
     ),
 ]
 ApiKeyOption = Annotated[
     str | None,
     typer.Option(
-        "--api-key", help="An API key [default: BATCHCALL_API_KEY or the config file]", show_default=False
+        "--api-key", help="An API key (else BATCHCALL_API_KEY or the config file)", show_default=False
     ),
 ]
 BatchId = Annotated[str, typer.Argument(help="The batch's id")]
 
 
 def _fail(message: str) -> None:
-    notes.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    notes.print(Text.assemble(("error:", "red"), f" {message}"))
     raise typer.Exit(1)
 
 
@@ -132,7 +134,7 @@ def _runtime(settings: Settings | None = None, create: bool = False) -> Runtime:
     """The runtime of the settings, its database brought up to date. Only ``create`` (serve, worker,
     migrate) may make a new SQLite file; any other command run where there is none says so."""
     settings = settings or get_settings()
-    notes.print(f"database: {database_named(settings.database_url)}", highlight=False, soft_wrap=True)
+    notes.print(f"database: {database_named(settings.database_url)}")
     missing = _missing_sqlite_file(settings.database_url)
     if missing is not None and not create:
         _fail(
@@ -241,8 +243,9 @@ def workspace_create(
     if as_json:
         _print_json(answer)
         return
-    console.print(f"workspace [bold]{workspace.name}[/bold] ({workspace.id}, slug {workspace.slug})")
-    console.print(f"API key (shown once): [bold]{key.api_key}[/bold]")
+    where = f" ({workspace.id}, slug {workspace.slug})"
+    console.print(Text.assemble("workspace ", (workspace.name, "bold"), where))
+    console.print(Text.assemble("API key (shown once): ", (key.api_key, "bold")))
 
 
 @workspace_app.command("list")
@@ -284,7 +287,9 @@ def key_create(
     if as_json:
         _print_json(answer)
         return
-    console.print(f"API key (shown once): [bold]{key.api_key}[/bold] scopes: {', '.join(key.scopes)}")
+    console.print(
+        Text.assemble("API key (shown once): ", (key.api_key, "bold"), f" scopes: {', '.join(key.scopes)}")
+    )
 
 
 @key_app.command("list")
@@ -442,7 +447,7 @@ def batches_show(
         table.add_row(name, value)
     console.print(table)
     for warning in batch.get("warnings") or []:
-        notes.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        notes.print(Text.assemble(("warning:", "yellow"), f" {warning}"))
 
 
 def _act(action: str, batch_id: str, api_url: str | None, api_key: str | None, as_json: bool) -> None:
@@ -451,7 +456,7 @@ def _act(action: str, batch_id: str, api_url: str | None, api_key: str | None, a
     if as_json:
         _print_json(batch)
         return
-    console.print(_said(batch), highlight=False)
+    console.print(_said(batch))
 
 
 @batches_app.command("start")
@@ -555,7 +560,7 @@ def batches_update(
     if as_json:
         _print_json(batch)
         return
-    console.print(f"{_said(batch)}; changed {', '.join(changes)}", highlight=False)
+    console.print(f"{_said(batch)}; changed {', '.join(changes)}")
 
 
 @batches_app.command("calls")
@@ -614,7 +619,7 @@ def batches_export(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Every call of a batch, with its status, outcome and the row it came from, as CSV
-    [default file: batch-ID.csv]."""
+    (to batch-ID.csv unless -o names a file)."""
     target = output or Path(f"batch-{batch_id}.csv")
     with _failing(), _api(api_url, api_key) as api:
         size = _download(api, f"/v1/batches/{batch_id}/export", target)
@@ -630,7 +635,7 @@ def batches_rejected(
     api_key: ApiKeyOption = None,
 ) -> None:
     """The rows a batch refused, as CSV: their row number, why, and their columns as sent, ready to fix
-    and submit again [default file: batch-ID.rejected.csv]."""
+    and submit again (to batch-ID.rejected.csv unless -o names a file)."""
     target = output or Path(f"batch-{batch_id}.rejected.csv")
     query = f"?submission_id={submission_id}" if submission_id else ""
     with _failing(), _api(api_url, api_key) as api:
@@ -664,10 +669,14 @@ def skipped_by_reason(answer: dict[str, Any]) -> list[tuple[str, int]]:
     return counted.most_common()
 
 
+# The warnings the preview lists; the rest are counted (the rows are called all the same).
+WARNINGS_SHOWN = 5
+
+
 def _preview(path: Path, batch: dict[str, Any], answer: dict[str, Any], dry_run: bool) -> None:
     accepted, skipped = int(answer["accepted"]), int(answer["skipped"])
     verb = "would accept" if dry_run else "accepted"
-    console.print(f"[bold]{path.name}[/bold] -> batch {batch['id']} ({batch['name']})", highlight=False)
+    console.print(Text.assemble((path.name, "bold"), f" -> batch {batch['id']} ({batch['name']})"))
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("rows read", str(accepted + skipped))
     table.add_row(verb, str(accepted))
@@ -684,10 +693,12 @@ def _preview(path: Path, batch: dict[str, Any], answer: dict[str, Any], dry_run:
         console.print(
             "columns read as the agent's variables: " + ", ".join(f"{k} -> {v}" for k, v in mapped.items())
         )
-    for warning in (answer.get("warnings") or [])[:5]:
-        console.print(
-            f"  warning, row {warning['row']}: {warning['field']}: {warning['message']}", highlight=False
-        )
+    warnings = answer.get("warnings") or []
+    for warning in warnings[:WARNINGS_SHOWN]:
+        console.print(f"  warning, row {warning['row']}: {warning['field']}: {warning['message']}")
+    more = int(answer.get("warning_count", len(warnings))) - min(len(warnings), WARNINGS_SHOWN)
+    if more > 0:
+        console.print(f"  and {more} more warnings (--json lists them)")
 
 
 def _first_call(batch: dict[str, Any]) -> str:
@@ -725,11 +736,11 @@ def submit(
     batch_id: Annotated[
         str | None, typer.Option("--batch", help="Add to this batch instead of creating one")
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the new batch [default: the file's name]")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the new batch (else the file's name)")] = None,
     agent_id: Annotated[str | None, typer.Option(help="Agent of the new batch")] = None,
     from_number: Annotated[
         list[str] | None,
-        typer.Option(help="Caller id of the new batch; repeat for a pool [default: the agent's]"),
+        typer.Option(help="Caller id of the new batch; repeat for a pool (else the agent's)"),
     ] = None,
     country_code: Annotated[
         str | None, typer.Option(help="Country of national numbers: US, GB, Deutschland ...")
@@ -738,7 +749,7 @@ def submit(
         bool, typer.Option("--dry-run", help="Only show what would be accepted and skipped; write nothing")
     ] = False,
     start: Annotated[
-        bool, typer.Option("--start", help="Start the batch once the rows are in [default: leave a draft]")
+        bool, typer.Option("--start", help="Start the batch once the rows are in (else it stays a draft)")
     ] = False,
     api_url: ApiUrlOption = None,
     api_key: ApiKeyOption = None,
@@ -781,11 +792,11 @@ def submit(
             console.print(f"rejected rows saved to {done.rejected_file} (fix them and submit that file)")
         if done.deleted:
             why = "a dry run" if dry_run else "nothing was accepted"
-            console.print(f"batch {done.batch['id']} deleted again: {why}", highlight=False)
+            console.print(f"batch {done.batch['id']} deleted again: {why}")
         else:
-            console.print(_first_call(done.batch), highlight=False)
+            console.print(_first_call(done.batch))
     for problem in done.problems:
-        notes.print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
+        notes.print(Text.assemble(("warning:", "yellow"), f" {problem}"))
     if done.failure:
         _fail(done.failure)
 

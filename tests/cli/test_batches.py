@@ -23,8 +23,9 @@ from tests.support import Tenant, add_rows, batch_of, create_batch, make_tenant
 
 
 def a_batch_with_calls(client: TestClient, tenant: Tenant, count: int = 3) -> str:
-    """A draft of the tenant's, ready to start, with ``count`` calls."""
-    batch = create_batch(client, tenant, name="Invoices")
+    """A draft of the tenant's, ready to start, with ``count`` calls; its name has what a terminal's markup
+    would eat."""
+    batch = create_batch(client, tenant, name="[VIP] Invoices")
     add_rows(client, tenant, batch["id"], [{"phone_number": number(i)} for i in range(count)])
     return str(batch["id"])
 
@@ -92,7 +93,10 @@ def test_start_pause_update_resume_and_cancel(operator: Run, client: TestClient,
     assert as_json(operator("batches", "start", batch_id, "--json"))["status"] == "active"
     paused = operator("batches", "pause", batch_id)
     assert paused.exit_code == 0, paused.output
-    assert f"batch {batch_id} (Invoices): paused" in paused.stdout
+    assert f"batch {batch_id} ([VIP] Invoices): paused" in paused.stdout
+    status = operator("status", batch_id)
+    assert status.exit_code == 0, status.output
+    assert "[VIP] Invoices paused" in status.stdout
 
     changed = operator(
         "batches",

@@ -3,6 +3,7 @@
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -48,7 +49,7 @@ def waiting(batch: dict[str, Any]) -> str | None:
 
 def render(batch: dict[str, Any]) -> RenderableType:
     bar = Progress(
-        TextColumn(f"[bold]{batch['name']}[/bold] {batch['status']}"),
+        TextColumn(f"[bold]{escape(batch['name'])}[/bold] {batch['status']}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
