@@ -19,8 +19,9 @@ from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 from tests.support import Tenant, make_tenant
 
-# A Monday morning in New York, inside any ordinary calling window.
-START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+# A Monday, noon in New York and 09:00 in Los Angeles: inside any ordinary calling window, and inside the
+# recipient's hours (08:00-21:00 local) of the US, Canadian, European and Saudi numbers the tests call.
+START = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 UNLIMITED = "1000000/second"
 
 

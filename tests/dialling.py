@@ -26,7 +26,7 @@ def number(index: int, suffix: str | None = None) -> str:
 
 
 def start(client: TestClient, tenant: Tenant, rows: list[Any], **fields: Any) -> dict[str, Any]:
-    """An immediate batch with ``rows``."""
+    """An immediate batch with ``rows`` (with the tenant's callable agent unless ``fields`` name one)."""
     batch = create_batch(client, tenant, **{"schedule": "immediate", **fields})
     add_rows(client, tenant, batch["id"], rows)
     return batch

@@ -64,7 +64,7 @@ def test_calls_per_second_hold_in_every_second(
     assert dispatcher.tick().dialled == 2
     clock.advance(0.5)
     assert dispatcher.tick().dialled == 0
-    assert batch_of(client, tenant, batch["id"])["next_dial_at"] == "2026-11-23T15:00:01Z"
+    assert batch_of(client, tenant, batch["id"])["next_dial_at"] == "2026-11-23T17:00:01Z"
     clock.advance(0.5)
     assert dispatcher.tick().dialled == 2
     clock.advance(1)

@@ -254,8 +254,8 @@ def test_settings_are_checked_and_echoed(client: TestClient, tenant: Tenant) -> 
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"timezone": "A" * 300}, "timezone"),
         ({"timezone": "America"}, "timezone"),
-        ({"metadata": nested(300)}, "metadata: Value error, nests deeper than 32 levels"),
-        ({"metadata": {"note": "x" * 70_000}}, "metadata: Value error, is larger than 65536 bytes"),
+        ({"metadata": nested(300)}, "metadata: nests deeper than 32 levels"),
+        ({"metadata": {"note": "x" * 70_000}}, "metadata: is larger than 65536 bytes"),
         ({"from_numbers": ["1" * 65]}, "from_numbers"),
         ({"phone_number_ids": ["x" * 37]}, "phone_number_ids"),
         ({"start_time": "0" * 300, "end_time": "17:00"}, "start_time"),
@@ -340,7 +340,7 @@ def test_list_filters_and_pages(
 
 
 def test_an_agent_given_to_a_batch_must_be_active_and_ready(client: TestClient, tenant: Tenant) -> None:
-    draft = create_batch(client, tenant)
+    draft = create_batch(client, tenant, agent_id=None)
     for flags, reason in [({"active": False}, "is not active"), ({"ready": False}, "is not ready for calls")]:
         agent = client.post("/v1/agents", json={"name": "A", **flags}, headers=tenant.headers).json()
         register_numbers(client, tenant, f"+1415555{len(reason):04d}", agent_id=agent["id"])
@@ -369,7 +369,7 @@ def test_a_phone_or_sms_batch_with_an_agent_needs_a_caller_id(client: TestClient
     assert email["from_numbers"] == []
     refused = client.patch(f"/v1/batches/{email['id']}", json={"channel": "sms"}, headers=tenant.headers)
     assert refused.status_code == 422
-    assert create_batch(client, tenant)["from_numbers"] == []
+    assert create_batch(client, tenant, agent_id=None)["from_numbers"] == []
     [own] = register_numbers(client, tenant, "+14155550100")
     named = create_batch(client, tenant, agent_id=agent["id"], phone_number_ids=[own["id"]])
     assert named["from_numbers"] == [own["number"]]

@@ -136,7 +136,7 @@ def test_an_email_batch_takes_addresses_without_numbers(client: TestClient, tena
 def test_scheduled_times_are_read_in_the_batch_timezone_and_future_ones_wait(
     client: TestClient, tenant: Tenant, clock: ManualClock
 ) -> None:
-    # The clock stands at 2026-11-23 15:00 UTC, which is 10:00 in New York.
+    # The clock stands at 2026-11-23 17:00 UTC, which is 12:00 in New York.
     batch = create_batch(client, tenant, timezone="America/New_York")
     answer = add_rows(
         client,

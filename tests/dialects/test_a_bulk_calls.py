@@ -14,7 +14,7 @@ from batchcall.kit.clock import ManualClock
 from batchcall.models import Workspace
 from batchcall.runtime import Runtime
 from tests.dialects.conftest import dial_until, tag_of
-from tests.support import Tenant, batch_of, calls_of, make_tenant
+from tests.support import Tenant, batch_of, calls_of, make_tenant, register_numbers
 
 # The seed's example as written; only the host and key differ (the workspace is called "aventora").
 SEED_EXAMPLE = """
@@ -38,9 +38,24 @@ SEED_EXAMPLE = """
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+# A's batches call from the workspace's numbers assigned to no agent.
+CALLER_ID = "+12025550101"
+
+
+def _calling_tenant(client: TestClient, runtime: Runtime, name: str) -> Tenant:
+    tenant = make_tenant(runtime, name)
+    register_numbers(client, tenant, CALLER_ID)
+    return tenant
+
+
 @pytest.fixture
-def aventora(runtime: Runtime) -> Tenant:
-    return make_tenant(runtime, "Aventora")
+def tenant(client: TestClient, runtime: Runtime) -> Tenant:
+    return _calling_tenant(client, runtime, "Acme")
+
+
+@pytest.fixture
+def aventora(client: TestClient, runtime: Runtime) -> Tenant:
+    return _calling_tenant(client, runtime, "Aventora")
 
 
 def _submit(client: TestClient, tenant: Tenant, rows: list[Any], **fields: Any) -> Any:

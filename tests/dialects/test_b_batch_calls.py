@@ -65,7 +65,7 @@ def test_create_with_every_documented_field(
     assert response.status_code == 201, response.text
     answer = response.json()
     assert set(answer) == {"data", "meta"}
-    assert answer["meta"] == {"timestamp": "2026-11-23T15:00:00Z"}
+    assert answer["meta"] == {"timestamp": "2026-11-23T17:00:00Z"}
     data = answer["data"]
     assert data["id"]
     assert data["status"] == "draft"

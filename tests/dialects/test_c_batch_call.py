@@ -177,15 +177,32 @@ def test_status_send_now_and_trigger_timestamp(
         assert batch["scheduled_at"] == "2025-01-01T08:00:00Z"
 
 
-def test_defaults(client: TestClient, tenant: Tenant) -> None:
-    body = {"from_number": "+14157774444", "tasks": [{"to_number": "+12137774445"}]}
+def test_defaults(client: TestClient, tenant: Tenant, agent_id: str) -> None:
+    body = {"from_number": "+14157774444", "tasks": [{"to_number": "+12137774445"}], "agent_id": agent_id}
     data = _create(client, tenant, body).json()["data"]
     assert data["timezone"] == "UTC"
     assert data["status"] == "sent"
-    assert data["agent_id"] is None
-    assert data["name"] == "Batch call 2026-11-23 15:00"
+    assert data["agent_id"] == agent_id
+    assert batch_of(client, tenant, _native(data["batch_call_id"]))["respect_recipient_timezone"] is True
+    assert data["name"] == "Batch call 2026-11-23 17:00"
     assert data["scheduled_timestamp"] is None
     assert data["last_sent_timestamp"] == int(START.timestamp() * 1000)
+
+
+def test_a_batch_call_without_an_agent_is_not_sent_but_may_be_a_draft(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = {"from_number": "+14157774444", "tasks": [{"to_number": "+12137774445"}]}
+    for start in ({}, {"send_now": True}, {"trigger_timestamp": 1_900_000_000_000}):
+        refused = _create(client, tenant, {**body, **start})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["message"].endswith(
+            "has no agent: give agent_id (an active agent), so that its calls have someone to speak"
+        )
+        assert refused.json()["status"] == "error"
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+    draft = _create(client, tenant, {**body, "status": "draft"})
+    assert draft.json()["data"]["status"] == "draft", draft.text
 
 
 @pytest.mark.parametrize(

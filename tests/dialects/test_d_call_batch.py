@@ -118,7 +118,7 @@ def test_create_batch_finds_the_agent_of_its_calling_numbers(
     assert UUID.match(data["batchId"])
     assert (data["name"], data["agentId"], data["callingNumbers"]) == ("Renewals", agent["id"], [CALLER])
     assert (data["timezone"], data["status"]) == ("America/Chicago", "draft")
-    assert data["createdAt"] == "2026-11-23T15:00:00+00:00"
+    assert data["createdAt"] == "2026-11-23T17:00:00+00:00"
 
     by_agent = client.post(
         "/api/call/createBatch", json={"name": "By agent", "agentId": agent["id"]}, headers=_headers(tenant)

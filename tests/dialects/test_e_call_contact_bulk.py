@@ -9,7 +9,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.dialects.conftest import dial_until, make_agent, make_number, tag_of
-from tests.support import Tenant, batch_of, make_tenant
+from tests.support import Tenant, batch_of, callable_agent, make_tenant
 
 PATH = "/ai-phone-calls/call-contact-bulk"
 
@@ -24,7 +24,11 @@ def template_id(client: TestClient, tenant: Tenant) -> str:
     return agent_id
 
 
-def _call(client: TestClient, tenant: Tenant, body: dict[str, Any]) -> Any:
+def _call(client: TestClient, tenant: Tenant, body: dict[str, Any], template: bool = True) -> Any:
+    """POST the body; one that names no template gets the tenant's callable agent, as E's batches need
+    one (``template=False``: as it is)."""
+    if template and "aiSettingsTemplateId" not in body:
+        body = {**body, "aiSettingsTemplateId": callable_agent(client, tenant)}
     return client.post(PATH, json=body, headers=tenant.headers)
 
 
@@ -96,7 +100,8 @@ def test_the_documented_request_starts_every_call(
 def test_defaults(client: TestClient, runtime: Runtime, tenant: Tenant) -> None:
     answer = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551000"}]}).json()
     batch = batch_of(client, tenant, answer["batchId"])
-    assert batch["agent_id"] is None
+    assert batch["agent_id"] == callable_agent(client, tenant)
+    assert batch["respect_recipient_timezone"] is True
     assert batch["max_concurrent_calls"] == runtime.settings.call_contact_bulk_batch_size == 10
     runtime.settings.call_contact_bulk_batch_size = 40
     answer = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551001"}]}).json()
@@ -289,7 +294,7 @@ def test_keys_scopes_and_templates(
     assert missing.status_code == 401
     assert missing.json() == {"detail": "Missing API key: send 'Authorization: Bearer <key>'"}
     reader = make_tenant(runtime, "Readers", scopes=["read"])
-    assert _call(client, reader, body).status_code == 403
+    assert _call(client, reader, body, template=False).status_code == 403
     foreign = make_agent(client, other_tenant)["id"]
     unknown = _call(client, tenant, {**body, "aiSettingsTemplateId": foreign})
     assert unknown.status_code == 404
@@ -310,6 +315,16 @@ def test_the_template_must_be_an_active_ready_agent_with_a_caller_id(
     refused = _call(client, tenant, {**body, "aiSettingsTemplateId": lonely})
     assert refused.status_code == 422
     assert refused.json()["detail"].startswith("At least one valid outbound phone number is required")
+    assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
+
+
+def test_contacts_without_a_template_are_not_called(client: TestClient, tenant: Tenant) -> None:
+    # E's contacts carry no instruction of their own: without the template nothing would speak.
+    refused = _call(client, tenant, {"contacts": [{"numberToCall": "+12125551000"}]}, template=False)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].endswith(
+        "has no agent: give aiSettingsTemplateId (an active agent), so that its calls have someone to speak"
+    )
     assert client.get("/v1/batches", headers=tenant.headers).json()["data"] == []
 
 

@@ -150,7 +150,7 @@ def test_signed_callbacks_that_are_not_simulated_events_are_invalid(
         "event_id": "e",
         "provider_call_id": "nope",
         "status": "busy",
-        "occurred_at": "2026-11-23T15:00Z",
+        "occurred_at": "2026-11-23T17:00Z",
     }
     unknown = orjson.dumps(event)
     answer = client.post(EVENTS, content=unknown, headers=provider.sign(unknown))

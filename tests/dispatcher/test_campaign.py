@@ -126,7 +126,7 @@ def test_calls_not_placed_by_the_batch_end_expire(
         tenant,
         [{"phone_number": number(i)} for i in range(3)],
         max_concurrent_calls=1,
-        ends_at="2026-11-23T15:00:00.500000Z",
+        ends_at="2026-11-23T17:00:00.500000Z",
         retry_on=[],
     )
     dispatcher.tick()
@@ -178,7 +178,7 @@ def test_a_temporary_fault_waits_and_spends_no_attempt(
     assert (call["status"], call["attempts"], call["next_attempt_at"]) == (
         "queued",
         0,
-        "2026-11-23T15:00:30Z",
+        "2026-11-23T17:00:30Z",
     )
     clock.advance(29)
     assert dispatcher.tick().dialled == 0

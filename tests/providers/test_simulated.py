@@ -67,8 +67,8 @@ def test_every_dial_is_a_ledger_line(tmp_path: Path) -> None:
         "attempt_id": "a-9",
         "to": "+12125550002",
         "from": "+12125550100",
-        "started_at": "2026-11-23T15:00:00+00:00",
-        "ended_at": "2026-11-23T15:00:20+00:00",
+        "started_at": "2026-11-23T17:00:00+00:00",
+        "ended_at": "2026-11-23T17:00:20+00:00",
         "outcome": "no_answer",
     }
 

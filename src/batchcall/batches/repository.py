@@ -1,7 +1,7 @@
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from batchcall.batches.schemas import Counters
@@ -73,3 +73,16 @@ def has_open_calls(session: Session, batch_id: str) -> bool:
     """Whether any call of the batch still waits or is in flight (one lookup in the (batch, status) index)."""
     query = select(Call.id).where(Call.batch_id == batch_id, Call.status.in_(WAITING + IN_FLIGHT)).limit(1)
     return session.scalar(query) is not None
+
+
+def waiting_without_instruction(session: Session, batch_id: str) -> int:
+    """How many of the batch's waiting calls carry no instruction of their own."""
+    silent = or_(Call.instruction.is_(None), Call.instruction == "")
+    query = select(func.count()).where(Call.batch_id == batch_id, Call.status.in_(WAITING), silent)
+    return session.scalar(query) or 0
+
+
+def waiting_channels(session: Session, batch_id: str) -> set[str]:
+    """The channels of the batch's waiting calls."""
+    query = select(Call.channel).where(Call.batch_id == batch_id, Call.status.in_(WAITING)).distinct()
+    return set(session.scalars(query))

@@ -85,7 +85,11 @@ class BatchSettings(Write):
     )
     end_time: ClockTime | None = Field(default=None, description="Daily window end, HH:MM, batch timezone")
     working_days: WorkingDays = Field(default_factory=lambda: list(ALL_DAYS), description="1=Mon .. 7=Sun")
-    respect_recipient_timezone: bool = False
+    respect_recipient_timezone: bool = Field(
+        default=True,
+        description="Call only 08:00-21:00 in the recipient's local time (stricter in some states); "
+        "false turns this off, and the batch's answers then carry a warning",
+    )
     max_concurrent_calls: int = Field(default=10, ge=1, le=10_000)
     max_calls_per_day: int | None = Field(default=None, ge=1, le=2**31 - 1)
     max_calls_per_second: float | None = Field(default=None, gt=0, le=10_000)
@@ -197,6 +201,7 @@ class BatchRead(Read):
     source_object: str | None
     metadata: dict[str, Any]
     next_dial_at: datetime | None
+    warnings: list[str] = Field(description="What about the batch's settings may surprise; empty if nothing")
     counters: Counters
     created_at: datetime
     updated_at: datetime

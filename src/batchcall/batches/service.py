@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +96,68 @@ def _settings_to_columns(
     return columns
 
 
+@dataclass(frozen=True, slots=True)
+class Starting:
+    """What a batch leaving draft may rely on, and the request's names for what it lacks.
+
+    ``instructions_stand_in``: with no agent, the calls' own instructions say what to say (dialect A, and
+    E without a template); elsewhere a batch needs an agent. ``agent_field`` and ``caller_field`` name the
+    request's fields that fix a refusal (None: the request has no such field)."""
+
+    instructions_stand_in: bool = False
+    agent_field: str | None = "agent_id"
+    caller_field: str | None = "from_numbers"
+
+
+NATIVE_START = Starting()
+
+
+def require_startable(session: Session, batch: Batch, starting: Starting = NATIVE_START) -> None:
+    """The rule every way out of draft keeps, so nobody is called by surprise: someone to speak (an agent
+    that is active and ready, or where ``starting`` allows it an instruction on every waiting call) and,
+    for phone and SMS, a caller id of the workspace's own. A batch that names no caller ids takes its
+    agent's numbers, or with no agent the workspace's numbers assigned to no agent. A refusal is a 409
+    that says what is missing and how to give it; the caller's transaction then writes nothing."""
+    if batch.agent_id is not None:
+        agent = agents.get(session, batch.workspace_id, batch.agent_id)
+        try:
+            agents.require_callable(agent)
+        except Invalid as exc:
+            fix = f" or give it another {starting.agent_field}" if starting.agent_field else ""
+            raise Conflict(
+                f"Batch {batch.id} cannot start: {exc.message}; switch the agent on and ready with "
+                f"PATCH /v1/agents/{agent.id}{fix}",
+                batch_status=batch.status,
+            ) from None
+    else:
+        field = starting.agent_field
+        give = f"give {field} (an active agent)" if field else "give it an agent"
+        if not starting.instructions_stand_in:
+            raise Conflict(
+                f"Batch {batch.id} has no agent: {give}, so that its calls have someone to speak",
+                batch_status=batch.status,
+            )
+        silent = repository.waiting_without_instruction(session, batch.id)
+        if silent:
+            raise Conflict(
+                f"Batch {batch.id} has no agent and {silent} of its calls carry no instruction: {give}, "
+                "or an instruction on every row",
+                batch_status=batch.status,
+            )
+    # The calls' own channels, when it has calls: an email row needs no caller id, whatever the batch's.
+    if (repository.waiting_channels(session, batch.id) or {batch.channel}) <= {Channel.EMAIL}:
+        return
+    if not batch.from_numbers:
+        batch.from_numbers = numbers.default_caller_ids(session, batch.workspace_id, batch.agent_id)
+    if not numbers.registered(session, batch.workspace_id, batch.from_numbers):
+        whose = f"assigned to agent {batch.agent_id}" if batch.agent_id else "assigned to no agent"
+        fix = f" or give {starting.caller_field}" if starting.caller_field else ""
+        raise Conflict(
+            f"Batch {batch.id} has no caller id: register one with POST /v1/phone-numbers ({whose}){fix}",
+            batch_status=batch.status,
+        )
+
+
 def create(
     session: Session,
     workspace_id: str,
@@ -102,10 +165,12 @@ def create(
     now: datetime,
     dialect: str = "native",
     ingest: IngestOptions | None = None,
+    starting: Starting = NATIVE_START,
 ) -> Batch:
     """A new batch; with ``contact_folder_id`` it holds a call to each of the folder's contacts already,
     each checked as a row with ``ingest``'s limits (by default the settings' defaults): a contact that
-    cannot be called is a skipped call, or no call."""
+    cannot be called is a skipped call, or no call. One that starts (``schedule: immediate`` or a
+    ``scheduled_at``) must be startable (``require_startable``)."""
     values = data.model_dump(exclude={"schedule"})
     columns = _settings_to_columns(session, workspace_id, values, None)
     folder = None
@@ -117,18 +182,18 @@ def create(
         columns["dedup_days"] = auth.get_workspace(session, workspace_id).customer_dedup_days
     batch = Batch(workspace_id=workspace_id, dialect=dialect, created_at=now, updated_at=now, **columns)
     batch.rotation_cursor = 0
+    batch.schedule = "scheduled" if data.scheduled_at is not None else "immediate"
+    batch.status = BatchStatus.DRAFT
+    session.add(batch)
+    session.flush()
     if data.schedule == "immediate":
+        require_startable(session, batch, starting)
         batch.schedule = "immediate"
         batch.status = BatchStatus.ACTIVE
         batch.started_at = now
     elif data.schedule != "draft" and data.scheduled_at is not None:
-        batch.schedule = "scheduled"
+        require_startable(session, batch, starting)
         batch.status = BatchStatus.SCHEDULED
-    else:
-        batch.schedule = "scheduled" if data.scheduled_at is not None else "immediate"
-        batch.status = BatchStatus.DRAFT
-    session.add(batch)
-    session.flush()
     log.info("batch created", extra={"batch_id": batch.id, "status": batch.status})
     if folder is not None:
         rows = contacts.folder_rows(session, folder)
@@ -166,13 +231,17 @@ def _active_or_scheduled(batch: Batch, now: datetime) -> BatchStatus:
     return BatchStatus.ACTIVE
 
 
-def schedule(session: Session, workspace_id: str, batch_id: str, now: datetime) -> Batch:
+def schedule(
+    session: Session, workspace_id: str, batch_id: str, now: datetime, starting: Starting = NATIVE_START
+) -> Batch:
+    """Start a draft with calls: now, or at its ``scheduled_at`` (``require_startable`` first)."""
     batch = transitions.lock(session, workspace_id, batch_id)
     transitions.require_state(batch, "schedule")
     if counters_of(session, [batch])[batch.id].total == 0:
         raise Conflict(
             f"Batch {batch.id} has no calls to schedule; add calls first", batch_status=batch.status
         )
+    require_startable(session, batch, starting)
     transitions.move(session, batch, _active_or_scheduled(batch, now), now)
     session.flush()
     return batch
@@ -231,14 +300,34 @@ def list_batches(
     return repository.list_batches(session, workspace_id, status, agent_id, limit, offset)
 
 
+# Said of a batch that turned the recipients' calling hours off.
+ANY_LOCAL_HOUR = (
+    "respect_recipient_timezone is false: calls may go out at any local hour of the recipient, night "
+    "included, within the batch's own window"
+)
+
+
+def warnings_of(batch: Batch) -> list[str]:
+    """What about the batch's settings may call people by surprise, said on every answer of it."""
+    return [] if batch.respect_recipient_timezone else [ANY_LOCAL_HOUR]
+
+
 def present(session: Session, batches: Sequence[Batch]) -> list[BatchRead]:
     """Batches as answered, each with counters derived from its calls."""
     counters = counters_of(session, batches)
     return [
-        BatchRead(**_attributes(batch), metadata=batch.metadata_, counters=counters[batch.id])
+        BatchRead(
+            **_attributes(batch),
+            metadata=batch.metadata_,
+            warnings=warnings_of(batch),
+            counters=counters[batch.id],
+        )
         for batch in batches
     ]
 
 
+_COMPUTED = {"counters", "metadata", "warnings"}
+
+
 def _attributes(batch: Batch) -> dict[str, Any]:
-    return {name: getattr(batch, name) for name in BatchRead.model_fields.keys() - {"counters", "metadata"}}
+    return {name: getattr(batch, name) for name in BatchRead.model_fields.keys() - _COMPUTED}

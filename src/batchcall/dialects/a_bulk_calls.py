@@ -33,6 +33,8 @@ from batchcall.web.routing import runtime_of
 
 TAG = "dialect A: bulk calls"
 MAX_ROWS = 1000
+# A's batches have no agent: each row's instruction is what the call says; A has no caller-id field.
+STARTING = batches.Starting(instructions_stand_in=True, agent_field=None, caller_field=None)
 
 
 class BulkRow(BaseModel):
@@ -182,7 +184,8 @@ router = APIRouter(prefix="/bulk-calls", tags=[TAG], route_class=envelope_route(
 def _open_batch(
     session: Session, request: Request, principal: Principal, campaign: BulkCampaign, file_name: str | None
 ) -> Batch:
-    """A batch that starts at once, paced by BULK_CALL_RATE_LIMIT and de-duplicated by customer_dedup_days."""
+    """A draft batch for the rows, paced by BULK_CALL_RATE_LIMIT and de-duplicated by customer_dedup_days;
+    ``_start`` starts it once they are in."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
     auth.require_own_workspace(session, principal, campaign.domain_name, "domain")
@@ -195,9 +198,21 @@ def _open_batch(
         source_org_id=campaign.source_org_id,
         source_object=campaign.source_object,
         max_calls_per_second=runtime.settings.bulk_call_rate_limit,
-        schedule="immediate",
+        schedule="draft",
     )
     return batches.create(session, principal.workspace_id, settings, now, dialect="a")
+
+
+def _start(
+    session: Session, request: Request, principal: Principal, batch: Batch, result: IngestResult
+) -> None:
+    """Start the batch at once, as A's batches do: its rows' instructions say what to say (A has no
+    agent), and it calls from the workspace's numbers assigned to no agent. A submission that can call
+    nobody leaves no batch behind."""
+    if result.accepted == 0:
+        raise Invalid(f"No row can be called: {result.errors.summary()}")
+    now = runtime_of(request).clock.now()
+    batches.schedule(session, principal.workspace_id, batch.id, now, STARTING)
 
 
 def _native_rows(rows: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -233,7 +248,8 @@ def _answer(batch: Batch, result: IngestResult) -> BulkSubmitAnswer:
 def submit(
     request: Request, body: BulkSubmit, principal: BearerWriter, session: DbSession
 ) -> BulkSubmitAnswer:
-    """Up to 1000 rows as one batch that starts at once; bad rows are skipped as ``Row N: ...``."""
+    """Up to 1000 rows as one batch that starts at once; bad rows are skipped as ``Row N: ...``. It needs
+    a phone number of the workspace assigned to no agent to call from (409 otherwise)."""
     if len(body.rows) > MAX_ROWS:
         raise Invalid(f"At most {MAX_ROWS} rows per submit; this one has {len(body.rows)}")
     batch = _open_batch(session, request, principal, body, body.campaign_name)
@@ -241,9 +257,9 @@ def submit(
     rows = _native_rows(enumerate(body.rows, start=1))
     options = IngestOptions.of(runtime.settings)
     now = runtime.clock.now()
-    return _answer(
-        batch, ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, len(body.rows))
-    )
+    result = ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, len(body.rows))
+    _start(session, request, principal, batch, result)
+    return _answer(batch, result)
 
 
 @router.post("/upload")
@@ -263,9 +279,9 @@ def upload(
     runtime = runtime_of(request)
     options = IngestOptions.of(runtime.settings)
     now = runtime.clock.now()
-    return _answer(
-        batch, ingestion.submit(session, principal.workspace_id, batch.id, _native_rows(rows), now, options)
-    )
+    result = ingestion.submit(session, principal.workspace_id, batch.id, _native_rows(rows), now, options)
+    _start(session, request, principal, batch, result)
+    return _answer(batch, result)
 
 
 @router.get("/batches")

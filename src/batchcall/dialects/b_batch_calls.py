@@ -51,6 +51,8 @@ T = TypeVar("T")
 ContactSource = Literal["csv", "folder", "manual"]
 # B's word for the rows of a request, for the refusal of too many.
 CONTACTS = RowWording(rows="contacts")
+# B's names for what a batch call that starts must have.
+STARTING = batches.Starting(caller_field="phone_number_ids")
 
 
 class BatchCallCreate(BaseModel):
@@ -401,7 +403,8 @@ def schedule_batch_call(
     batch_id: str, request: Request, principal: BearerWriter, session: DbSession
 ) -> One[BatchCallOut]:
     """Start a draft that has contacts: now, or at its ``scheduled_at`` (422 otherwise)."""
-    batch = batches.schedule(session, principal.workspace_id, batch_id, runtime_of(request).clock.now())
+    now = runtime_of(request).clock.now()
+    batch = batches.schedule(session, principal.workspace_id, batch_id, now, STARTING)
     return _one(request, _present(session, [batch])[0])
 
 

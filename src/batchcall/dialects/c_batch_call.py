@@ -44,6 +44,8 @@ AGENT_ID = rf"^{AGENT_PREFIX}[0-9a-fA-F]{{8}}(-?[0-9a-fA-F]{{4}}){{3}}-?[0-9a-fA
 TASKS = RowWording(
     fields={"phone_number": "to_number", "variables": "dynamic_variables"}, array="tasks", rows="tasks"
 )
+# C's names for what a batch call that starts must have.
+STARTING = batches.Starting(caller_field="from_number")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last millisecond a datetime can hold (the end of year 9999).
 LATEST_MILLISECONDS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
@@ -235,7 +237,7 @@ def create_batch_call(
         scheduled_at=scheduled_at,
         schedule=schedule,
     )
-    batch = batches.create(session, principal.workspace_id, settings, now, dialect="c")
+    batch = batches.create(session, principal.workspace_id, settings, now, dialect="c", starting=STARTING)
     rows = (
         (
             number,

@@ -40,6 +40,8 @@ CHUNK = 1000
 NO_AGENT = "No agent found for the batch's calling numbers"
 # How D names its call records and their fields, for the messages about failed chunks.
 CALL_RECORDS = RowWording(fields={"phone_number": "phoneNumber"}, rows="call records")
+# D's names for what a batch that starts must have.
+STARTING = batches.Starting(agent_field="agentId", caller_field="callingNumbers")
 T = TypeVar("T")
 
 
@@ -219,7 +221,7 @@ def add_calls_to_batch(
     if len(failed) == math.ceil(count / CHUNK):
         raise Invalid("; ".join(chunk.error for chunk in failed))
     if added.added and batch.status == BatchStatus.DRAFT:
-        batches.schedule(session, principal.workspace_id, batch.id, now)
+        batches.schedule(session, principal.workspace_id, batch.id, now, STARTING)
     if not failed:
         return _answer(
             Envelope(

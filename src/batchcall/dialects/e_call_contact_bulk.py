@@ -45,6 +45,11 @@ CONTACTS = RowWording(
 )
 
 
+# E's contacts carry no instruction, so its batches need the template (the agent); E has no caller-id
+# field: the template's numbers are its caller ids.
+STARTING = batches.Starting(agent_field="aiSettingsTemplateId", caller_field=None)
+
+
 class ContactIn(Camel):
     number_to_call: str = Field(min_length=1, max_length=64, description="Phone number to call")
     first_name: str | None = Field(default=None, max_length=255)
@@ -135,14 +140,15 @@ def _native_row(number: int, raw: Any) -> Any:
 def call_contact_bulk(
     request: Request, body: CallContactBulk, principal: BearerWriter, session: DbSession
 ) -> Response:
-    """Call every contact now; one that cannot be called (bad number, do-not-call list) is reported."""
+    """Call every contact now; one that cannot be called (bad number, do-not-call list) is reported. The
+    template must be an active, ready agent with a caller id (409 otherwise)."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
     settings = BatchCreate(
         name=f"Call contact bulk {now:%Y-%m-%d %H:%M:%S}",
         agent_id=str(body.ai_settings_template_id) if body.ai_settings_template_id else None,
         max_concurrent_calls=body.batch_size or runtime.settings.call_contact_bulk_batch_size,
-        schedule="immediate",
+        schedule="draft",
     )
     batch = batches.create(session, principal.workspace_id, settings, now, dialect="e")
     rows = ((number, _native_row(number, raw)) for number, raw in enumerate(body.contacts, start=1))
@@ -151,6 +157,7 @@ def call_contact_bulk(
     result = ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options, count)
     if result.accepted == 0:
         raise Invalid("No contact can be called: " + result.errors.summary(CONTACTS))
+    batches.schedule(session, principal.workspace_id, batch.id, now, STARTING)
     started = CallsStarted(
         batch_id=batch.id,
         total_contacts=count,

@@ -23,10 +23,10 @@ def find_by_numbers(session: Session, workspace_id: str, numbers: Sequence[str])
     return list(session.scalars(select(PhoneNumber).where(owned, PhoneNumber.number.in_(numbers))))
 
 
-def find_by_agent(session: Session, workspace_id: str, agent_id: str) -> list[PhoneNumber]:
-    query = select(PhoneNumber).where(
-        PhoneNumber.workspace_id == workspace_id, PhoneNumber.agent_id == agent_id
-    )
+def find_by_agent(session: Session, workspace_id: str, agent_id: str | None) -> list[PhoneNumber]:
+    """The workspace's numbers assigned to the agent, or (``agent_id`` None) to no agent."""
+    assigned = PhoneNumber.agent_id.is_(None) if agent_id is None else PhoneNumber.agent_id == agent_id
+    query = select(PhoneNumber).where(PhoneNumber.workspace_id == workspace_id, assigned)
     return list(session.scalars(query.order_by(PhoneNumber.created_at, PhoneNumber.id)))
 
 

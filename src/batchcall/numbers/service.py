@@ -84,8 +84,14 @@ def resolve_caller_ids(
             raise Invalid(f"phone_number_ids: unknown phone number id(s): {', '.join(missing)}")
         pool.extend(found[i] for i in phone_number_ids)
     if not pool and agent_id is not None:
-        pool.extend(n.number for n in repository.find_by_agent(session, workspace_id, agent_id))
+        pool.extend(default_caller_ids(session, workspace_id, agent_id))
     return list(dict.fromkeys(pool))
+
+
+def default_caller_ids(session: Session, workspace_id: str, agent_id: str | None) -> list[str]:
+    """The caller ids of a batch that names none: its agent's numbers, or with no agent the workspace's
+    numbers assigned to no agent (an agent's numbers are its own)."""
+    return [n.number for n in repository.find_by_agent(session, workspace_id, agent_id)]
 
 
 def list_numbers(
