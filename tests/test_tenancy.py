@@ -192,7 +192,7 @@ def test_ids_of_another_workspace_are_refused_inside_bodies(
         headers=headers,
     )
     assert response.status_code == 404
-    theirs = create_batch(client, other_tenant)
+    theirs = create_batch(client, other_tenant, agent_id=None)
     response = client.patch(
         f"/v1/batches/{theirs['id']}", json={"agent_id": ids_of_a["agent_id"]}, headers=headers
     )
@@ -285,7 +285,11 @@ CALLER_ID_ENTRIES: dict[str, tuple[Send, int]] = {
     "C create": (
         lambda client, b, caller, own: client.post(
             "/batch-call",
-            json={"from_number": caller["number"], "tasks": [{"to_number": "+12137774445"}]},
+            json={
+                "from_number": caller["number"],
+                "agent_id": f"agent_{own['agent_id']}",
+                "tasks": [{"to_number": "+12137774445"}],
+            },
             headers={"X-API-KEY": b.key_id, "X-API-SECRET": b.key_secret},
         ),
         422,

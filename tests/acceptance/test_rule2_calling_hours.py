@@ -52,6 +52,8 @@ def test_window_that_runs_past_midnight(
         timezone="America/New_York",
         start_time="22:00",
         end_time="06:00",
+        # The batch's own window alone: the recipient's hours would hold a New York number till 08:00.
+        respect_recipient_timezone=False,
     )
     assert dispatcher.tick().dialled == 1
 
@@ -60,6 +62,7 @@ def test_recipient_hours_in_the_recipients_zone(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
     # 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles.
+    clock.set(datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
     batch = start(
         client,
         tenant,

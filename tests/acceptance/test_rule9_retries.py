@@ -39,8 +39,8 @@ def test_retries_wait_their_delay_and_stop_at_the_limit(
     dispatcher.tick()
     call = calls_of(client, tenant, batch["id"])[0]
     assert call["status"] == "queued"
-    assert call["next_attempt_at"] == "2026-11-23T15:10:00.020000Z"
-    clock.set(datetime(2026, 11, 23, 15, 10, tzinfo=UTC))
+    assert call["next_attempt_at"] == "2026-11-23T17:10:00.020000Z"
+    clock.set(datetime(2026, 11, 23, 17, 10, tzinfo=UTC))
     assert dispatcher.tick().dialled == 0
     done = run_until_done(dispatcher, clock, client, tenant, batch["id"], step=300)
     call = calls_of(client, tenant, batch["id"])[0]

@@ -100,11 +100,11 @@ def test_a_scheduled_batch_starts_at_its_time(
         tenant,
         [{"phone_number": number(1)}],
         schedule="scheduled",
-        scheduled_at="2026-11-23T16:00:00Z",
+        scheduled_at="2026-11-23T18:00:00Z",
     )
     assert batch_of(client, tenant, batch["id"])["status"] == "scheduled"
     assert dispatcher.tick().dialled == 0
-    clock.set(datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 23, 18, 0, tzinfo=UTC))
     assert dispatcher.tick().dialled == 1
     assert batch_of(client, tenant, batch["id"])["status"] == "active"
 
@@ -112,9 +112,9 @@ def test_a_scheduled_batch_starts_at_its_time(
 def test_a_row_scheduled_later_waits_for_its_time(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    start(client, tenant, [{"phone_number": number(1), "scheduled_time": "2026-11-23T15:30:00Z"}])
+    start(client, tenant, [{"phone_number": number(1), "scheduled_time": "2026-11-23T17:30:00Z"}])
     assert dispatcher.tick().dialled == 0
-    clock.set(datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=UTC))
     assert dispatcher.tick().dialled == 1
 
 

@@ -187,7 +187,7 @@ def test_an_agents_numbers_are_the_caller_ids_of_its_batches_that_name_none(
     ]
     named = create_batch(client, tenant, agent_id=agent["id"], from_numbers=[OWN])
     assert named["from_numbers"] == [OWN]
-    assert create_batch(client, tenant)["from_numbers"] == []
+    assert create_batch(client, tenant, agent_id=None)["from_numbers"] == []
 
 
 def test_reassigning_a_number_changes_the_caller_ids_of_new_batches_only(
