@@ -431,13 +431,20 @@ def batches_show(
         "caller ids": ", ".join(batch.get("from_numbers") or []) or "the agent's numbers",
         "window": f"{window}, days {','.join(str(d) for d in batch['working_days'])} (1 = Monday)",
         "recipient hours": "08:00-21:00 recipient time" if batch["respect_recipient_timezone"] else "off",
-        "caps": (
-            f"{batch['max_concurrent_calls']} at once, {batch.get('max_calls_per_day') or 'no'} a day, "
-            f"{batch.get('max_calls_per_second') or 'no cap on'} per second"
+        "caps": "; ".join(
+            [
+                f"{batch['max_concurrent_calls']} at once",
+                f"{batch['max_calls_per_day']} a day" if batch.get("max_calls_per_day") else "no daily cap",
+                f"{batch['max_calls_per_second']} a second"
+                if batch.get("max_calls_per_second")
+                else "no per-second cap",
+            ]
         ),
         "retries": (
-            f"{batch['max_retry_attempts']} after {batch['retry_delay_seconds']} s, on "
-            f"{', '.join(batch['retry_on']) or 'nothing'}"
+            f"up to {batch['max_retry_attempts']}, {batch['retry_delay_seconds']} s apart, of calls ending "
+            f"{', '.join(batch['retry_on'])}"
+            if batch["max_retry_attempts"]
+            else "none"
         ),
         "scheduled at": str(batch.get("scheduled_at") or "when started"),
         "created": str(batch["created_at"]),
