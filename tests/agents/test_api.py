@@ -26,7 +26,7 @@ def test_a_prompt_template_longer_than_max_prompt_chars_is_422_and_writes_nothin
     refused = _create(client, tenant, prompt_template="x" * 100_001)
     assert refused.status_code == 422
     assert refused.json()["message"] == (
-        "prompt_template: Value error, is longer than 100000 characters (BATCHCALL_MAX_PROMPT_CHARS)"
+        "prompt_template: is longer than 100000 characters (BATCHCALL_MAX_PROMPT_CHARS)"
     )
     assert snapshot(runtime) == before
     assert _create(client, tenant, prompt_template="x" * 100_000).status_code == 201
@@ -57,6 +57,10 @@ def test_voice_settings_and_variable_names_are_bounded(client: TestClient, tenan
         {"voice": {"note": "x" * 70_000}},
         {"required_variables": ["x" * 256]},
         {"required_variables": [f"v{n}" for n in range(1001)]},
+        {"defaults": {"note": "x" * 70_000}},
+        {"defaults": {"plan": {"nested": "object"}}},
+        {"defaults": {"plan": ["a", "list"]}},
+        {"defaults": {"": "no name"}},
     ):
         response = _create(client, tenant, **fields)
         assert response.status_code == 422, fields
@@ -83,6 +87,7 @@ def test_an_agent_is_created_ready_to_call_with_an_empty_template(
         "name": "Closer",
         "prompt_template": "",
         "required_variables": [],
+        "defaults": {},
         "language": "en",
         "voice": {},
         "active": True,
@@ -173,7 +178,8 @@ def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
         "/v1/agents",
         json={
             "name": "Reminder",
-            "prompt_template": "Hi {{first_name}}, your {{item}} is ready. {{missing}}",
+            "prompt_template": "Hi {{first_name}}, your {{item}} is ready at {{place}}. {{missing}}",
+            "defaults": {"place": "the front desk"},
         },
         headers=tenant.headers,
     ).json()
@@ -187,7 +193,8 @@ def test_the_prompt_is_the_agent_template_rendered_at_dial_time(
     dispatcher.tick()
     call = calls_of(client, tenant, batch["id"])[0]
     detail = client.get(f"/v1/calls/{call['id']}", headers=tenant.headers).json()
-    assert detail["attempts"][0]["prompt"] == "Hi Ada, your car is ready. {{missing}}"
+    # A variable the row leaves out is the agent's default, or nothing: never a placeholder as written.
+    assert detail["attempts"][0]["prompt"] == "Hi Ada, your car is ready at the front desk. "
 
 
 def test_a_template_changed_after_rows_were_accepted_is_the_one_dialled(
@@ -221,3 +228,64 @@ def test_an_agent_switched_off_or_not_ready_takes_no_new_batch_until_it_is_switc
             f"/v1/agents/{agent['id']}", json={"active": True, "ready": True}, headers=tenant.headers
         )
         assert create_batch(client, tenant, agent_id=agent["id"])["agent_id"] == agent["id"]
+
+
+def test_defaults_are_kept_read_and_changed_with_the_agent(client: TestClient, tenant: Tenant) -> None:
+    agent = _agent(client, tenant, defaults={"clinic": "North", "visits": 2, "vip": False})
+    assert agent["defaults"] == {"clinic": "North", "visits": 2, "vip": False}
+    assert _get(client, tenant, agent["id"]).json()["defaults"] == agent["defaults"]
+    patched = client.patch(
+        f"/v1/agents/{agent['id']}", json={"defaults": {"clinic": "South"}}, headers=tenant.headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["defaults"] == {"clinic": "South"}
+
+
+def test_a_required_variable_with_a_default_may_be_left_out_of_a_row(
+    client: TestClient, tenant: Tenant
+) -> None:
+    agent = _agent(
+        client,
+        tenant,
+        prompt_template="{{clinic}} {{plan}}",
+        required_variables=["clinic", "plan"],
+        defaults={"clinic": "North"},
+    )
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
+    batch = create_batch(client, tenant, agent_id=agent["id"])
+    answer = add_rows(
+        client,
+        tenant,
+        batch["id"],
+        [{"phone_number": "+14155550101", "plan": "gold"}, {"phone_number": "+14155550102"}],
+    )
+    assert answer["accepted"] == 1
+    [error] = answer["errors"]
+    assert (error["row"], error["field"], error["message"]) == (
+        2,
+        "variables",
+        "missing required variable(s): plan",
+    )
+
+
+def test_rows_name_the_agents_variables_in_any_case_and_spelling_and_the_answer_says_how(
+    client: TestClient, tenant: Tenant
+) -> None:
+    agent = _agent(
+        client, tenant, prompt_template="{{invoice_id}} {{due}}", required_variables=["invoice_id"]
+    )
+    register_numbers(client, tenant, "+14155550100", agent_id=agent["id"])
+    batch = create_batch(client, tenant, agent_id=agent["id"])
+    answer = add_rows(
+        client,
+        tenant,
+        batch["id"],
+        [
+            {"phone_number": "+14155550101", "Invoice ID": "A-1", "DUE": "Friday"},
+            {"phone_number": "+14155550102", "variables": {"invoice-id": "A-2"}},
+        ],
+    )
+    assert (answer["accepted"], answer["errors"]) == (2, [])
+    assert answer["mapped_columns"] == {"Invoice ID": "invoice_id", "DUE": "due", "invoice-id": "invoice_id"}
+    calls = calls_of(client, tenant, batch["id"])
+    assert [c["variables"] for c in calls] == [{"invoice_id": "A-1", "due": "Friday"}, {"invoice_id": "A-2"}]

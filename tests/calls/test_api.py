@@ -38,23 +38,25 @@ def test_good_rows_are_kept_and_bad_rows_reported_by_number_field_and_reason(
             {"first_name": "no number"},
         ],
     )
-    assert answer["accepted"] == 2
-    assert answer["skipped"] == 3
-    assert [(e["row"], e["field"]) for e in answer["errors"]] == [
-        (2, "phone_number"),
-        (3, "email"),
-        (5, "phone_number"),
-    ]
+    assert answer["accepted"] == 3
+    assert answer["skipped"] == 2
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(2, "phone_number"), (5, "phone_number")]
     assert all(e["message"] for e in answer["errors"])
-    assert len(answer["call_ids"]) == 2
+    # A bad optional e-mail does not sink a phone call: the row is called without it, and told.
+    assert answer["warnings"] == [
+        {"row": 3, "field": "email", "message": "'bob@' is not an email address; left out"}
+    ]
+    assert (answer["warning_count"], answer["warned"]) == (1, 1)
+    assert len(answer["call_ids"]) == 3
     calls = calls_of(client, tenant, batch["id"])
-    assert [(c["id"], c["to"], c["status"]) for c in calls] == [
-        (answer["call_ids"][0], ADA, "queued"),
-        (answer["call_ids"][1], CY, "queued"),
+    assert [(c["id"], c["to"], c["email"], c["status"]) for c in calls] == [
+        (answer["call_ids"][0], ADA, None, "queued"),
+        (answer["call_ids"][1], BOB, None, "queued"),
+        (answer["call_ids"][2], CY, None, "queued"),
     ]
     assert calls[0]["variables"] == {"plan": "gold"}
     assert calls[0]["metadata"] == {"crm": 1}
-    assert counters(client, tenant, batch["id"])["total"] == 2
+    assert counters(client, tenant, batch["id"])["total"] == 3
 
 
 def test_rows_of_a_second_submission_are_numbered_from_one_again(client: TestClient, tenant: Tenant) -> None:
@@ -397,13 +399,22 @@ def test_a_canceled_batch_takes_no_calls(client: TestClient, tenant: Tenant, run
 
 def test_an_empty_submission_is_answered_with_zero(client: TestClient, tenant: Tenant) -> None:
     batch = create_batch(client, tenant)
-    assert add_rows(client, tenant, batch["id"], []) == {
+    answer = add_rows(client, tenant, batch["id"], [])
+    assert answer == {
         "accepted": 0,
         "skipped": 0,
         "errors": [],
         "error_count": 0,
+        "warnings": [],
+        "warning_count": 0,
+        "warned": 0,
+        "mapped_columns": {},
         "call_ids": [],
+        "submission_id": answer["submission_id"],
+        "rejected_url": None,
+        "dry_run": False,
     }
+    assert answer["submission_id"]
 
 
 def test_every_row_is_accounted_for(client: TestClient, tenant: Tenant) -> None:
@@ -460,18 +471,22 @@ def test_free_text_and_json_over_their_bounds_are_row_errors_and_the_other_rows_
         {"phone_number": "+14155550108", "instruction": "x" * 20_000, "metadata": _nested(32)},
     ]
     answer = add_rows(client, tenant, batch["id"], rows)
-    assert (answer["accepted"], answer["skipped"]) == (1, 7)
+    assert (answer["accepted"], answer["skipped"]) == (3, 5)
     assert [(e["row"], e["field"], e["message"]) for e in answer["errors"]] == [
         (1, "instruction", "is longer than 20000 characters (BATCHCALL_MAX_INSTRUCTION_CHARS)"),
         (2, "metadata", "nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH)"),
         (3, "timezone", "String should have at most 64 characters"),
         (4, "variables", "is larger than 65536 bytes as JSON (BATCHCALL_MAX_ROW_JSON_BYTES)"),
-        (5, "email_template_params", "nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH)"),
-        (6, "email_subject", "String should have at most 998 characters"),
         (7, "scheduled_time", "String should have at most 64 characters"),
     ]
-    [call] = calls_of(client, tenant, batch["id"])
-    assert (call["to"], len(call["instruction"])) == ("+14155550108", 20_000)
+    # What only an e-mail needs is left out of a phone row that carries too much of it.
+    assert [(w["row"], w["field"], w["message"]) for w in answer["warnings"]] == [
+        (5, "email_template_params", "nests deeper than 32 levels (BATCHCALL_MAX_JSON_DEPTH); left out"),
+        (6, "email_subject", "String should have at most 998 characters; left out"),
+    ]
+    calls = calls_of(client, tenant, batch["id"])
+    assert [c["to"] for c in calls] == ["+14155550105", "+14155550106", "+14155550108"]
+    assert len(calls[2]["instruction"]) == 20_000
 
 
 def test_the_bounds_are_the_servers_settings_as_they_are_at_the_request(

@@ -24,13 +24,15 @@ def lenient_client(client: TestClient) -> TestClient:
     return TestClient(client.app, raise_server_exceptions=False)
 
 
-def assert_accounted(answer: dict[str, Any], submitted: int) -> None:
+def assert_accounted(answer: dict[str, Any], submitted: int, last_row: int) -> None:
+    """Each of ``submitted`` rows, numbered up to ``last_row``, is accepted or skipped with its errors."""
     assert answer["accepted"] + answer["skipped"] == submitted
     assert len(answer["call_ids"]) == answer["accepted"]
     rows = [error["row"] for error in answer["errors"]]
     assert rows == sorted(rows)
-    assert all(1 <= row <= submitted for row in rows)
-    assert len(rows) == answer["skipped"]
+    assert all(1 <= row <= last_row for row in rows)
+    # A skipped row has one error per field at fault.
+    assert len(set(rows)) == answer["skipped"]
 
 
 @API_EXAMPLES
@@ -42,7 +44,7 @@ def test_any_rows_are_each_accepted_or_reported(
     body = {"rows": rows, "country_code": country_code}
     response = lenient_client.post(f"/v1/batches/{batch['id']}/calls", json=body, headers=tenant.headers)
     assert response.status_code == 200, response.text
-    assert_accounted(response.json(), len(rows))
+    assert_accounted(response.json(), len(rows), len(rows))
 
 
 @API_EXAMPLES
@@ -70,4 +72,5 @@ def test_any_file_is_read_row_by_row_or_refused_as_a_whole(
         return
     answer = response.json()
     submitted = answer["accepted"] + answer["skipped"]
-    assert_accounted(answer, submitted)
+    # A blank record is numbered, as the spreadsheet numbers it, and skipped without a word.
+    assert_accounted(answer, submitted, data.count(b"\n") + data.count(b"\r"))

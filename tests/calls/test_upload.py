@@ -44,12 +44,14 @@ def test_upload_in_each_encoding_keeps_good_rows_and_reports_bad_ones(
     response = upload(client, tenant, batch["id"], data, country_code="GB")
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert (answer["accepted"], answer["skipped"]) == (2, 2)
-    # Rows count from 1 and skip the blank line.
-    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(2, "phone_number"), (3, "email")]
+    assert (answer["accepted"], answer["skipped"]) == (3, 1)
+    # Row N is the spreadsheet's line N + 1: the blank line is row 2, counted and skipped.
+    assert [(e["row"], e["field"]) for e in answer["errors"]] == [(3, "phone_number")]
+    assert [(w["row"], w["field"]) for w in answer["warnings"]] == [(4, "email")]
     calls = client.get(f"/v1/batches/{batch['id']}/calls", headers=tenant.headers).json()["data"]
     assert [(c["to"], c["first_name"], c["last_name"]) for c in calls] == [
         ("+14155550101", "Zoë", "Ångström"),
+        ("+14155550102", "José", "Müller"),
         ("+447911123456", "Nigel", "Smith"),
     ]
     assert calls[0]["variables"] == {"Appointment": "Dec 1"}
@@ -87,7 +89,7 @@ def test_an_upload_with_a_bad_country_code_writes_nothing(
 ) -> None:
     batch = create_batch(client, tenant)
     before = snapshot(runtime)
-    response = upload(client, tenant, batch["id"], b"phone\n07911123456\n", country_code="England")
+    response = upload(client, tenant, batch["id"], b"phone\n07911123456\n", country_code="Narnia")
     assert response.status_code == 422
     assert "country_code" in response.json()["message"]
     assert snapshot(runtime) == before
@@ -133,11 +135,14 @@ def test_export_has_one_row_per_call_in_the_order_they_were_added(client: TestCl
     assert response.headers["content-type"].startswith("text/csv")
     assert batch["id"] in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["row_number"], r["to"], r["status"], r["name"]) for r in rows] == [
+    # "row" is the row in the file that added the call, with that submission's id beside it.
+    assert [(r["row"], r["to"], r["status"], r["name"]) for r in rows] == [
         ("1", "+14155550101", "queued", "Ada"),
         ("2", "+14155550102", "queued", "Bob"),
         ("3", "+14155550101", "skipped", "Dup"),
     ]
+    assert len({r["submission_id"] for r in rows}) == 1
+    assert "row_number" not in rows[0]
     assert rows[0]["variables"] == '{"plan":"gold"}'
     assert "duplicate of row 1" in rows[2]["skip_reason"]
     assert {"id", "from", "attempts", "outcome", "email", "metadata"} <= set(rows[0])
@@ -147,7 +152,7 @@ def test_export_of_an_empty_batch_is_just_the_header(client: TestClient, tenant:
     batch = create_batch(client, tenant)
     response = client.get(f"/v1/batches/{batch['id']}/export", headers=tenant.headers)
     assert response.status_code == 200
-    assert response.text.strip().startswith("id,row_number,status")
+    assert response.text.strip().startswith("id,submission_id,row,status")
     assert len(response.text.strip().splitlines()) == 1
 
 
@@ -172,14 +177,15 @@ def test_a_field_over_the_cap_is_refused_naming_its_row_and_the_setting_and_writ
 ) -> None:
     batch = create_batch(client, tenant)
     before = snapshot(runtime)
+    # The blank record counts: the long field is on the file's third record, the spreadsheet's line 4.
     data = b"phone,note\n+14155550101,a\n\n+14155550102," + b"x" * 131_073 + b"\n"
     response = upload(client, tenant, batch["id"], data)
     assert response.status_code == 422, response.text[:500]
     body = response.json()
     assert body["message"] == (
-        "Row 2: a field is longer than 131072 characters (BATCHCALL_MAX_CSV_FIELD_CHARS)"
+        "Row 3: a field is longer than 131072 characters (BATCHCALL_MAX_CSV_FIELD_CHARS)"
     )
-    assert body["row"] == 2
+    assert body["row"] == 3
     assert snapshot(runtime) == before
 
 

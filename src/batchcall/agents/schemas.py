@@ -1,12 +1,32 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from batchcall.bounds import PromptText, StoredJson
+from batchcall.bounds import PromptText, StoredJson, json_fault, settings_in_effect
 from batchcall.kit.schema import Read, Write
 
-VariableNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=1000)]
+VariableName = Annotated[str, Field(min_length=1, max_length=255)]
+VariableNames = Annotated[list[VariableName], Field(max_length=1000)]
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    settings = settings_in_effect()
+    fault = json_fault(value, settings.max_row_json_bytes, settings.max_json_depth)
+    if fault is not None:
+        raise ValueError(fault)
+    return value
+
+
+# The value of a variable a row leaves out: text or a number, as a row's own value would be; as large as a
+# row's variables may be.
+VariableDefaults = Annotated[
+    dict[VariableName, StrictStr | StrictInt | StrictFloat | StrictBool], AfterValidator(_bounded)
+]
+DEFAULTS_DESCRIPTION = (
+    "Values of variables a row leaves out (name -> text or number): a required variable with a default "
+    "may be left out, and the prompt renders the default"
+)
 
 
 class AgentCreate(Write):
@@ -15,6 +35,7 @@ class AgentCreate(Write):
         default="", description="With {{variable}} placeholders; at most the server's max_prompt_chars"
     )
     required_variables: VariableNames = Field(default_factory=list)
+    defaults: VariableDefaults = Field(default_factory=dict, description=DEFAULTS_DESCRIPTION)
     language: str = Field(default="en", min_length=2, max_length=16)
     voice: StoredJson = Field(default_factory=dict)
     active: bool = True
@@ -25,6 +46,7 @@ class AgentUpdate(Write):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     prompt_template: PromptText | None = None
     required_variables: VariableNames | None = None
+    defaults: VariableDefaults | None = Field(default=None, description=DEFAULTS_DESCRIPTION)
     language: str | None = Field(default=None, min_length=2, max_length=16)
     voice: StoredJson | None = None
     active: bool | None = None
@@ -36,6 +58,7 @@ class AgentRead(Read):
     name: str
     prompt_template: str
     required_variables: list[str]
+    defaults: dict[str, Any]
     language: str
     voice: dict[str, Any]
     active: bool

@@ -1,20 +1,20 @@
-"""Calls of a batch: add rows as JSON or CSV, list, export, and one call with its attempts."""
+"""Calls of a batch: add rows as JSON or CSV (or check them only), list, export, download the rows that
+were rejected, and one call with its attempts."""
 
 import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from batchcall.auth.dependencies import DbSession, Reader, Writer
 from batchcall.batches import service as batches
-from batchcall.bounds import COUNTRY_CODE_CHARS
 from batchcall.calls import ingestion
 from batchcall.calls.ingestion import IngestOptions, IngestResult
 from batchcall.calls.schemas import (
@@ -24,7 +24,8 @@ from batchcall.calls.schemas import (
     CallDetail,
     CallSummary,
 )
-from batchcall.ingest.csvfile import neutralise, read_rows
+from batchcall.ingest.csvfile import neutralise, read_table
+from batchcall.ingest.rows import MAX_COUNTRY_CHARS
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.models import CallStatus, Channel
@@ -32,14 +33,29 @@ from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["calls"], route_class=UnitOfWorkRoute)
 
+DryRun = Annotated[
+    bool,
+    Query(description="Check every row and answer the full report, writing nothing (no calls, no contacts)"),
+]
 
-def as_answer(result: IngestResult) -> AddCallsResult:
+
+def as_answer(batch_id: str, result: IngestResult) -> AddCallsResult:
+    rejected_url = None
+    if result.rejected:
+        rejected_url = f"/v1/batches/{batch_id}/rejected?submission_id={result.submission_id}"
     return AddCallsResult(
         accepted=result.accepted,
         skipped=result.skipped,
         errors=list(result.errors),
         error_count=result.errors.count,
+        warnings=list(result.warnings),
+        warning_count=result.warnings.count,
+        warned=result.warned,
+        mapped_columns=result.mapped_columns,
         call_ids=result.call_ids,
+        submission_id=result.submission_id,
+        rejected_url=rejected_url,
+        dry_run=result.dry_run,
     )
 
 
@@ -52,17 +68,22 @@ def as_answer(result: IngestResult) -> AddCallsResult:
         }
     },
 )
-async def add_calls(batch_id: str, request: Request, principal: Writer, session: DbSession) -> AddCallsResult:
-    """Add up to 100,000 rows; each bad row is skipped and reported with its number, field and reason."""
+async def add_calls(
+    batch_id: str, request: Request, principal: Writer, session: DbSession, dry_run: DryRun = False
+) -> AddCallsResult:
+    """Add up to 100,000 rows; each bad row is skipped and reported with its number, each field at fault
+    and why, and kept for download (``rejected_url``). Row N is the N-th element of ``rows``."""
     body = _parse_add_calls(await request.body())
     now = runtime_of(request).clock.now()
-    options = IngestOptions.of(runtime_of(request).settings, body.country_code, body.update_existing)
+    options = IngestOptions.of(
+        runtime_of(request).settings, body.country_code, body.update_existing, dry_run=dry_run
+    )
     rows = enumerate(body.rows, start=1)
 
     def ingest() -> IngestResult:
         return ingestion.submit(session, principal.workspace_id, batch_id, rows, now, options, len(body.rows))
 
-    return as_answer(await run_in_threadpool(ingest))
+    return as_answer(batch_id, await run_in_threadpool(ingest))
 
 
 def _parse_add_calls(raw: bytes) -> AddCalls:
@@ -78,9 +99,9 @@ def _parse_add_calls(raw: bytes) -> AddCalls:
         raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}")
     country_code = payload.get("country_code")
     if country_code is not None and (
-        not isinstance(country_code, str) or len(country_code) > COUNTRY_CODE_CHARS
+        not isinstance(country_code, str) or len(country_code) > MAX_COUNTRY_CHARS
     ):
-        raise Invalid("country_code must be a country code such as 'US'")
+        raise Invalid("country_code must be a country such as 'US' or 'United States'")
     return AddCalls.model_construct(
         rows=payload["rows"], country_code=country_code, update_existing=bool(payload.get("update_existing"))
     )
@@ -93,15 +114,23 @@ def upload_calls(
     file: UploadFile,
     principal: Writer,
     session: DbSession,
-    country_code: Annotated[str | None, Form(max_length=COUNTRY_CODE_CHARS)] = None,
+    country_code: Annotated[str | None, Form(max_length=MAX_COUNTRY_CHARS)] = None,
     update_existing: Annotated[bool, Form()] = False,
+    dry_run: DryRun = False,
 ) -> AddCallsResult:
-    """Add rows from a CSV file (UTF-8 with or without BOM, or Latin-1); extra columns become variables."""
+    """Add rows from a CSV file: UTF-8 (with or without BOM), Windows-1252 or Latin-1, separated by commas,
+    semicolons, tabs or pipes; extra columns become variables. Row N is the file's N-th record after the
+    header (its spreadsheet line N + 1); blank records count and are skipped."""
     batch = batches.get(session, principal.workspace_id, batch_id)
-    _, rows = read_rows(file.file, runtime_of(request).settings, require_phone=batch.channel != Channel.EMAIL)
-    options = IngestOptions.of(runtime_of(request).settings, country_code or None, update_existing)
+    settings = runtime_of(request).settings
+    table = read_table(file.file, settings, require_phone=batch.channel != Channel.EMAIL)
+    options = IngestOptions.of(
+        settings, country_code or None, update_existing, dry_run=dry_run, names_in_file=table.names_in_file
+    )
     now = runtime_of(request).clock.now()
-    return as_answer(ingestion.submit(session, principal.workspace_id, batch.id, rows, now, options))
+    return as_answer(
+        batch.id, ingestion.submit(session, principal.workspace_id, batch.id, table.rows, now, options)
+    )
 
 
 @router.get("/batches/{batch_id}/calls")
@@ -118,9 +147,11 @@ def list_calls(
     return Page.of([CallSummary.model_validate(c) for c in calls], total, limit, offset)
 
 
+# "row" is the call's row in the submission that added it (its file's record, its request's element).
 EXPORT_COLUMNS = (
     "id",
-    "row_number",
+    "submission_id",
+    "source_row",
     "status",
     "outcome",
     "skip_reason",
@@ -140,7 +171,7 @@ EXPORT_COLUMNS = (
     "variables",
     "metadata",
 )
-EXPORT_HEADERS = {"from_number": "from", "attempt_count": "attempts"}
+EXPORT_HEADERS = {"from_number": "from", "attempt_count": "attempts", "source_row": "row"}
 
 
 @router.get("/batches/{batch_id}/export", response_class=StreamingResponse)
@@ -171,11 +202,65 @@ def _export_lines(sessions: sessionmaker[Session], batch_id: str) -> Iterator[st
     yield buffer.getvalue()
 
 
+@router.get("/batches/{batch_id}/rejected", response_class=StreamingResponse)
+def rejected_rows(
+    batch_id: str,
+    request: Request,
+    principal: Reader,
+    session: DbSession,
+    submission_id: Annotated[str | None, Query(description="Only this submission's rows")] = None,
+) -> StreamingResponse:
+    """The rows that became no call because they are invalid, as CSV ready to fix and upload again: a
+    ``row`` column (the row in its submission), a ``reason`` column, then the row's own columns (a CSV
+    file's by its own names; a JSON row's fields, its variables as columns of their own)."""
+    batch = batches.get(session, principal.workspace_id, batch_id)
+    return StreamingResponse(
+        _rejected_lines(runtime_of(request).sessions, batch.id, submission_id),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}-rejected.csv"'},
+    )
+
+
+def _rejected_lines(
+    sessions: sessionmaker[Session], batch_id: str, submission_id: str | None
+) -> Iterator[str]:
+    """Read twice: once for the columns (rows of several files may differ), once to write them."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    with sessions() as session:
+        columns: dict[str, None] = {}
+        for rejected in ingestion.iter_rejected(session, batch_id, submission_id):
+            columns.update(dict.fromkeys(_as_columns(rejected.values)))
+        writer.writerow([_cell(name) for name in ("row", "reason", *columns)])
+        for rejected in ingestion.iter_rejected(session, batch_id, submission_id):
+            values = _as_columns(rejected.values)
+            writer.writerow(
+                [str(rejected.row), _cell(rejected.reason), *(_cell(values.get(c)) for c in columns)]
+            )
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _as_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """A rejected row's fields as CSV columns: a JSON row's ``variables`` spread into columns of their own,
+    as an upload reads them back, unless a field of the row already has the name."""
+    variables = values.get("variables")
+    if not isinstance(variables, dict):
+        return values
+    spread = {k: v for k, v in values.items() if k != "variables"}
+    for name, value in variables.items():
+        spread.setdefault(name, value)
+    return spread
+
+
 def _cell(value: object) -> str:
     """The text of one cell; whatever a row carried is shown by a spreadsheet, never run as a formula."""
     if value is None:
         return ""
-    if isinstance(value, dict):
+    if isinstance(value, dict | list | bool):
         text = orjson.dumps(value).decode()
     elif isinstance(value, datetime):
         text = value.isoformat()

@@ -2,9 +2,15 @@
 
 ``submit`` is the way in for every route that adds rows (the native API, each dialect): it refuses a request
 with more rows than it may carry, locks the batch, and hands the rows to ``add_calls``.
+
+Each request is a submission with an id of its own: every call it adds keeps that id and its row in it
+(``source_row``), and each row it could make no call of is kept in ``rejected_rows`` as it came, with its
+reasons, to be downloaded, fixed and sent again. A person is called once per batch: a row to a number (an
+address, for e-mail) that already has a call waiting or in flight in the batch is skipped as a duplicate,
+whichever submission added that call.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, islice
@@ -23,6 +29,7 @@ from batchcall.ingest.phone import PhoneError
 from batchcall.ingest.rows import (
     NATIVE_WORDING,
     CallDraft,
+    InvalidRow,
     RowError,
     RowLimits,
     RowRules,
@@ -32,7 +39,7 @@ from batchcall.ingest.rows import (
 from batchcall.kit.errors import Invalid
 from batchcall.kit.ids import contact_id, new_id
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Attempt, Batch, BatchStatus, Call, CallStatus, Channel
+from batchcall.models import WAITING, Attempt, Batch, BatchStatus, Call, CallStatus, Channel, RejectedRow
 from batchcall.observability import SUBMITTED_ROWS
 
 CHUNK_ROWS = 10_000
@@ -60,6 +67,11 @@ class IngestOptions:
     # A completed batch is made active again for the new calls (dialect D's batches take calls for as long
     # as they exist); otherwise a completed batch refuses them.
     reopen_completed: bool = False
+    # Check every row and answer as the submission would, writing nothing.
+    dry_run: bool = False
+    # A CSV file's own name for each field its rows carry under another (csvfile.CsvTable.names_in_file):
+    # its rejected rows are kept by the file's column names, to be fixed and uploaded again.
+    names_in_file: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -72,6 +84,8 @@ class IngestOptions:
         wording: RowWording = NATIVE_WORDING,
         whole_chunks: int | None = None,
         reopen_completed: bool = False,
+        dry_run: bool = False,
+        names_in_file: Mapping[str, str] | None = None,
     ) -> Self:
         """The options of a request, with the limits the server's settings give it."""
         return cls(
@@ -84,6 +98,8 @@ class IngestOptions:
             wording,
             whole_chunks,
             reopen_completed,
+            dry_run,
+            names_in_file or {},
         )
 
 
@@ -101,16 +117,29 @@ class RefusedChunk:
 class IngestResult:
     errors: RowErrors
     accepted: int = 0
+    # Rows that became no waiting call: invalid ones, and valid ones skipped (duplicate, do-not-call...).
     skipped: int = 0
     call_ids: list[str] = field(default_factory=list)
     # With whole chunks: the chunks not written; their rows are in none of the counts above.
     refused_chunks: list[RefusedChunk] = field(default_factory=list)
+    # The id of the request that added the rows: its calls and rejected rows carry it.
+    submission_id: str = ""
+    # Faults of rows that were taken all the same, listed as the errors are.
+    warnings: RowErrors = field(default_factory=lambda: RowErrors(DEFAULT_ERRORS_LISTED))
+    # Rows taken with at least one warning.
+    warned: int = 0
+    # Keys of the rows stored under the agent's spelling of a variable: as submitted -> the agent's.
+    mapped_columns: dict[str, str] = field(default_factory=dict)
+    # Invalid rows kept for download (none in a dry run).
+    rejected: int = 0
+    dry_run: bool = False
 
 
 @dataclass
 class _Submission:
     """What one request has seen so far, across its chunks."""
 
+    id: str
     batch: Batch
     rules: RowRules
     options: IngestOptions
@@ -158,14 +187,21 @@ def add_calls(
 
     ``size_hint``, the number of rows when known, lets small submissions share the work out finely."""
     batch_transitions.require_state(batch, "add_calls")
+    submission_id = new_id()
     submission = _Submission(
+        id=submission_id,
         batch=batch,
         rules=_rules(session, batch, options),
         options=options,
         now=now,
         dedup_since=now - timedelta(days=batch.dedup_days) if batch.dedup_days else None,
         next_row_number=repository.next_row_number(session, batch.id),
-        result=IngestResult(RowErrors(options.errors_listed)),
+        result=IngestResult(
+            RowErrors(options.errors_listed),
+            submission_id=submission_id,
+            warnings=RowErrors(options.errors_listed),
+            dry_run=options.dry_run,
+        ),
         refused_errors=RowErrors(options.errors_listed),
     )
     # Each chunk is stored as soon as it is normalised, while the workers normalise the next ones.
@@ -175,6 +211,8 @@ def add_calls(
             _store(session, submission, chunk)
     else:
         _store_whole_chunks(session, submission, normalized, options.whole_chunks)
+    if options.dry_run:
+        return submission.result
     SUBMITTED_ROWS.labels("accepted").inc(submission.result.accepted)
     SUBMITTED_ROWS.labels("skipped").inc(submission.result.skipped)
     # New calls may be due before the time the batch last said it would dial; and a running batch whose
@@ -185,44 +223,64 @@ def add_calls(
 
 
 def _store_whole_chunks(
-    session: Session, submission: _Submission, normalized: Iterable[list[CallDraft | RowError]], size: int
+    session: Session, submission: _Submission, normalized: Iterable[list[CallDraft | InvalidRow]], size: int
 ) -> None:
     """Store the rows ``size`` at a time, each chunk only if none of its rows is invalid.
 
     Each chunk is a submission of its own, as dialect D's seed processes them: a row repeating a number of
-    an earlier chunk finds that chunk's call waiting, and (with update_waiting) updates it."""
+    an earlier chunk finds that chunk's call waiting, and (with update_waiting) updates it. The invalid
+    rows of a refused chunk are kept as rejected rows, its valid ones are not (they were never refused)."""
     outcomes = chain.from_iterable(normalized)
     for number, chunk in enumerate(iter(lambda: list(islice(outcomes, size)), []), start=1):
-        invalid = [outcome for outcome in chunk if isinstance(outcome, RowError)]
+        invalid = [outcome for outcome in chunk if isinstance(outcome, InvalidRow)]
         if not invalid:
             submission.first_row_of.clear()
             _store(session, submission, chunk)
             continue
         errors = RowErrors(submission.options.errors_listed)
-        errors.add(invalid)
+        errors.add(error for row in invalid for error in row.errors)
         submission.result.refused_chunks.append(RefusedChunk(number, submission.refused_errors.take(errors)))
+        _keep_rejected(session, submission, invalid)
 
 
 def _rules(session: Session, batch: Batch, options: IngestOptions) -> RowRules:
-    required = (
-        agents.get(session, batch.workspace_id, batch.agent_id).required_variables if batch.agent_id else []
-    )
+    """The batch's rules for its rows. The agent's required variables are required but for those it has a
+    default for; a row's keys are matched to every variable the agent names (required, in its template,
+    with a default) in any case and spelling."""
+    required: list[str] = []
+    named: list[str] = []
+    if batch.agent_id:
+        agent = agents.get(session, batch.workspace_id, batch.agent_id)
+        defaults = agent.defaults or {}
+        required = [name for name in agent.required_variables if name not in defaults]
+        named = [*agent.required_variables, *agents.PLACEHOLDER.findall(agent.prompt_template), *defaults]
     try:
-        return rules_for(batch.channel, batch.timezone, options.country_code, required, options.row_limits)
+        return rules_for(
+            batch.channel, batch.timezone, options.country_code, required, options.row_limits, named
+        )
     except PhoneError as exc:
         raise Invalid(f"country_code: {exc}") from None
 
 
-def _store(session: Session, submission: _Submission, normalized: list[CallDraft | RowError]) -> None:
-    result = submission.result
+def _store(session: Session, submission: _Submission, normalized: list[CallDraft | InvalidRow]) -> None:
+    result, dry_run = submission.result, submission.options.dry_run
     errors: list[RowError] = []
+    warnings: list[RowError] = []
     drafts: list[CallDraft] = []
+    invalid: list[InvalidRow] = []
     for outcome in normalized:
-        if isinstance(outcome, RowError):
-            errors.append(outcome)
+        if isinstance(outcome, InvalidRow):
+            invalid.append(outcome)
+            errors.extend(outcome.errors)
             result.skipped += 1
-        else:
-            drafts.append(outcome)
+            continue
+        drafts.append(outcome)
+        if outcome.warnings:
+            warnings.extend(outcome.warnings)
+            result.warned += 1
+        for submitted, spelled in outcome.renamed.items():
+            result.mapped_columns.setdefault(submitted, spelled)
+    _keep_rejected(session, submission, invalid)
     if submission.options.update_waiting:
         drafts = _update_waiting(session, submission, drafts)
     skip_reasons = _skip_reasons(session, submission, drafts)
@@ -239,15 +297,43 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
             contact = contact_id(batch.workspace_id, draft.to)
             contact_rows[contact] = _contact_row(batch.workspace_id, contact, draft, now)
         call_rows.append(_call_row(submission, draft, contact, reason))
-    contacts.upsert_contacts(
-        session, list(contact_rows.values()), submission.options.update_existing_contacts
-    )
-    repository.insert_calls(session, call_rows)
+    if not dry_run:
+        contacts.upsert_contacts(
+            session, list(contact_rows.values()), submission.options.update_existing_contacts
+        )
+        repository.insert_calls(session, call_rows)
     result.errors.add(errors)
+    result.warnings.add(warnings)
     for row in call_rows:
         if row["status"] != CallStatus.SKIPPED:
             result.accepted += 1
-            result.call_ids.append(row["id"])
+            if not dry_run:
+                result.call_ids.append(row["id"])
+
+
+def _keep_rejected(session: Session, submission: _Submission, invalid: list[InvalidRow]) -> None:
+    """Keep the invalid rows as they came, by a CSV file's own column names, with every reason."""
+    if submission.options.dry_run or not invalid:
+        return
+    names = submission.options.names_in_file
+    batch = submission.batch
+    repository.insert_rejected(
+        session,
+        [
+            {
+                "id": new_id(),
+                "workspace_id": batch.workspace_id,
+                "batch_id": batch.id,
+                "submission_id": submission.id,
+                "row": row.row,
+                "reason": row.reason,
+                "values": {names.get(key, key): value for key, value in row.values.items()},
+                "created_at": submission.now,
+            }
+            for row in invalid
+        ],
+    )
+    submission.result.rejected += len(invalid)
 
 
 def _dedup_field(draft: CallDraft) -> str:
@@ -266,6 +352,7 @@ def _update_waiting(session: Session, submission: _Submission, drafts: list[Call
         if call_id is None or submission.first_row_of.setdefault(draft.dedup_key, draft.row) != draft.row:
             remaining.append(draft)
             continue
+        # The call is updated, and now stands for this row of this submission.
         status, due = _waiting_state(draft, now)
         updates.append(
             {
@@ -275,40 +362,60 @@ def _update_waiting(session: Session, submission: _Submission, drafts: list[Call
                 **draft.fields,
                 "status": status,
                 "next_attempt_at": due,
+                "submission_id": submission.id,
+                "source_row": draft.row,
                 "updated_at": now,
             }
         )
         result.accepted += 1
-        result.call_ids.append(call_id)
-    repository.update_calls(session, updates)
+        if not submission.options.dry_run:
+            result.call_ids.append(call_id)
+    if not submission.options.dry_run:
+        repository.update_calls(session, updates)
     return remaining
 
 
 def _skip_reasons(session: Session, submission: _Submission, drafts: list[CallDraft]) -> dict[int, str]:
-    """Rows that are valid but must not be called: repeats, do-not-call numbers, numbers reached lately."""
+    """Rows that are valid but must not be called: repeats within the submission, do-not-call numbers,
+    people the batch already has a call waiting or in flight for, numbers reached lately."""
     reasons: dict[int, str] = {}
     for draft in drafts:
         first = submission.first_row_of.setdefault(draft.dedup_key, draft.row)
         if first != draft.row:
             reasons[draft.row] = f"duplicate of row {first} in this submission"
-    phones = {d.to for d in drafts if d.to is not None and d.row not in reasons}
-    workspace_id = submission.batch.workspace_id
-    blocked = contacts.blocked_numbers(session, workspace_id, phones)
+    candidates = [d for d in drafts if d.row not in reasons]
+    phones = {d.to for d in candidates if d.to is not None and d.channel != Channel.EMAIL}
+    emails = {d.email for d in candidates if d.email is not None and d.channel == Channel.EMAIL}
+    batch = submission.batch
+    blocked = contacts.blocked_numbers(session, batch.workspace_id, phones)
+    live = repository.live_calls_to(session, batch.id, phones - blocked, emails)
     recent: set[str] = set()
     if submission.dedup_since is not None:
         recent = repository.numbers_contacted_since(
-            session, workspace_id, phones - blocked, submission.dedup_since
+            session, batch.workspace_id, phones - blocked, submission.dedup_since
         )
-    for draft in drafts:
-        if draft.row in reasons or draft.to is None:
-            continue
-        if draft.to in blocked:
+    for draft in candidates:
+        address = draft.email if draft.channel == Channel.EMAIL else draft.to
+        earlier = live.get((draft.channel, address)) if address is not None else None
+        if draft.to is not None and draft.to in blocked:
             reasons[draft.row] = f"{draft.to} is on the do-not-call list"
-        elif draft.to in recent:
-            reasons[draft.row] = (
-                f"{draft.to} was contacted within the last {submission.batch.dedup_days} day(s)"
-            )
+        elif earlier is not None:
+            reasons[draft.row] = _duplicate_reason(submission, address or "", earlier)
+        elif draft.to is not None and draft.to in recent:
+            reasons[draft.row] = f"{draft.to} was contacted within the last {batch.dedup_days} day(s)"
     return reasons
+
+
+def _duplicate_reason(submission: _Submission, address: str, earlier: repository.LiveCall) -> str:
+    """Why a row to ``address`` is skipped: the batch's ``earlier`` call to it, named by its row."""
+    state = "waiting" if earlier.status in WAITING else "in progress"
+    if earlier.source_row is None:
+        where = f"call {earlier.id}"
+    elif earlier.submission_id == submission.id:
+        where = f"row {earlier.source_row} of this submission"
+    else:
+        where = f"row {earlier.source_row} of an earlier submission, {earlier.submission_id}"
+    return f"duplicate: {address} already has a call {state} in this batch ({where})"
 
 
 def _contact_row(workspace_id: str, id_: str, draft: CallDraft, now: datetime) -> dict[str, Any]:
@@ -342,6 +449,8 @@ def _call_row(
         "batch_id": submission.batch.id,
         "contact_id": contact,
         "row_number": row_number,
+        "submission_id": submission.id,
+        "source_row": draft.row,
         "channel": draft.channel,
         "to": draft.to,
         "from_number": None,
@@ -384,3 +493,8 @@ def list_calls(
 
 def iter_calls(session: Session, batch_id: str) -> Iterator[Call]:
     return repository.iter_calls(session, batch_id)
+
+
+def iter_rejected(session: Session, batch_id: str, submission_id: str | None) -> Iterator[RejectedRow]:
+    """The batch's rejected rows (of one submission, when named), submission by submission, row by row."""
+    return repository.iter_rejected(session, batch_id, submission_id)

@@ -1,4 +1,5 @@
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,16 @@ from sqlalchemy.orm import Session
 
 from batchcall.kit.bulk import among, bulk_insert, bulk_update
 from batchcall.kit.pagination import paginate
-from batchcall.models import UNDIALLED_ENDINGS, WAITING, Attempt, Call, CallStatus
+from batchcall.models import (
+    IN_FLIGHT,
+    UNDIALLED_ENDINGS,
+    WAITING,
+    Attempt,
+    Call,
+    CallStatus,
+    Channel,
+    RejectedRow,
+)
 from batchcall.models.base import table_of
 
 CHUNK = 5_000
@@ -194,3 +204,52 @@ def update_calls(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     )
     params = [{"call_id": row["id"], **{f"new_{name}": row[name] for name in names}} for row in rows]
     session.execute(statement, params)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A call of a batch that is waiting or in flight: what a duplicate row's reason names."""
+
+    id: str
+    status: str
+    submission_id: str | None
+    source_row: int | None
+
+
+def live_calls_to(
+    session: Session, batch_id: str, phones: Iterable[str], emails: Iterable[str]
+) -> dict[tuple[str, str], LiveCall]:
+    """(channel, number or address) to the batch's first call to it that is waiting or in flight: by
+    number for phone and SMS calls, by address for e-mail ones."""
+    found: dict[tuple[str, str], LiveCall] = {}
+    for column, wanted, email in ((Call.to, list(set(phones)), False), (Call.email, list(set(emails)), True)):
+        for start in range(0, len(wanted), CHUNK):
+            query = (
+                select(Call.id, Call.channel, column, Call.status, Call.submission_id, Call.source_row)
+                .where(
+                    Call.batch_id == batch_id,
+                    among(session, column, wanted[start : start + CHUNK]),
+                    Call.status.in_(WAITING + IN_FLIGHT),
+                    (Call.channel == Channel.EMAIL) if email else (Call.channel != Channel.EMAIL),
+                )
+                .order_by(Call.row_number)
+            )
+            for call_id, channel, address, status, submission_id, source_row in session.execute(query):
+                if address is not None:
+                    found.setdefault((channel, address), LiveCall(call_id, status, submission_id, source_row))
+    return found
+
+
+def insert_rejected(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    bulk_insert(session, table_of(RejectedRow), rows)
+
+
+def iter_rejected(
+    session: Session, batch_id: str, submission_id: str | None, chunk: int = 2_000
+) -> Iterator[RejectedRow]:
+    """The batch's rejected rows, oldest submission first, each in row order, fetched a chunk at a time."""
+    query = select(RejectedRow).where(RejectedRow.batch_id == batch_id)
+    if submission_id is not None:
+        query = query.where(RejectedRow.submission_id == submission_id)
+    query = query.order_by(RejectedRow.created_at, RejectedRow.submission_id, RejectedRow.row)
+    yield from session.scalars(query.execution_options(yield_per=chunk))

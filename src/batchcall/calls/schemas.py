@@ -1,9 +1,9 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchcall.bounds import CountryCode
+from batchcall.ingest.rows import MAX_COUNTRY_CHARS
 from batchcall.kit.schema import Read
 from batchcall.models import Attempt as AttemptRow
 
@@ -21,20 +21,36 @@ class AddCalls(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows: list[Any] = Field(description="Rows to call; each an object with the row fields")
-    country_code: CountryCode | None = Field(
-        default=None, description="Region for national numbers, ISO 3166-1 alpha-2"
+    country_code: Annotated[str, Field(max_length=MAX_COUNTRY_CHARS)] | None = Field(
+        default=None,
+        description="Country of national numbers: an ISO 3166-1 code or a name ('GB', 'GBR', 'UK')",
     )
     update_existing: bool = Field(default=False, description="Overwrite contacts' names and email")
 
 
 class AddCallsResult(BaseModel):
     accepted: int
-    skipped: int
+    skipped: int = Field(description="Rows that became no waiting call: invalid, or skipped with a reason")
     errors: list[RowErrorOut] = Field(
-        description="The first row errors in row order, at most the server's max_errors_listed"
+        description="The first row errors in row order, at most the server's max_errors_listed; every "
+        "error of a row is listed, one per field at fault"
     )
     error_count: int = Field(description="How many row errors there were, listed or not")
-    call_ids: list[str]
+    warnings: list[RowErrorOut] = Field(
+        description="Faults of rows taken all the same (the field left out, or the number's country used), "
+        "the first max_errors_listed in row order"
+    )
+    warning_count: int = Field(description="How many warnings there were, listed or not")
+    warned: int = Field(description="Rows taken with at least one warning")
+    mapped_columns: dict[str, str] = Field(
+        description="Columns or keys stored under the agent's spelling of a variable: as sent -> the agent's"
+    )
+    call_ids: list[str] = Field(description="The calls added or updated; none in a dry run")
+    submission_id: str = Field(description="This submission: its calls and rejected rows carry it")
+    rejected_url: str | None = Field(
+        default=None, description="Where this submission's invalid rows can be downloaded as CSV, to fix"
+    )
+    dry_run: bool = Field(default=False, description="Checked only: nothing was written")
 
 
 class AttemptRead(Read):

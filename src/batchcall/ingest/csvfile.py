@@ -1,5 +1,24 @@
-"""CSV in, row dicts out: UTF-8 with or without BOM or Latin-1, header aliases, streamed, bounded.
-And CSV out: cells a spreadsheet shows as text, never runs as a formula."""
+"""CSV in, row dicts out: streamed, bounded, read as the spreadsheet that wrote it meant it. And CSV out:
+cells a spreadsheet shows as text, never runs as a formula.
+
+What is chosen, and why:
+
+- Encoding: UTF-8 (with or without BOM) when the whole file is UTF-8. Otherwise Windows-1252 when every
+  byte is one of its characters: Excel on Windows writes it, and it is Latin-1 but for 0x80-0x9F, where
+  Latin-1 has control characters no one types and cp1252 has smart quotes, dashes and the euro sign.
+  Otherwise Latin-1, which decodes any byte.
+- Delimiter: the header line's, among comma, semicolon (Excel where the decimal mark is a comma), tab and
+  pipe: the one whose columns include a phone number (or e-mail) column, then the one giving most
+  columns; comma when they tie.
+- Header: each column's name read through ``ALIASES`` (``Phone Number`` is ``phone_number``); other
+  columns are variables under their own names. A second column for a field one before it took keeps its
+  own name, so no value is overwritten.
+- A file downloaded from ``GET /v1/batches/{id}/rejected`` and fixed starts with that download's ``row``
+  and ``reason`` columns: they are not read as the rows' (a file whose first two columns are named so).
+- Rows: row N is the N-th record after the header, the spreadsheet's line N + 1. A blank record (no cell
+  with anything but spaces) is counted, so the numbers stay the spreadsheet's, and skipped. A quoted cell
+  may hold newlines and the delimiter.
+"""
 
 import codecs
 import csv
@@ -7,6 +26,7 @@ import io
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from batchcall.config import Settings
@@ -66,38 +86,92 @@ def canonical_header(header: str) -> str:
     return ALIASES.get(_NOT_ALNUM.sub("", header.lower()), header.strip())
 
 
+# Bytes that are no character in Windows-1252; a file with one of them is read as Latin-1.
+_UNDEFINED_IN_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+DELIMITERS = (",", ";", "\t", "|")
+# The first columns of the rejected rows' download: a file that starts with them is one, fixed.
+REJECTED_DOWNLOAD_COLUMNS = ("row", "reason")
+# Columns that say a file is one of contacts: the delimiter that finds one is the file's.
+_CONTACT_FIELDS = frozenset({"phone_number", "email"})
+
+
 def detect_encoding(stream: BinaryIO) -> str:
-    """``utf-8-sig`` when the whole file is UTF-8 (BOM or not), else ``latin-1``; the stream is rewound."""
+    """``utf-8-sig`` when the whole file is UTF-8 (BOM or not), else ``cp1252`` when every byte is a
+    Windows-1252 character, else ``latin-1``; the stream is rewound."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        while block := stream.read(READ_BYTES):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError:
-        encoding = "latin-1"
+    utf8 = cp1252 = True
+    while (utf8 or cp1252) and (block := stream.read(READ_BYTES)):
+        if utf8:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                utf8 = False
+        cp1252 = cp1252 and not any(byte in block for byte in _UNDEFINED_IN_CP1252)
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
     stream.seek(0)
-    return encoding
+    return "utf-8-sig" if utf8 else "cp1252" if cp1252 else "latin-1"
 
 
-def read_rows(
-    stream: BinaryIO, settings: Settings, require_phone: bool = True
-) -> tuple[list[str], Iterator[tuple[int, dict[str, str] | RowError]]]:
-    """The canonical header and an iterator of (row number from 1, row) that skips blank lines.
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a file whose header line is ``header_line`` (see the module's docstring)."""
+    best, best_score = ",", (False, 0)
+    for delimiter in DELIMITERS:
+        try:
+            cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        except csv.Error:
+            # Not this delimiter's CSV, or a line over the caps, which reading it refuses.
+            continue
+        fields = {canonical_header(cell) for cell in cells}
+        score = (not _CONTACT_FIELDS.isdisjoint(fields), len(cells))
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+@dataclass
+class CsvTable:
+    """A CSV file being read: its columns as the file names them, the field each stands for, and its rows
+    (row number from 1, the row by field, or why the record cannot be read)."""
+
+    columns: list[str]
+    fields: list[str]
+    delimiter: str
+    rows: Iterator[tuple[int, dict[str, str] | RowError]]
+
+    @property
+    def names_in_file(self) -> dict[str, str]:
+        """Each field the rows carry under another name than the file's, to the file's name for it."""
+        return {f: c for c, f in zip(self.columns, self.fields, strict=True) if f and f != c}
+
+
+def read_table(stream: BinaryIO, settings: Settings, require_phone: bool = True) -> CsvTable:
+    """The file's header, read now, and its rows, read as they are asked for.
 
     A record longer than ``settings.max_csv_line_chars`` or with a field longer than
     ``settings.max_csv_field_chars`` refuses the whole file, naming its row, once about that much of it
     has been read."""
     records = _Records(stream, settings.max_csv_field_chars, settings.max_csv_line_chars)
     try:
-        header = _header(records, require_phone)
+        columns, fields = _header(records, require_phone)
     except Invalid:
         records.close()
         raise
-    return header, _rows(records, header)
+    return CsvTable(columns, fields, records.delimiter, _rows(records, fields))
 
 
-def _header(records: "_Records", require_phone: bool) -> list[str]:
+def read_rows(
+    stream: BinaryIO, settings: Settings, require_phone: bool = True
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str] | RowError]]]:
+    """The field of each column and an iterator of (row number from 1, row) that skips blank records."""
+    table = read_table(stream, settings, require_phone)
+    return table.fields, table.rows
+
+
+def _header(records: "_Records", require_phone: bool) -> tuple[list[str], list[str]]:
     try:
         raw_header = records.next(row=None)
     except csv.Error as exc:
@@ -105,14 +179,22 @@ def _header(records: "_Records", require_phone: bool) -> list[str]:
     if raw_header is None:
         raise Invalid("The CSV file is empty")
     found = [h.strip() for h in raw_header]
-    header = [canonical_header(h) for h in found]
-    if require_phone and "phone_number" not in header:
+    fields: list[str] = []
+    for column in found:
+        field = canonical_header(column)
+        fields.append(column if field != column and field in fields else field)
+    if tuple(found[:2]) == REJECTED_DOWNLOAD_COLUMNS:
+        fields[:2] = ["", ""]
+    if require_phone and "phone_number" not in fields:
         listed = ", ".join(repr(h) for h in found if h) or "none"
-        raise Invalid(f"The CSV file has no phone number column; columns found: {listed}", columns=found)
-    return header
+        separated = "" if records.delimiter == "," else f" (read as separated by {records.delimiter!r})"
+        raise Invalid(
+            f"The CSV file has no phone number column{separated}; columns found: {listed}", columns=found
+        )
+    return found, fields
 
 
-def _rows(records: "_Records", header: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
+def _rows(records: "_Records", fields: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
     number = 0
     try:
         while True:
@@ -124,12 +206,12 @@ def _rows(records: "_Records", header: list[str]) -> Iterator[tuple[int, dict[st
                 continue
             if values is None:
                 return
+            number += 1
             if not any(v.strip() for v in values):
                 continue
-            number += 1
             yield (
                 number,
-                {key: value for key, value in zip(header, values, strict=False) if key and value != ""},
+                {key: value for key, value in zip(fields, values, strict=False) if key and value != ""},
             )
     finally:
         records.close()
@@ -148,9 +230,17 @@ class _Records:
         self._max_field_chars = max_field_chars
         self._max_line_chars = max_line_chars
         self._record_chars = 0
-        self._reader = csv.reader(self._lines())
+        first_line = self._text.readline(max_line_chars + 1)
+        self.delimiter = sniff_delimiter(first_line)
+        self._reader = csv.reader(self._lines(first_line), delimiter=self.delimiter)
 
-    def _lines(self) -> Iterator[str]:
+    def _lines(self, first_line: str) -> Iterator[str]:
+        """The file's lines, the first of them already read to find the delimiter."""
+        if first_line:
+            self._record_chars += len(first_line)
+            if self._record_chars > self._max_line_chars:
+                raise _LineTooLong
+            yield first_line
         while line := self._text.readline(self._max_line_chars - self._record_chars + 1):
             self._record_chars += len(line)
             if self._record_chars > self._max_line_chars:

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from batchcall.ingest.phone import to_e164
-from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize
+from batchcall.ingest.rows import CallDraft, InvalidRow, RowRules, normalize
 
 log = logging.getLogger("batchcall.ingest")
 
@@ -95,13 +95,13 @@ def shutdown() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def normalize_many(rows: list[tuple[int, Any]], rules: RowRules) -> list[CallDraft | RowError]:
+def normalize_many(rows: list[tuple[int, Any]], rules: RowRules) -> list[CallDraft | InvalidRow]:
     return [normalize(raw, number, rules) for number, raw in rows]
 
 
 def normalized_chunks(
     rows: Iterable[tuple[int, Any]], rules: RowRules, chunk_rows: int, size_hint: int | None = None
-) -> Iterator[list[CallDraft | RowError]]:
+) -> Iterator[list[CallDraft | InvalidRow]]:
     """Normalised rows in order, ``chunk_rows`` at a time (smaller when ``size_hint`` says the input is
     small, so that every worker gets a share)."""
     pool = _shared_pool() if size_hint is None or size_hint >= INLINE_ROWS else None
@@ -113,7 +113,7 @@ def normalized_chunks(
         for chunk in chunks:
             yield normalize_many(chunk, rules)
         return
-    ahead: deque[tuple[list[tuple[int, Any]], Future[list[CallDraft | RowError]] | None]] = deque()
+    ahead: deque[tuple[list[tuple[int, Any]], Future[list[CallDraft | InvalidRow]] | None]] = deque()
     for chunk in chunks:
         ahead.append((chunk, _submit(pool, chunk, rules)))
         if len(ahead) > worker_count():
@@ -124,7 +124,7 @@ def normalized_chunks(
 
 def _submit(
     pool: ProcessPoolExecutor, chunk: list[tuple[int, Any]], rules: RowRules
-) -> Future[list[CallDraft | RowError]] | None:
+) -> Future[list[CallDraft | InvalidRow]] | None:
     try:
         return pool.submit(normalize_many, chunk, rules)
     except (BrokenProcessPool, RuntimeError):
@@ -134,9 +134,9 @@ def _submit(
 def _result(
     pool: ProcessPoolExecutor,
     chunk: list[tuple[int, Any]],
-    future: Future[list[CallDraft | RowError]] | None,
+    future: Future[list[CallDraft | InvalidRow]] | None,
     rules: RowRules,
-) -> list[CallDraft | RowError]:
+) -> list[CallDraft | InvalidRow]:
     if future is not None:
         try:
             return future.result()

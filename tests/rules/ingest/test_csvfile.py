@@ -10,8 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchcall.config import Settings
-from batchcall.ingest.csvfile import canonical_header, neutralise, read_rows
-from batchcall.ingest.rows import RowError, RowRules, normalize
+from batchcall.ingest.csvfile import (
+    CsvTable,
+    canonical_header,
+    detect_encoding,
+    neutralise,
+    read_rows,
+    read_table,
+    sniff_delimiter,
+)
+from batchcall.ingest.rows import CallDraft, RowError, RowRules, normalize
 from batchcall.kit.errors import Invalid
 
 DEFAULTS = Settings(max_csv_field_chars=131_072, max_csv_line_chars=1_048_576)
@@ -94,18 +102,23 @@ def test_extra_columns_become_variables_of_the_row() -> None:
     [(number, row)] = rows_of(data)
     rules = RowRules(channel="phone", timezone="UTC", country_code=None, required_variables=("plan",))
     made = normalize(row, number, rules)
-    assert not isinstance(made, RowError), made
+    assert isinstance(made, CallDraft), made
     assert made.to == "+14155550123"
     assert made.fields["first_name"] == "Ada"
     assert made.fields["variables"] == {"Appointment Date": "2026-12-01", "plan": "gold"}
 
 
-def test_blank_lines_are_skipped_and_rows_are_numbered_from_one_without_them() -> None:
+def test_blank_records_are_counted_and_skipped_so_row_n_is_the_spreadsheets_line_n_plus_one() -> None:
     data = b"phone,name\n\n+14155550123,A\n,\n  ,  \n\r\n+14155550124,B\n\n"
     assert rows_of(data) == [
-        (1, {"phone_number": "+14155550123", "name": "A"}),
-        (2, {"phone_number": "+14155550124", "name": "B"}),
+        (2, {"phone_number": "+14155550123", "name": "A"}),
+        (6, {"phone_number": "+14155550124", "name": "B"}),
     ]
+
+
+def test_a_record_with_a_quoted_line_break_is_one_row() -> None:
+    data = b'phone,note\n+14155550123,"two\nlines"\n+14155550124,b\n'
+    assert [number for number, _ in rows_of(data)] == [1, 2]
 
 
 def test_empty_cells_are_absent_and_short_rows_are_padded() -> None:
@@ -188,13 +201,14 @@ def refusal(stream: io.BytesIO, settings: Settings = DEFAULTS) -> Invalid:
 
 
 def test_a_line_of_50_mb_is_refused_naming_its_row_after_reading_about_the_cap_of_it() -> None:
+    # The blank record counts: the long line is the file's fourth record after the header.
     data = b"phone,note\n+14155550101,a\n\n+14155550102,b\n+14155550103," + b"x" * (50 * MIB) + b"\n"
     stream = CountingStream(data)
     refused = refusal(stream)
     assert (
-        refused.message == "Row 3: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
+        refused.message == "Row 4: the line is longer than 1048576 characters (BATCHCALL_MAX_CSV_LINE_CHARS)"
     )
-    assert refused.details == {"row": 3}
+    assert refused.details == {"row": 4}
     assert stream.since_rewind < MIB + READ_AHEAD
     # Before it, the encoding check reads the file once, a block at a time.
     assert stream.total < len(data) + MIB + READ_AHEAD
@@ -328,9 +342,86 @@ def test_any_file_gives_rows_or_row_errors_or_is_refused_as_a_whole(data: bytes,
         return
     if require_phone:
         assert "phone_number" in header
-    assert [number for number, _ in produced] == list(range(1, len(produced) + 1))
+    # Numbered from 1 in the file's order; a blank record takes its number and is left out.
+    numbers = [number for number, _ in produced]
+    assert numbers == sorted(set(numbers))
+    assert all(number >= 1 for number in numbers)
     rules = RowRules(channel="phone", timezone="UTC", country_code="US", required_variables=())
     for number, row in produced:
         assert isinstance(row, dict | RowError)
         outcome = normalize(row, number, rules)
         assert outcome.row == number
+
+
+def table_of(data: bytes, require_phone: bool = True) -> CsvTable:
+    return read_table(io.BytesIO(data), DEFAULTS, require_phone)
+
+
+def test_a_windows_1252_file_keeps_its_smart_quotes_dashes_and_euro_signs() -> None:
+    note = "\u201cQuoted\u201d \u2013 5 \u20ac \u2026 \u2019tis"
+    data = f"phone,note\n+14155550123,{note}\n".encode("cp1252")
+    assert detect_encoding(io.BytesIO(data)) == "cp1252"
+    assert rows_of(data) == [(1, {"phone_number": "+14155550123", "note": note})]
+
+
+def test_a_file_with_a_byte_no_windows_1252_character_has_is_latin_1() -> None:
+    # 0x81 is undefined in Windows-1252; Latin-1 decodes every byte.
+    data = "phone,note\n+14155550123,é".encode("latin-1") + b"\x81\n"
+    assert detect_encoding(io.BytesIO(data)) == "latin-1"
+    assert rows_of(data)[0][1]["note"] == "é\x81"
+
+
+def test_utf_8_is_read_as_utf_8_before_any_single_byte_encoding() -> None:
+    assert detect_encoding(io.BytesIO("phone,n\n1,€\n".encode())) == "utf-8-sig"
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        ("phone,name,plan", ","),
+        ("phone;name;plan", ";"),
+        ("phone\tname\tplan", "\t"),
+        ("phone|name|plan", "|"),
+        # The delimiter that finds the phone column wins over one that only cuts more columns.
+        ("Phone;Name, first;Plan", ";"),
+        ('"Phone, mobile";name', ";"),
+        # In doubt, a comma.
+        ("phone", ","),
+        ("a;b,c", ","),
+    ],
+)
+def test_the_delimiter_is_sniffed_from_the_header(header: str, delimiter: str) -> None:
+    assert sniff_delimiter(header + "\n") == delimiter
+
+
+def test_a_semicolon_file_from_european_excel_is_read() -> None:
+    data = "\ufeffTelefon Nummer;Vorname;Betrag\n+49 30 1234567;Jürgen;12,50 €\n".encode()
+    table = table_of(b"Phone;First Name;Amount\n+49 30 1234567;J\xfcrgen;12,50 \x80\n")
+    assert table.delimiter == ";"
+    assert list(table.rows) == [
+        (1, {"phone_number": "+49 30 1234567", "first_name": "Jürgen", "Amount": "12,50 €"})
+    ]
+    # A file that names its phone column in no known way is refused, its columns cut by its delimiter.
+    with pytest.raises(Invalid) as refused:
+        rows_of(data)
+    assert "'Telefon Nummer', 'Vorname', 'Betrag'" in refused.value.message
+
+
+def test_the_table_names_each_field_by_the_files_own_column() -> None:
+    table = table_of(b"Phone Number,E-mail,Invoice\n+14155550123,a@example.com,7\n")
+    assert table.columns == ["Phone Number", "E-mail", "Invoice"]
+    assert table.fields == ["phone_number", "email", "Invoice"]
+    assert table.names_in_file == {"phone_number": "Phone Number", "email": "E-mail"}
+
+
+def test_a_second_column_for_a_field_keeps_its_own_name_and_overwrites_nothing() -> None:
+    assert rows_of(b"Phone,Mobile\n+14155550123,+14155550124\n") == [
+        (1, {"phone_number": "+14155550123", "Mobile": "+14155550124"})
+    ]
+
+
+def test_a_fixed_rejected_rows_download_is_read_without_its_row_and_reason_columns() -> None:
+    data = b'row,reason,Phone,Invoice\n3,"variables: missing",+14155550123,A-1\n'
+    assert rows_of(data) == [(1, {"phone_number": "+14155550123", "Invoice": "A-1"})]
+    # Elsewhere a column named reason is the rows' own.
+    assert rows_of(b"Phone,reason\n+14155550123,renewal\n")[0][1]["reason"] == "renewal"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchcall.ingest.phone import PhoneError, check_country_code, time_zones, to_e164
+from batchcall.ingest.phone import PhoneError, check_country_code, country_disagreement, time_zones, to_e164
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_a_national_number_without_a_country_asks_for_one() -> None:
     assert "07911 123456" in str(raised.value)
 
 
-@pytest.mark.parametrize("code", ["XX", "USA", "U", "1", "", "u s", "ZZ"])
+@pytest.mark.parametrize("code", ["XX", "U", "1", "", "ZZ", "Narnia", "United Stat"])
 def test_bad_country_codes_are_named_in_the_error(code: str) -> None:
     with pytest.raises(PhoneError, match="ISO 3166-1 alpha-2"):
         check_country_code(code)
@@ -71,6 +71,44 @@ def test_bad_country_codes_are_named_in_the_error(code: str) -> None:
 
 def test_country_codes_are_case_and_space_insensitive() -> None:
     assert check_country_code(" de ") == "DE"
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [("USA", "US"), ("u.s.a.", "US"), ("United Kingdom", "GB"), ("UK", "GB"), ("Deutschland", "DE")],
+)
+def test_a_country_may_be_given_by_alpha_3_code_or_by_name(written: str, code: str) -> None:
+    assert check_country_code(written) == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "country_code", "words"),
+    [
+        (
+            "12345",
+            None,
+            "'12345' is not a valid phone number: give it with + and its country code, or give country_code",
+        ),
+        ("07911 123456", None, "give it with + and its country code, or give country_code"),
+        ("+999 1234 5678", None, "it does not start with a country's calling code"),
+        ("0000 000000", "DE", "'0000 000000' is not a valid phone number in Germany"),
+    ],
+)
+def test_refusals_are_in_words_a_user_acts_on_not_the_librarys(
+    raw: str, country_code: str | None, words: str
+) -> None:
+    with pytest.raises(PhoneError) as raised:
+        to_e164(raw, country_code)
+    assert words in str(raised.value)
+    assert "Could not interpret" not in str(raised.value)
+
+
+def test_a_country_disagrees_with_a_number_of_another_calling_code_only() -> None:
+    assert country_disagreement("+447911123456", "US") == (
+        "United States is not the country of +447911123456 (United Kingdom)"
+    )
+    assert country_disagreement("+14165550100", "US") is None
+    assert country_disagreement("+447911123456", "GB") is None
 
 
 def test_time_zones_of_a_number() -> None:

@@ -1,4 +1,5 @@
-"""One submitted row to a call draft or a row error: the rules, without a database."""
+"""One submitted row to a call draft (with its warnings) or an invalid row (with every error): the rules,
+without a database."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from batchcall.ingest.phone import PhoneError
 from batchcall.ingest.rows import (
     CallDraft,
+    InvalidRow,
     RowError,
     RowLimits,
     RowRules,
@@ -17,7 +19,7 @@ from batchcall.ingest.rows import (
     normalize,
     rules_for,
 )
-from batchcall.ingest.storable import NUL_MESSAGE
+from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 
 PHONE = RowRules(channel="phone", timezone="America/New_York", country_code=None, required_variables=())
 EMAIL = RowRules(channel="email", timezone="UTC", country_code=None, required_variables=())
@@ -29,11 +31,18 @@ def draft(raw: Any, rules: RowRules = PHONE, row: int = 1) -> CallDraft:
     return outcome
 
 
-def error(raw: Any, rules: RowRules = PHONE, row: int = 7) -> RowError:
+def invalid(raw: Any, rules: RowRules = PHONE, row: int = 7) -> InvalidRow:
     outcome = normalize(raw, row, rules)
-    assert isinstance(outcome, RowError), outcome
+    assert isinstance(outcome, InvalidRow), outcome
     assert outcome.row == row
+    assert all(e.row == row for e in outcome.errors)
     return outcome
+
+
+def error(raw: Any, rules: RowRules = PHONE, row: int = 7) -> RowError:
+    """The one error of a row that has one."""
+    [found] = invalid(raw, rules, row).errors
+    return found
 
 
 def test_a_good_row_becomes_a_draft_with_its_fields() -> None:
@@ -69,12 +78,58 @@ def test_a_national_number_without_any_country_is_a_row_error() -> None:
     assert "country_code" in found.message
 
 
-def test_a_bad_country_code_in_a_row_is_reported_on_that_field() -> None:
+def test_a_bad_country_code_on_a_national_number_is_an_error_of_that_field() -> None:
     found = error({"phone_number": "030 1234567", "country_code": "XX"})
     assert found.field == "country_code"
     assert "'XX'" in found.message
-    found = error({"phone_number": "+49 30 1234567", "country_code": "Germany"})
+
+
+@pytest.mark.parametrize(
+    ("country", "number", "expected"),
+    [
+        ("United Kingdom", "07911 123456", "+447911123456"),
+        ("UK", "07911 123456", "+447911123456"),
+        ("Great Britain", "07911 123456", "+447911123456"),
+        ("GBR", "07911 123456", "+447911123456"),
+        ("Deutschland", "030 1234567", "+49301234567"),
+        ("germany", "030 1234567", "+49301234567"),
+        ("DEU", "030 1234567", "+49301234567"),
+        ("India", "080 4123 4567", "+918041234567"),
+        ("España", "912 34 56 78", "+34912345678"),
+        ("USA", "(212) 555-0100", "+12125550100"),
+        ("United States", "(212) 555-0100", "+12125550100"),
+    ],
+)
+def test_a_rows_country_may_be_a_code_or_a_name(country: str, number: str, expected: str) -> None:
+    made = draft({"phone_number": number, "country_code": country})
+    assert (made.to, made.warnings) == (expected, ())
+
+
+def test_a_country_that_is_not_the_numbers_is_a_warning_and_the_number_wins() -> None:
+    made = draft({"phone_number": "+44 7911 123456", "country_code": "USA"}, row=4)
+    assert made.to == "+447911123456"
+    assert made.warnings == (
+        RowError(
+            4,
+            "country_code",
+            "United States is not the country of +447911123456 (United Kingdom); the number's own country "
+            "is used",
+        ),
+    )
+    # Countries that share a calling code agree: +1 is Canada's as well as the United States'.
+    assert draft({"phone_number": "+1 416 555 0100", "country_code": "US"}).warnings == ()
+
+
+def test_an_unknown_country_is_a_warning_on_an_international_number_and_an_error_on_a_national_one() -> None:
+    made = draft({"phone_number": "+49 30 1234567", "country_code": "Narnia"})
+    assert made.to == "+49301234567"
+    [warning] = made.warnings
+    assert warning.field == "country_code"
+    assert warning.message.startswith("'Narnia' is not an ISO 3166-1 alpha-2 country code")
+    assert warning.message.endswith("the number's own country is used")
+    found = error({"phone_number": "030 1234567", "country_code": "Narnia"})
     assert found.field == "country_code"
+    assert "'Narnia'" in found.message
 
 
 def test_a_bad_country_code_for_the_request_is_refused_before_any_row() -> None:
@@ -107,13 +162,64 @@ def test_email_needs_an_address_and_no_number() -> None:
     assert error({"channel": "email", "phone_number": "+14155550123"}).field == "email"
 
 
-@pytest.mark.parametrize(
-    "address", ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"]
-)
-def test_malformed_email_addresses_are_row_errors(address: str) -> None:
-    found = error({"phone_number": "+14155550123", "email": address})
+BAD_ADDRESSES = ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"]
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+def test_a_malformed_email_on_a_phone_row_is_a_warning_and_left_out(address: str) -> None:
+    made = draft({"phone_number": "+14155550123", "email": address}, row=3)
+    assert (made.to, made.email) == ("+14155550123", None)
+    assert made.warnings == (RowError(3, "email", f"'{address.strip()}' is not an email address; left out"),)
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+def test_a_malformed_email_on_an_email_row_is_an_error(address: str) -> None:
+    found = error({"email": address}, EMAIL)
     assert found.field == "email"
     assert address.strip() in found.message
+
+
+def test_fields_an_email_needs_are_warnings_on_a_phone_row_and_errors_on_an_email_row() -> None:
+    fields = {"email_subject": "x" * 1000, "email_template_params": _nested(4)}
+    made = draft({"phone_number": "+14155550123", **fields}, SMALL)
+    assert [w.field for w in made.warnings] == ["email_subject", "email_template_params"]
+    assert (made.fields["email_subject"], made.fields["email_template_params"]) == (None, None)
+    refused = invalid(
+        {"email": "ada@example.com", **fields}, RowRules("email", "UTC", None, (), SMALL.limits)
+    )
+    assert [e.field for e in refused.errors] == ["email_subject", "email_template_params"]
+
+
+def test_every_error_of_a_row_is_reported_in_the_order_of_its_fields() -> None:
+    rules = rules_for("phone", "UTC", None, ["invoice"])
+    refused = invalid(
+        {
+            "phone_number": "07911 123456",
+            "email": "bob@",
+            "max_retries": "many",
+            "scheduled_time": "next tuesday",
+            "channel": "fax",
+        },
+        rules,
+    )
+    assert [e.field for e in refused.errors] == [
+        "phone_number",
+        "email",
+        "channel",
+        "variables",
+        "scheduled_time",
+        "max_retries",
+    ]
+    # The warning a called row would have is one more thing to fix on a refused one, without the remedy.
+    assert refused.errors[1].message == "'bob@' is not an email address"
+    assert "Value error" not in refused.reason
+    assert refused.reason.startswith("phone_number: '07911 123456' is not a phone number: give it with +")
+    assert refused.values["max_retries"] == "many"
+
+
+def test_a_field_that_fails_is_reported_once_not_again_for_what_follows_from_it() -> None:
+    refused = invalid({"phone_number": {"number": "+14155550123"}})
+    assert [e.field for e in refused.errors] == ["phone_number"]
 
 
 def test_scheduled_time_is_read_in_the_batch_timezone() -> None:
@@ -141,6 +247,40 @@ def test_required_variables_must_be_present_in_variables_extra_fields_or_contact
     assert found.field == "variables"
     assert "clinic" in found.message
     assert "first_name" in found.message
+
+
+@pytest.mark.parametrize(
+    ("key", "agents"),
+    [
+        ("Invoice", "invoice"),
+        ("INVOICE", "invoice"),
+        ("invoice id", "invoice_id"),
+        ("Invoice-Id", "invoice_id"),
+        ("InvoiceID", "invoice_id"),
+        ("invoice.id", "invoice_id"),
+    ],
+)
+def test_a_key_is_stored_under_the_agents_spelling_of_its_variable(key: str, agents: str) -> None:
+    rules = rules_for("phone", "UTC", None, [agents])
+    for row in (
+        {"phone_number": "+14155550123", key: "A-1"},
+        {"phone_number": "+14155550123", "variables": {key: "A-1"}},
+    ):
+        made = draft(row, rules)
+        assert made.fields["variables"] == {agents: "A-1"}
+        assert made.renamed == {key: agents}
+
+
+def test_the_agents_own_spelling_wins_and_the_other_stays_as_it_is() -> None:
+    rules = rules_for("phone", "UTC", None, ["invoice"])
+    made = draft({"phone_number": "+14155550123", "Invoice": "B", "invoice": "A"}, rules)
+    assert (made.fields["variables"], made.renamed) == ({"Invoice": "B", "invoice": "A"}, {})
+
+
+def test_variables_the_agent_names_but_does_not_require_are_matched_too() -> None:
+    rules = rules_for("phone", "UTC", None, [], variables=["plan"])
+    made = draft({"phone_number": "+14155550123", "PLAN": "gold", "Plan Name": "x"}, rules)
+    assert made.fields["variables"] == {"plan": "gold", "Plan Name": "x"}
 
 
 def test_named_variables_win_over_extra_fields_of_the_same_name() -> None:
@@ -185,13 +325,12 @@ SMALL = RowRules("phone", "UTC", None, (), RowLimits(instruction_chars=10, json_
         ({"metadata": _nested(4)}, "metadata", "nests deeper than 3 levels"),
         ({"metadata": {"note": "x" * 40}}, "metadata", "is larger than 40 bytes as JSON"),
         ({"metadata": {"big": 10**30}}, "metadata", "cannot be stored as JSON"),
-        ({"email_template_params": _nested(4)}, "email_template_params", "nests deeper than 3 levels"),
         ({"variables": {"a": _nested(3)}}, "variables", "nests deeper than 3 levels"),
         # Extra fields are variables too, and count towards their size.
         ({"note": "x" * 40}, "variables", "is larger than 40 bytes as JSON"),
         ({"timezone": "America"}, "timezone", "'America' is not an IANA time zone"),
         ({"timezone": "A" * 300}, "timezone", "String should have at most 64 characters"),
-        ({"country_code": "G" * 300}, "country_code", "String should have at most 8 characters"),
+        ({"country_code": "G" * 300}, "country_code", "String should have at most 64 characters"),
     ],
 )
 def test_what_a_row_carries_is_bounded_by_its_rules_limits(
@@ -234,7 +373,10 @@ def test_numbers_given_as_json_numbers_are_read_as_text() -> None:
     ],
 )
 def test_a_nul_character_anywhere_in_a_row_is_an_error_of_the_row(raw: dict[str, Any]) -> None:
-    assert error(raw) == RowError(7, "row", NUL_MESSAGE)
+    refused = invalid(raw)
+    assert refused.errors == (RowError(7, "row", NUL_MESSAGE),)
+    # What is kept of it for download is what a database can store.
+    assert refused.values == {k: v for k, v in raw.items() if not contains_nul(k) and not contains_nul(v)}
 
 
 def test_the_text_of_an_escaped_nul_is_not_one() -> None:
@@ -255,7 +397,7 @@ def test_a_dialect_words_a_row_error_with_its_names_and_its_array_of_rows() -> N
     assert RowError(3, "row", "is bad").as_text(indexed) == "contacts[2]: is bad"
 
 
-# Property: any JSON-like row gives a draft or a row error, never an exception.
+# Property: any JSON-like row gives a draft or an invalid row, never an exception.
 _json_scalar = st.one_of(
     st.none(),
     st.booleans(),
@@ -314,14 +456,16 @@ _rules = st.builds(
 @pytest.mark.slow
 @settings(max_examples=2000, deadline=None)
 @given(raw=_rows, row=st.integers(min_value=1, max_value=10**6), rules=_rules)
-def test_any_row_gives_a_draft_or_a_row_error(raw: Any, row: int, rules: RowRules) -> None:
+def test_any_row_gives_a_draft_or_an_invalid_row(raw: Any, row: int, rules: RowRules) -> None:
     outcome = normalize(raw, row, rules)
-    assert isinstance(outcome, CallDraft | RowError)
+    assert isinstance(outcome, CallDraft | InvalidRow)
     assert outcome.row == row
-    if isinstance(outcome, RowError):
-        assert outcome.field
-        assert outcome.message
+    if isinstance(outcome, InvalidRow):
+        assert outcome.errors
+        assert all(e.row == row and e.field and e.message for e in outcome.errors)
+        assert "Value error" not in outcome.reason
         return
+    assert all(w.row == row and w.message for w in outcome.warnings)
     if outcome.channel != "email":
         assert outcome.to is not None
         assert outcome.to.startswith("+")
