@@ -244,9 +244,11 @@ def _rejected_lines(
     yield buffer.getvalue()
 
 
-def _as_columns(values: dict[str, Any]) -> dict[str, Any]:
-    """A rejected row's fields as CSV columns: a JSON row's ``variables`` spread into columns of their own,
-    as an upload reads them back, unless a field of the row already has the name."""
+def _as_columns(pairs: list[Any]) -> dict[str, Any]:
+    """A rejected row's fields ([name, value] pairs) as CSV columns, in their order: a JSON row's
+    ``variables`` spread into columns of their own, as an upload reads them back, unless a field of the row
+    already has the name."""
+    values = {name: value for name, value in pairs}
     variables = values.get("variables")
     if not isinstance(variables, dict):
         return values

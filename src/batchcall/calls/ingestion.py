@@ -327,7 +327,7 @@ def _keep_rejected(session: Session, submission: _Submission, invalid: list[Inva
                 "submission_id": submission.id,
                 "row": row.row,
                 "reason": row.reason,
-                "values": {names.get(key, key): value for key, value in row.values.items()},
+                "values": [[names.get(key, key), value] for key, value in row.values.items()],
                 "created_at": submission.now,
             }
             for row in invalid

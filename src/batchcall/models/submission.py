@@ -19,6 +19,7 @@ class RejectedRow(IdMixin, Base):
     submission_id: Mapped[str] = mapped_column(String(36))
     row: Mapped[int]
     reason: Mapped[str] = mapped_column(Text)
-    # The row's fields as submitted (a CSV row by its column names).
-    values: Mapped[dict[str, Any]]
+    # The row's fields as submitted, in their order, as [name, value] pairs (a CSV row's by the file's column
+    # names): a JSONB object would not keep the order of its keys, and the download shows the file's.
+    values: Mapped[list[Any]]
     created_at: Mapped[datetime]
