@@ -136,12 +136,15 @@ ERROR_SCHEMAS = {
 
 # What the general rules in ``native_statuses`` cannot see in the document.
 EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
-    # A body naming an agent, a number, a contact, a batch that may not exist.
+    # A body naming an agent, a number, a contact, a batch that may not exist; a batch created to start at
+    # once that cannot leave draft (no agent to speak, no caller id).
     ("POST", "/v1/phone-numbers"): {404, 409},
-    ("POST", "/v1/batches"): {404},
+    ("POST", "/v1/batches"): {404, 409},
+    ("POST", "/bulk-calls/submit"): {409},
+    ("POST", "/bulk-calls/upload"): {409},
     ("POST", "/api/call/createBatch"): {404},
     ("POST", "/api/call/addCallsToBatch"): {404, 409},
-    ("POST", "/ai-phone-calls/call-contact-bulk"): {404},
+    ("POST", "/ai-phone-calls/call-contact-bulk"): {404, 409},
     ("POST", "/batch-call"): {404},
     # State transitions, and rows added to a batch that no longer takes them.
     ("PATCH", "/v1/batches/{batch_id}"): {409},
