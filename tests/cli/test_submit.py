@@ -64,6 +64,10 @@ def test_submit_makes_a_draft_and_shows_what_it_read_before_anything_dials(
     assert row["row"] == "4"
     assert row["phone"] == "not a number"
     assert row["reason"]
+    again = tmp_path / "fix-me.csv"
+    downloaded = operator("batches", "rejected", batch["id"], "-o", str(again))
+    assert downloaded.exit_code == 0, downloaded.output
+    assert again.read_text() == rejected.read_text()
 
     dispatcher.tick()
     assert ledger(runtime) == []
