@@ -125,7 +125,7 @@ def upload_calls(
     settings = runtime_of(request).settings
     table = read_table(file.file, settings, require_phone=batch.channel != Channel.EMAIL)
     options = IngestOptions.of(
-        settings, country_code or None, update_existing, dry_run=dry_run, names_in_file=table.names_in_file
+        settings, country_code or None, update_existing, dry_run=dry_run, file_columns=table.field_columns
     )
     now = runtime_of(request).clock.now()
     return as_answer(

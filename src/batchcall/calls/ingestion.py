@@ -10,7 +10,7 @@ address, for e-mail) that already has a call waiting or in flight in the batch i
 whichever submission added that call.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, islice
@@ -69,9 +69,10 @@ class IngestOptions:
     reopen_completed: bool = False
     # Check every row and answer as the submission would, writing nothing.
     dry_run: bool = False
-    # A CSV file's own name for each field its rows carry under another (csvfile.CsvTable.names_in_file):
-    # its rejected rows are kept by the file's column names, to be fixed and uploaded again.
-    names_in_file: Mapping[str, str] = field(default_factory=dict)
+    # A CSV file's columns in its order, each as (the field its rows carry it under, the file's name for
+    # it) (csvfile.CsvTable.field_columns): a rejected row is kept with every column of the file, by the
+    # file's names, to be fixed and uploaded again.
+    file_columns: Sequence[tuple[str, str]] = ()
 
     @classmethod
     def of(
@@ -85,7 +86,7 @@ class IngestOptions:
         whole_chunks: int | None = None,
         reopen_completed: bool = False,
         dry_run: bool = False,
-        names_in_file: Mapping[str, str] | None = None,
+        file_columns: Sequence[tuple[str, str]] = (),
     ) -> Self:
         """The options of a request, with the limits the server's settings give it."""
         return cls(
@@ -99,7 +100,7 @@ class IngestOptions:
             whole_chunks,
             reopen_completed,
             dry_run,
-            names_in_file or {},
+            file_columns,
         )
 
 
@@ -312,10 +313,10 @@ def _store(session: Session, submission: _Submission, normalized: list[CallDraft
 
 
 def _keep_rejected(session: Session, submission: _Submission, invalid: list[InvalidRow]) -> None:
-    """Keep the invalid rows as they came, by a CSV file's own column names, with every reason."""
+    """Keep the invalid rows as they came, with every reason: a CSV file's with all its columns (an empty
+    cell too, to be filled in), by the file's own names, in its order."""
     if submission.options.dry_run or not invalid:
         return
-    names = submission.options.names_in_file
     batch = submission.batch
     repository.insert_rejected(
         session,
@@ -327,7 +328,7 @@ def _keep_rejected(session: Session, submission: _Submission, invalid: list[Inva
                 "submission_id": submission.id,
                 "row": row.row,
                 "reason": row.reason,
-                "values": [[names.get(key, key), value] for key, value in row.values.items()],
+                "values": _as_submitted(row, submission.options.file_columns),
                 "created_at": submission.now,
             }
             for row in invalid
@@ -338,6 +339,14 @@ def _keep_rejected(session: Session, submission: _Submission, invalid: list[Inva
 
 def _dedup_field(draft: CallDraft) -> str:
     return "email" if draft.channel == Channel.EMAIL else "phone_number"
+
+
+def _as_submitted(row: InvalidRow, file_columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
+    """The row's fields as [name, value] pairs: by its file's columns when it came in a file."""
+    if not file_columns:
+        return [[key, value] for key, value in row.values.items()]
+    # A record that could not be read as CSV has no values: its columns are left empty, its reason says why.
+    return [[column, row.values.get(name, "")] for name, column in file_columns]
 
 
 def _update_waiting(session: Session, submission: _Submission, drafts: list[CallDraft]) -> list[CallDraft]:

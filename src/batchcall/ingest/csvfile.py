@@ -6,7 +6,8 @@ What is chosen, and why:
 - Encoding: UTF-8 (with or without BOM) when the whole file is UTF-8. Otherwise Windows-1252 when every
   byte is one of its characters: Excel on Windows writes it, and it is Latin-1 but for 0x80-0x9F, where
   Latin-1 has control characters no one types and cp1252 has smart quotes, dashes and the euro sign.
-  Otherwise Latin-1, which decodes any byte.
+  Otherwise Latin-1, which decodes any byte. A UTF-8 BOM before text that is not UTF-8 (a tool that
+  writes one whatever follows) is still a BOM, not three letters of the first column's name.
 - Delimiter: the header line's, among comma, semicolon (Excel where the decimal mark is a comma), tab and
   pipe: the one whose columns include a phone number (or e-mail) column, then the one giving most
   columns; comma when they tie.
@@ -88,6 +89,8 @@ def canonical_header(header: str) -> str:
 
 # Bytes that are no character in Windows-1252; a file with one of them is read as Latin-1.
 _UNDEFINED_IN_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+# A UTF-8 byte order mark as Windows-1252 and Latin-1 read its three bytes.
+_UTF8_BOM_AS_SINGLE_BYTES = "\u00ef\u00bb\u00bf"
 DELIMITERS = (",", ";", "\t", "|")
 # The first columns of the rejected rows' download: a file that starts with them is one, fixed.
 REJECTED_DOWNLOAD_COLUMNS = ("row", "reason")
@@ -143,9 +146,10 @@ class CsvTable:
     rows: Iterator[tuple[int, dict[str, str] | RowError]]
 
     @property
-    def names_in_file(self) -> dict[str, str]:
-        """Each field the rows carry under another name than the file's, to the file's name for it."""
-        return {f: c for c, f in zip(self.columns, self.fields, strict=True) if f and f != c}
+    def field_columns(self) -> list[tuple[str, str]]:
+        """(the field a row carries a column's value under, the file's name for the column), in the file's
+        order, for the columns read into the rows."""
+        return [(f, c) for c, f in zip(self.columns, self.fields, strict=True) if f]
 
 
 def read_table(stream: BinaryIO, settings: Settings, require_phone: bool = True) -> CsvTable:
@@ -230,7 +234,7 @@ class _Records:
         self._max_field_chars = max_field_chars
         self._max_line_chars = max_line_chars
         self._record_chars = 0
-        first_line = self._text.readline(max_line_chars + 1)
+        first_line = self._text.readline(max_line_chars + 1).removeprefix(_UTF8_BOM_AS_SINGLE_BYTES)
         self.delimiter = sniff_delimiter(first_line)
         self._reader = csv.reader(self._lines(first_line), delimiter=self.delimiter)
 

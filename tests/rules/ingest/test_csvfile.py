@@ -411,7 +411,16 @@ def test_the_table_names_each_field_by_the_files_own_column() -> None:
     table = table_of(b"Phone Number,E-mail,Invoice\n+14155550123,a@example.com,7\n")
     assert table.columns == ["Phone Number", "E-mail", "Invoice"]
     assert table.fields == ["phone_number", "email", "Invoice"]
-    assert table.names_in_file == {"phone_number": "Phone Number", "email": "E-mail"}
+    assert table.field_columns == [
+        ("phone_number", "Phone Number"),
+        ("email", "E-mail"),
+        ("Invoice", "Invoice"),
+    ]
+
+
+def test_a_utf_8_bom_before_windows_1252_text_is_still_a_bom() -> None:
+    data = b"\xef\xbb\xbf" + "Phone;Note\n+14155550123;5 \u20ac\n".encode("cp1252")
+    assert rows_of(data) == [(1, {"phone_number": "+14155550123", "Note": "5 \u20ac"})]
 
 
 def test_a_second_column_for_a_field_keeps_its_own_name_and_overwrites_nothing() -> None:
