@@ -274,6 +274,12 @@ def test_each_call_keeps_its_submission_and_row_and_the_export_shows_them(
         (second["submission_id"], "3", ADA, "skipped"),
     ]
     assert "(row 1 of an earlier submission" in exported[2]["skip_reason"]
+    listed = calls_of(client, tenant, batch["id"])
+    assert [(c["submission_id"], c["row"], c["row_number"]) for c in listed] == [
+        (first["submission_id"], 1, 1),
+        (second["submission_id"], 2, 2),
+        (second["submission_id"], 3, 3),
+    ]
 
 
 # Real files.

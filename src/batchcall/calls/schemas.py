@@ -86,7 +86,13 @@ class AttemptRead(Read):
 class CallSummary(Read):
     id: str
     batch_id: str
-    row_number: int
+    row_number: int = Field(
+        description="The call's place in its batch: the order calls are listed and dialled"
+    )
+    submission_id: str | None = Field(description="The submission that added the call")
+    row: int | None = Field(
+        validation_alias="source_row", description="The call's row in that submission, as its errors name it"
+    )
     status: str
     channel: str
     to: str | None

@@ -287,7 +287,8 @@ def _draft(parsed: RowIn, faults: _Faults, rules: RowRules) -> CallDraft | None:
         )
     template_params = parsed.email_template_params
     for name, stored in (("metadata", parsed.metadata), ("email_template_params", template_params)):
-        fault = json_fault(stored, limits.json_bytes, limits.json_depth)
+        # Most rows carry neither: nothing to measure.
+        fault = json_fault(stored, limits.json_bytes, limits.json_depth) if stored else None
         if fault is None:
             continue
         if name == "email_template_params" and off_email:
