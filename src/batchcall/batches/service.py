@@ -1,7 +1,7 @@
 """A batch's settings, and the requests that change its status (the moves are in ``batches.transitions``)."""
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,8 +205,11 @@ def update_settings(
     session: Session, workspace_id: str, batch_id: str, data: BatchUpdate, now: datetime
 ) -> Batch:
     batch = transitions.lock(session, workspace_id, batch_id)
-    transitions.require_state(batch, "update")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    if batch.status == BatchStatus.PAUSED:
+        _require_changeable_while_paused(batch, changes.keys())
+    else:
+        transitions.require_state(batch, "update")
     for name, value in _settings_to_columns(session, workspace_id, changes, batch).items():
         setattr(batch, name, value)
     if "scheduled_at" in changes:
@@ -216,6 +219,35 @@ def update_settings(
     # A new window, cap or caller id may let it dial sooner than it said.
     transitions.wake(session, [batch.id])
     return batch
+
+
+# What a paused batch may still change: when and how fast it dials, from which numbers, how it retries.
+CHANGEABLE_WHILE_PAUSED = frozenset(
+    {
+        "start_time",
+        "end_time",
+        "timezone",
+        "working_days",
+        "max_concurrent_calls",
+        "max_calls_per_day",
+        "max_calls_per_second",
+        "from_numbers",
+        "phone_number_ids",
+        "max_retry_attempts",
+        "retry_delay_seconds",
+        "retry_on",
+    }
+)
+
+
+def _require_changeable_while_paused(batch: Batch, fields: Iterable[str]) -> None:
+    draft_only = sorted(set(fields) - CHANGEABLE_WHILE_PAUSED)
+    if draft_only:
+        raise Conflict(
+            f"Cannot update {', '.join(draft_only)} of batch {batch.id}: it is paused, and a paused batch "
+            "may change only its window, working days, caps, caller ids and retry policy",
+            batch_status=batch.status,
+        )
 
 
 def delete(session: Session, workspace_id: str, batch_id: str) -> None:
