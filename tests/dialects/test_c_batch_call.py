@@ -143,7 +143,7 @@ def test_workspace_create_prints_the_two_halves_of_the_key(
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     assert printed["api_key"] == printed["key_id"] + "." + printed["key_secret"]
     headers = {"X-API-KEY": printed["key_id"], "X-API-SECRET": printed["key_secret"]}
     bearer = {"Authorization": f"Bearer {printed['api_key']}"}
