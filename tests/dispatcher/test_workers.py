@@ -44,7 +44,15 @@ def _batch(url: str, rows: int, **fields: Any) -> tuple[Runtime, str]:
     runtime = Runtime.from_settings(Settings(database_url=url, run_dispatcher=False))
     tenant = make_tenant(runtime, "Acme")
     with TestClient(create_app(runtime)) as client:
-        batch = create_batch(client, tenant, schedule="immediate", retry_delay_seconds=0, **fields)
+        # The workers run on the real clock: recipient hours would make the test depend on the hour it runs.
+        batch = create_batch(
+            client,
+            tenant,
+            schedule="immediate",
+            retry_delay_seconds=0,
+            respect_recipient_timezone=False,
+            **fields,
+        )
         add_rows(client, tenant, batch["id"], [{"phone_number": f"+1212555{i:04d}"} for i in range(rows)])
     return runtime, batch["id"]
 
