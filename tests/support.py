@@ -1,11 +1,18 @@
 """What many tests need: tenants with keys, batches, rows."""
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from batchcall import db
+from batchcall.app import create_app
 from batchcall.auth import service as auth
 from batchcall.runtime import Runtime
 
@@ -109,3 +116,25 @@ def calls_of(client: TestClient, tenant: Tenant, batch_id: str, **params: Any) -
     assert response.status_code == 200, response.text
     data: list[dict[str, Any]] = response.json()["data"]
     return data
+
+
+@contextmanager
+def served(
+    runtime: Runtime, log_config: dict[str, Any] | None = None, log_level: str = "warning"
+) -> Iterator[str]:
+    """The app of ``runtime`` behind a real uvicorn server on a free loopback port; its base URL.
+    ``log_config`` and ``log_level`` are uvicorn's (no config leaves logging as it is)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(runtime), log_config=log_config, log_level=log_level)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            time.sleep(0.01)  # waiting for the server to listen, not for a time rule
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        listener.close()

@@ -48,7 +48,9 @@ def json_fault(value: Any, max_bytes: int, max_depth: int) -> str | None:
     return None
 
 
-def _stored_json(value: dict[str, Any]) -> dict[str, Any]:
+def within_json_bounds(value: dict[str, Any]) -> dict[str, Any]:
+    """``value``, if it is as small and shallow as stored JSON may be (the settings in effect); else a
+    ValueError naming the bound."""
     settings = settings_in_effect()
     fault = json_fault(value, settings.max_row_json_bytes, settings.max_json_depth)
     if fault is not None:
@@ -66,5 +68,5 @@ def _prompt(value: str) -> str:
 Id = Annotated[str, Field(max_length=ID_CHARS)]
 CountryCode = Annotated[str, Field(max_length=COUNTRY_CODE_CHARS)]
 # An object kept as JSON, as large and as deep as a row's variables may be.
-StoredJson = Annotated[dict[str, Any], AfterValidator(_stored_json)]
+StoredJson = Annotated[dict[str, Any], AfterValidator(within_json_bounds)]
 PromptText = Annotated[str, AfterValidator(_prompt)]

@@ -2,43 +2,19 @@
 port (the app of the test's runtime, so the test drives its clock and dispatcher), on both databases."""
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner, Result
 
 from batchcall import cli
-from batchcall.app import create_app
 from batchcall.config import Settings, get_settings
 from batchcall.runtime import Runtime
-from tests.support import Tenant
+from tests.support import Tenant, served
 
 Run = Callable[..., Result]
-
-
-@contextmanager
-def served(runtime: Runtime) -> Iterator[str]:
-    """The app of ``runtime`` behind a real uvicorn server on a free loopback port; its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_config=None, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-    thread.start()
-    try:
-        while not server.started and thread.is_alive():
-            time.sleep(0.01)  # waiting for the server to listen, not for a time rule
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        listener.close()
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@
 import json
 import logging
 import re
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from batchcall import cli
-from batchcall.app import create_app
 from batchcall.config import get_settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
@@ -29,7 +24,7 @@ from batchcall.runtime import Runtime
 from tests.conftest import START
 from tests.dialects.conftest import dial_until, make_agent, tag_of
 from tests.store import count
-from tests.support import Tenant, batch_of, calls_of, make_tenant, register_numbers
+from tests.support import Tenant, batch_of, calls_of, make_tenant, register_numbers, served
 
 # The seed's example body as written; only the agent id differs (it must name an agent of this workspace).
 SEED_EXAMPLE = """
@@ -419,19 +414,10 @@ def _served(runtime: Runtime) -> Iterator[str]:
     """The app behind a real uvicorn server on a loopback port, logging as ``batchcall serve`` does."""
     loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")]
     saved = [(lg.handlers[:], lg.filters[:], lg.level, lg.propagate) for lg in loggers]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_config=server_log_config()))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-    thread.start()
     try:
-        while not server.started and thread.is_alive():
-            time.sleep(0.01)  # waiting for the server to listen, not for a time rule
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with served(runtime, log_config=server_log_config(), log_level="info") as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join()
-        listener.close()
         for lg, (handlers, filters, level, propagate) in zip(loggers, saved, strict=True):
             lg.handlers, lg.filters, lg.level, lg.propagate = handlers, filters, level, propagate
 

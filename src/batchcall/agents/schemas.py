@@ -3,25 +3,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from batchcall.bounds import PromptText, StoredJson, json_fault, settings_in_effect
+from batchcall.bounds import PromptText, StoredJson, within_json_bounds
 from batchcall.kit.schema import Read, Write
 
 VariableName = Annotated[str, Field(min_length=1, max_length=255)]
 VariableNames = Annotated[list[VariableName], Field(max_length=1000)]
 
 
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
-    settings = settings_in_effect()
-    fault = json_fault(value, settings.max_row_json_bytes, settings.max_json_depth)
-    if fault is not None:
-        raise ValueError(fault)
-    return value
-
-
 # The value of a variable a row leaves out: text or a number, as a row's own value would be; as large as a
 # row's variables may be.
 VariableDefaults = Annotated[
-    dict[VariableName, StrictStr | StrictInt | StrictFloat | StrictBool], AfterValidator(_bounded)
+    dict[VariableName, StrictStr | StrictInt | StrictFloat | StrictBool], AfterValidator(within_json_bounds)
 ]
 DEFAULTS_DESCRIPTION = (
     "Values of variables a row leaves out (name -> text or number): a required variable with a default "
