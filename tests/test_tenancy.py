@@ -55,6 +55,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/batches/{batch_id}/calls"): Case(json={"rows": [{"phone_number": "+14155550199"}]}),
     ("POST", "/v1/batches/{batch_id}/calls/upload"): Case(files={"file": CSV}),
     ("GET", "/v1/batches/{batch_id}/export"): Case(),
+    ("GET", "/v1/batches/{batch_id}/rejected"): Case(),
     ("GET", "/v1/calls/{call_id}"): Case(),
     ("GET", "/v1/webhooks/{endpoint_id}"): Case(),
     ("PATCH", "/v1/webhooks/{endpoint_id}"): Case(json={"url": "https://b.example/hook"}),
