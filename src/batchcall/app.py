@@ -16,8 +16,8 @@ from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.numbers.api import router as numbers_router
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
-from batchcall.web.http import BodySizeLimit, install_error_handlers
 from batchcall.web import pages
+from batchcall.web.http import BodySizeLimit, install_error_handlers
 from batchcall.web.memory import ReleaseMemory
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender

@@ -69,7 +69,7 @@ class Api:
     def __init__(self, settings: ClientSettings) -> None:
         if not settings.api_key:
             raise RemoteError(
-                "No API key: pass --api-key, set BATCHCALL_API_KEY, or put api_key = \"<key>\" in "
+                'No API key: pass --api-key, set BATCHCALL_API_KEY, or put api_key = "<key>" in '
                 f"{config_file()} (`batchcall workspace create NAME` prints a key)"
             )
         self.url = settings.api_url.rstrip("/")

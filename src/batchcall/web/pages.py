@@ -41,7 +41,8 @@ def landing(request: Request) -> HTMLResponse:
     """What this server is and where its pages are: the first thing a person sees at its address."""
     app: FastAPI = request.app
     items = "\n".join(
-        f'      <li><a href="{escape(path)}">{escape(name)}</a> <code>{escape(path)}</code>: {escape(why)}</li>'
+        f'      <li><a href="{escape(path)}">{escape(name)}</a> <code>{escape(path)}</code>: '
+        f"{escape(why)}</li>"
         for path, name, why in _links(request)
     )
     return HTMLResponse(
