@@ -26,12 +26,19 @@ def get(session: Session, workspace_id: str, agent_id: str) -> Agent:
     return get_owned(session, Agent, workspace_id, agent_id, "Agent")
 
 
+def unfit_to_call(agent_id: str, active: bool, ready: bool) -> str | None:
+    """Why the agent may not place calls (an agent that does must be switched on and ready), or None."""
+    if not active:
+        return f"Agent {agent_id} is not active"
+    if not ready:
+        return f"Agent {agent_id} is not ready for calls"
+    return None
+
+
 def require_callable(agent: Agent) -> None:
-    """An agent that places calls must be switched on and ready."""
-    if not agent.active:
-        raise Invalid(f"Agent {agent.id} is not active")
-    if not agent.ready:
-        raise Invalid(f"Agent {agent.id} is not ready for calls")
+    unfit = unfit_to_call(agent.id, agent.active, agent.ready)
+    if unfit is not None:
+        raise Invalid(unfit)
 
 
 def update(session: Session, workspace_id: str, agent_id: str, data: AgentUpdate) -> Agent:
@@ -58,11 +65,16 @@ class Prompt:
 
     template: str
     defaults: Mapping[str, Any]
+    # Why the agent may not place calls now (switched off, not ready); None while it may.
+    unfit: str | None = None
 
 
 def prompt_of(session: Session, agent_id: str) -> Prompt | None:
     parts = repository.prompt_parts(session, agent_id)
-    return None if parts is None else Prompt(*parts)
+    if parts is None:
+        return None
+    template, defaults, active, ready = parts
+    return Prompt(template, defaults, unfit_to_call(agent_id, active, ready))
 
 
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> str:

@@ -15,8 +15,8 @@ from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 router = APIRouter(tags=["batches"], route_class=UnitOfWorkRoute)
 
 
-def _one(session: Session, batch: Batch) -> BatchRead:
-    return service.present(session, [batch])[0]
+def _one(request: Request, session: Session, batch: Batch) -> BatchRead:
+    return service.present(session, [batch], runtime_of(request).clock.now())[0]
 
 
 @router.post("/batches", status_code=201)
@@ -26,11 +26,12 @@ def create_batch(request: Request, body: BatchCreate, principal: Writer, session
     runtime = runtime_of(request)
     ingest = IngestOptions.of(runtime.settings)
     batch = service.create(session, principal.workspace_id, body, runtime.clock.now(), ingest=ingest)
-    return _one(session, batch)
+    return _one(request, session, batch)
 
 
 @router.get("/batches")
 def list_batches(
+    request: Request,
     principal: Reader,
     session: DbSession,
     status: BatchStatus | None = None,
@@ -39,12 +40,13 @@ def list_batches(
     offset: Offset = 0,
 ) -> Page[BatchRead]:
     found, total = service.list_batches(session, principal.workspace_id, status, agent_id, limit, offset)
-    return Page.of(service.present(session, found), total, limit, offset)
+    now = runtime_of(request).clock.now()
+    return Page.of(service.present(session, found, now), total, limit, offset)
 
 
 @router.get("/batches/{batch_id}")
-def get_batch(batch_id: str, principal: Reader, session: DbSession) -> BatchRead:
-    return _one(session, service.get(session, principal.workspace_id, batch_id))
+def get_batch(batch_id: str, request: Request, principal: Reader, session: DbSession) -> BatchRead:
+    return _one(request, session, service.get(session, principal.workspace_id, batch_id))
 
 
 @router.patch("/batches/{batch_id}")
@@ -53,7 +55,9 @@ def update_batch(
 ) -> BatchRead:
     """Change settings; only a draft may change (409 otherwise)."""
     now = runtime_of(request).clock.now()
-    return _one(session, service.update_settings(session, principal.workspace_id, batch_id, body, now))
+    return _one(
+        request, session, service.update_settings(session, principal.workspace_id, batch_id, body, now)
+    )
 
 
 @router.delete("/batches/{batch_id}", status_code=204)
@@ -68,7 +72,9 @@ Transition = Callable[[Session, str, str, datetime], Batch]
 def _transition(
     action: Transition, batch_id: str, request: Request, principal_workspace: str, session: Session
 ) -> BatchRead:
-    return _one(session, action(session, principal_workspace, batch_id, runtime_of(request).clock.now()))
+    return _one(
+        request, session, action(session, principal_workspace, batch_id, runtime_of(request).clock.now())
+    )
 
 
 @router.post("/batches/{batch_id}/schedule")

@@ -75,6 +75,17 @@ def has_open_calls(session: Session, batch_id: str) -> bool:
     return session.scalar(query) is not None
 
 
+def waiting_numbers(session: Session, batch_id: str, limit: int) -> list[str]:
+    """The numbers (or addresses) of the batch's first ``limit`` waiting calls, the soonest due first."""
+    query = (
+        select(Call.to)
+        .where(Call.batch_id == batch_id, Call.status.in_(WAITING), Call.to.is_not(None))
+        .order_by(Call.next_attempt_at, Call.id)
+        .limit(limit)
+    )
+    return [to for to in session.scalars(query) if to is not None]
+
+
 def waiting_without_instruction(session: Session, batch_id: str) -> int:
     """How many of the batch's waiting calls carry no instruction of their own."""
     silent = or_(Call.instruction.is_(None), Call.instruction == "")

@@ -200,7 +200,19 @@ class BatchRead(Read):
     source_org_id: str | None
     source_object: str | None
     metadata: dict[str, Any]
-    next_dial_at: datetime | None
+    waiting_reason: str | None = Field(
+        description="Why the batch is not dialling now (a code: outside_window, not_working_day, "
+        "recipient_hours, batch_daily_cap, caller_id_daily_cap, calls_per_second, all_in_flight, "
+        "no_caller_id, agent_unavailable, breaker, nothing_due, scheduled_start); for a draft, what "
+        "would hold its first dial if it started now; null when nothing holds it"
+    )
+    waiting_detail: str | None = Field(
+        description="The waiting reason in words, with the figures that matter"
+    )
+    next_dial_at: datetime | None = Field(
+        description="When the batch may dial next (for a draft: its first dial if started now); null "
+        "while it is dialling or when no time can be told"
+    )
     warnings: list[str] = Field(description="What about the batch's settings may surprise; empty if nothing")
     counters: Counters
     created_at: datetime

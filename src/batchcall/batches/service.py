@@ -17,6 +17,7 @@ from batchcall.calls import ingestion
 from batchcall.calls import transitions as call_transitions
 from batchcall.calls.ingestion import IngestOptions
 from batchcall.contacts import service as contacts
+from batchcall.dispatcher import waiting
 from batchcall.kit.errors import Conflict, Invalid, NotFound
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus, Channel
@@ -344,21 +345,52 @@ def warnings_of(batch: Batch) -> list[str]:
     return [] if batch.respect_recipient_timezone else [ANY_LOCAL_HOUR]
 
 
-def present(session: Session, batches: Sequence[Batch]) -> list[BatchRead]:
-    """Batches as answered, each with counters derived from its calls."""
+def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[BatchRead]:
+    """Batches as answered, each with counters derived from its calls and what holds its next dial."""
     counters = counters_of(session, batches)
-    return [
-        BatchRead(
-            **_attributes(batch),
-            metadata=batch.metadata_,
-            warnings=warnings_of(batch),
-            counters=counters[batch.id],
+    answers = []
+    for batch in batches:
+        held = waiting_of(session, batch, now)
+        answers.append(
+            BatchRead(
+                **_attributes(batch),
+                metadata=batch.metadata_,
+                warnings=warnings_of(batch),
+                waiting_reason=held.reason if held else None,
+                waiting_detail=held.detail if held else None,
+                next_dial_at=held.until if held else _first_dial(session, batch, now),
+                counters=counters[batch.id],
+            )
         )
-        for batch in batches
-    ]
+    return answers
 
 
-_COMPUTED = {"counters", "metadata", "warnings"}
+# A preview of a batch's first dial judges the recipient hours of this many of its waiting calls.
+PREVIEW_NUMBERS = 200
+
+
+def waiting_of(session: Session, batch: Batch, now: datetime) -> waiting.Waiting | None:
+    """What holds the batch's next dial: for a running batch what the dispatcher last recorded, for one
+    not started yet a preview of its first dial."""
+    if batch.status == BatchStatus.DRAFT:
+        return waiting.preview(batch, repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS), now)
+    if batch.status == BatchStatus.SCHEDULED and batch.scheduled_at is not None:
+        return waiting.scheduled(batch, repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS), now)
+    if batch.waiting_reason is None:
+        return None
+    return waiting.Waiting(
+        waiting.Reason(batch.waiting_reason), batch.waiting_detail or "", batch.next_dial_at
+    )
+
+
+def _first_dial(session: Session, batch: Batch, now: datetime) -> datetime | None:
+    """Nothing holds the batch: a draft with calls would dial at once; a running batch is dialling."""
+    if batch.status == BatchStatus.DRAFT and repository.has_open_calls(session, batch.id):
+        return now
+    return None
+
+
+_COMPUTED = {"counters", "metadata", "warnings", "waiting_reason", "waiting_detail", "next_dial_at"}
 
 
 def _attributes(batch: Batch) -> dict[str, Any]:

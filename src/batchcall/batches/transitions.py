@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from batchcall.batches import repository
+from batchcall.dispatcher import waiting
 from batchcall.kit.errors import Conflict
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus
@@ -92,10 +93,10 @@ def move(session: Session, batch: Batch, to: BatchStatus, now: datetime, reason:
     batch.status_reason = reason
     batch.updated_at = now
     batch.completed_at = now if to in FINAL else None
+    # Whatever the batch waited for before, its new status says it, and the dispatcher looks afresh.
+    waiting.record(batch, None)
     if to == BatchStatus.ACTIVE:
         batch.started_at = batch.started_at or now
-        # Whatever the batch waited for before, the dispatcher looks at it afresh.
-        batch.next_dial_at = None
     _publish(session, batch, previous)
     if to == BatchStatus.ACTIVE and previous in (BatchStatus.DRAFT, BatchStatus.SCHEDULED):
         # Every call it was given may have been skipped already.

@@ -286,6 +286,7 @@ def upload(
 
 @router.get("/batches")
 def list_batches(
+    request: Request,
     principal: BearerWriter,
     session: DbSession,
     status: BatchStatus | None = None,
@@ -295,13 +296,16 @@ def list_batches(
     """The workspace's batches, newest first, with their call counts."""
     found, total = batches.list_batches(session, principal.workspace_id, status, None, limit, offset)
     return BulkBatchList(
-        batches=[BulkBatch.of(b) for b in batches.present(session, found)],
+        batches=[BulkBatch.of(b) for b in batches.present(session, found, runtime_of(request).clock.now())],
         pagination=Pagination(total=total, limit=limit, offset=offset),
     )
 
 
 @router.get("/batches/{batch_id}")
-def get_batch(batch_id: str, principal: BearerWriter, session: DbSession) -> BulkBatchDetail:
+def get_batch(
+    batch_id: str, request: Request, principal: BearerWriter, session: DbSession
+) -> BulkBatchDetail:
     """One batch: its status and how many of its calls are queued, in progress, completed, failed, skipped."""
     batch = batches.get(session, principal.workspace_id, batch_id)
-    return BulkBatchDetail(batch=BulkBatch.of(batches.present(session, [batch])[0]))
+    now = runtime_of(request).clock.now()
+    return BulkBatchDetail(batch=BulkBatch.of(batches.present(session, [batch], now)[0]))

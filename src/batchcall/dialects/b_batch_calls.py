@@ -199,8 +199,9 @@ def _present(session: Session, found: Sequence[Batch]) -> list[BatchCallOut]:
     """Batch calls as B shows them: the native batch with B's names, its numbers also by id."""
     pool = sorted({number for batch in found for number in batch.from_numbers})
     registered = numbers.registered(session, found[0].workspace_id, pool) if found else {}
+    counters = batches.counters_of(session, found)
     answers = []
-    for batch, read in zip(found, batches.present(session, found), strict=True):
+    for batch in found:
         answers.append(
             BatchCallOut(
                 id=batch.id,
@@ -222,7 +223,7 @@ def _present(session: Session, found: Sequence[Batch]) -> list[BatchCallOut]:
                 max_calls_per_day=batch.max_calls_per_day,
                 retry_failed=bool(batch.retry_on),
                 max_retry_attempts=batch.max_retry_attempts,
-                counters=read.counters,
+                counters=counters[batch.id],
                 created_at=batch.created_at,
                 updated_at=batch.updated_at,
                 started_at=batch.started_at,

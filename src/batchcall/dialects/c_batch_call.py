@@ -186,7 +186,7 @@ def _status(batch: Batch) -> str:
 def _answer(
     session: Session, request: Request, principal: Principal, batch: Batch, message: str, error: str | None
 ) -> BatchCallAnswer:
-    counters = batches.present(session, [batch])[0].counters
+    counters = batches.counters_of(session, [batch])[batch.id]
     public_id = public_batch_id(batch.id)
     runtime = runtime_of(request)
     base = runtime.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")

@@ -17,7 +17,7 @@ from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Dial
 from batchcall.calls.views import DueCall
 from batchcall.contacts import repository as contacts
-from batchcall.dispatcher import caps, repository, rotation, window
+from batchcall.dispatcher import caps, repository, rotation, waiting, window
 from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
 from batchcall.providers.base import DialRequest
 
@@ -28,6 +28,8 @@ log = logging.getLogger("batchcall.dispatcher")
 class Claimed:
     requests: list[DialRequest] = field(default_factory=list)
     skipped: int = 0
+    # Calls due now that wait for their recipient's calling hours.
+    deferred: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ def prompt_values(call: DueCall) -> dict[str, object]:
 
 
 def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Claimed:
-    """Start as many of the batch's due calls as its rules allow now; record when it may dial next."""
+    """Start as many of the batch's due calls as its rules allow now; when none may start, record the
+    rule that holds them and when the batch may dial next."""
     claimed = Claimed()
     if batch.ends_at is not None and batch.ends_at <= now:
         transitions.expire_waiting(session, batch.id, now)
@@ -62,30 +65,39 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
             # Those were its last calls: it completed.
             return claimed
     counts = repository.open_call_counts(session, batch.id)
-    waiting = sum(counts.get(status, 0) for status in WAITING)
+    to_dial = sum(counts.get(status, 0) for status in WAITING)
     in_flight = sum(counts.get(status, 0) for status in IN_FLIGHT)
-    if waiting == 0:
+    if to_dial == 0:
         # Nothing to dial until calls are added or retried, which wakes the batch.
-        batch.next_dial_at = None
+        waiting.record(
+            batch, waiting.last_in_flight(in_flight) if in_flight else waiting.nothing_due(batch, None)
+        )
+        return claimed
+    prompt = prompt_of(session, batch.agent_id) if batch.agent_id else None
+    if prompt is not None and prompt.unfit is not None:
+        waiting.record(batch, waiting.agent_unavailable(prompt.unfit))
         return claimed
     opening = window.next_opening([window.batch_window(batch)], now)
     if opening != now:
-        batch.next_dial_at = opening
+        waiting.record(batch, waiting.outside_window(batch, now, opening))
         return claimed
     allowance = caps.batch_allowance(session, batch, now, in_flight, claimer.limit)
     if allowance.count == 0:
-        batch.next_dial_at = allowance.until
+        waiting.record(batch, waiting.held_by_cap(batch, allowance))
         return claimed
     capacity = caps.caller_capacity(session, batch, now)
     if batch.from_numbers and not any(capacity.usable(n) for n in batch.from_numbers):
-        batch.next_dial_at = caps.next_caller_day(capacity, now)
+        waiting.record(batch, waiting.out_of_callers(batch, capacity, now))
         return claimed
-    prompt = prompt_of(session, batch.agent_id) if batch.agent_id else None
     dials = _choose(session, batch, capacity, allowance.count, prompt, claimer, now, claimed)
     if not dials:
-        batch.next_dial_at = repository.earliest_waiting(session, batch.id)
+        until = repository.earliest_waiting(session, batch.id)
+        held = (
+            waiting.recipient_hours(batch, until) if claimed.deferred else waiting.nothing_due(batch, until)
+        )
+        waiting.record(batch, held)
         return claimed
-    batch.next_dial_at = None
+    waiting.record(batch, None)
     caps.count_dials(session, batch, capacity, Counter(d.from_number for d in dials), now)
     rows = transitions.start_attempts(
         session, dials, claimer.provider, claimer.worker_id, now + claimer.lease, now
@@ -153,6 +165,7 @@ def _choose(
         transitions.skip(session, skips, now)
         transitions.defer(session, waits, now)
         claimed.skipped += len(skips)
+        claimed.deferred += len(waits)
         if out_of_callers:
             break
     return dials
