@@ -94,7 +94,8 @@ def test_a_batch_outside_its_working_days_says_so_and_when_it_dials_again(
     dispatcher.tick()
     reason, detail, until = waiting_of(client, tenant, batch["id"])
     assert (reason, until) == ("not_working_day", "2026-11-30T14:00:00Z")
-    assert detail is not None and detail.startswith("Sat is not one of the batch's working days")
+    assert detail is not None
+    assert detail.startswith("Sat is not one of the batch's working days")
     assert "09:00 America/New_York on Mon 30 Nov" in detail
 
 
@@ -106,7 +107,8 @@ def test_a_batch_before_its_window_says_when_the_window_opens(
     dispatcher.tick()
     reason, detail, until = waiting_of(client, tenant, batch["id"])
     assert (reason, until) == ("outside_window", "2026-11-23T18:00:00Z")
-    assert detail is not None and "outside the batch's window 13:00-17:00 America/New_York" in detail
+    assert detail is not None
+    assert "outside the batch's window 13:00-17:00 America/New_York" in detail
 
 
 def test_a_batch_whose_recipients_are_asleep_waits_for_their_calling_hours(
@@ -157,7 +159,8 @@ def test_a_caller_id_at_its_daily_cap_is_named(
     dispatcher.tick()
     reason, detail, until = waiting_of(client, tenant, batch["id"])
     assert (reason, until) == ("caller_id_daily_cap", "2026-11-24T05:00:00Z")
-    assert detail is not None and "made its daily_cap today (+12125550100)" in detail
+    assert detail is not None
+    assert "made its daily_cap today (+12125550100)" in detail
 
 
 def test_a_batch_whose_caller_ids_were_all_deleted_says_it_has_none(
@@ -212,7 +215,8 @@ def test_a_scheduled_batch_waits_for_its_start_then_for_its_window(
     add_rows(client, tenant, batch["id"], [{"phone_number": number(1)}])
     reason, detail, until = waiting_of(client, tenant, batch["id"])
     assert (reason, until) == ("scheduled_start", "2026-11-30T14:00:00Z")
-    assert detail is not None and detail.startswith(
+    assert detail is not None
+    assert detail.startswith(
         "it starts at 10:00 America/New_York on Sat 28 Nov (15:00 UTC); then Sat is not one of"
     )
 
