@@ -194,6 +194,20 @@ def test_retry_export_and_status_of_a_finished_batch(
     assert retried["counters"]["queued"] == 1
 
 
+def test_status_and_list_say_why_a_batch_waits_and_until_when(
+    operator: Run, client: TestClient, tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    rows = [{"phone_number": number(i)} for i in range(2)]
+    batch = start(client, tenant, rows, max_calls_per_day=1)
+    dispatcher.tick()
+    dispatcher.tick()
+    status = operator("status", batch["id"])
+    assert status.exit_code == 0, status.output
+    assert "waiting: the batch made its max_calls_per_day of 1 today; next call at 00:00 UTC" in status.stdout
+    listed = as_json(operator("batches", "list", "--json"))
+    assert [b["waiting_reason"] for b in listed] == ["batch_daily_cap"]
+
+
 def test_a_failed_export_leaves_no_file(operator: Run, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     assert "not found" in refused(operator("batches", "export", "no-such-batch", "-o", str(target)))

@@ -33,18 +33,13 @@ def done(batch: dict[str, Any]) -> int:
 
 
 def waiting(batch: dict[str, Any]) -> str | None:
-    """Why the batch dials nobody now, in words, and until when; None while it dials or has ended."""
-    if batch["status"] in FINAL_STATUSES:
+    """Why the running batch dials nobody now, in words with until when; None while it dials, and for a
+    draft or a batch that has ended."""
+    if batch["status"] in FINAL_STATUSES or batch["status"] == BatchStatus.DRAFT:
         return None
-    reason = batch.get("waiting_detail") or batch.get("waiting_reason")
-    next_dial_at = batch.get("next_dial_at")
-    if reason and next_dial_at:
-        return f"waiting: {reason}; next call at {next_dial_at}"
-    if reason:
-        return f"waiting: {reason}"
-    if next_dial_at:
-        return f"next call at {next_dial_at}"
-    return None
+    if batch.get("waiting_detail"):
+        return f"waiting: {batch['waiting_detail']}"
+    return f"next call at {batch['next_dial_at']}" if batch.get("next_dial_at") else None
 
 
 def render(batch: dict[str, Any]) -> RenderableType:
