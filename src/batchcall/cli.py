@@ -470,8 +470,21 @@ def _act(action: str, batch_id: str, api_url: str | None, api_key: str | None, a
 def batches_start(
     batch_id: BatchId, api_url: ApiUrlOption = None, api_key: ApiKeyOption = None, as_json: JsonOption = False
 ) -> None:
-    """Start a draft: it dials from its scheduled_at, or now, inside its window."""
-    _act("schedule", batch_id, api_url, api_key, as_json)
+    """Start a draft: it dials from its scheduled_at, or now, inside its window; says when the first call
+    goes out, and why not sooner."""
+    with _failing(), _api(api_url, api_key) as api:
+        draft, started = _start(api, batch_id)
+    if as_json:
+        _print_json(started)
+        return
+    console.print(_said(started))
+    console.print(_first_call(started, draft))
+
+
+def _start(api: Api, batch_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start the batch; answers it as it was (a draft's answer previews its first dial) and as started."""
+    draft = api.batch(batch_id)
+    return draft, api.act(batch_id, "schedule")
 
 
 @batches_app.command("pause")
@@ -708,20 +721,20 @@ def _preview(path: Path, batch: dict[str, Any], answer: dict[str, Any], dry_run:
         console.print(f"  and {more} more warnings (--json lists them)")
 
 
-def _first_call(batch: dict[str, Any]) -> str:
-    """When the batch's first call goes out, or would if started now, and why not sooner."""
-    when = batch.get("next_dial_at")
-    why = batch.get("waiting_detail")
+def _first_call(batch: dict[str, Any], draft: dict[str, Any] | None = None) -> str:
+    """When the batch's first call goes out, or would if started now, and why not sooner; for a batch
+    just started, the ``draft`` it was says so until the dispatcher has taken it up."""
     if batch["status"] == BatchStatus.DRAFT:
         start = f"it is a draft: `batchcall batches start {batch['id']}` starts it"
-        if when:
-            return f"{start}; started now, its first call would go out at {when}" + (
-                f" ({why})" if why else ""
-            )
-        return start
-    if when:
-        return f"first call at {when}" + (f" ({why})" if why else "")
-    return f"calling now ({batch['status']})" if not why else f"waiting: {why}"
+        if batch.get("waiting_detail"):
+            return f"{start}; started now, it would wait: {batch['waiting_detail']}"
+        return f"{start}; started now, it would call at once" if batch.get("next_dial_at") else start
+    said = progress.waiting(batch)
+    if said:
+        return said
+    if draft is not None and draft.get("waiting_detail"):
+        return f"its first call waits: {draft['waiting_detail']}"
+    return "calling now" if batch["status"] == BatchStatus.ACTIVE else f"it is {batch['status']}"
 
 
 def _refuse_new_batch_options(batch_id: str | None, **given: object) -> None:
@@ -801,7 +814,7 @@ def submit(
             why = "a dry run" if dry_run else "nothing was accepted"
             console.print(f"batch {done.batch['id']} deleted again: {why}")
         else:
-            console.print(_first_call(done.batch))
+            console.print(_first_call(done.batch, done.draft))
     for problem in done.problems:
         notes.print(Text.assemble(("warning:", "yellow"), f" {problem}"))
     if done.failure:
@@ -814,6 +827,8 @@ class Submitted:
 
     answer: dict[str, Any]
     batch: dict[str, Any]
+    # The batch as a draft, just before --start started it: its answer previews the first dial.
+    draft: dict[str, Any] | None = None
     deleted: bool = False
     rejected_file: Path | None = None
     # Why the command fails although the rows went in (nothing accepted, the start refused).
@@ -862,7 +877,7 @@ def _submit_to(
         return done
     if start and batch["status"] == BatchStatus.DRAFT:
         try:
-            done.batch = api.act(batch["id"], "schedule")
+            done.draft, done.batch = _start(api, batch["id"])
             return done
         except AppError as error:
             done.failure = (

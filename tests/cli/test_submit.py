@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from batchcall import remote
 from batchcall.cli import reason_kind, skipped_by_reason
 from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.clock import ManualClock
 from batchcall.models import Batch, Call
 from batchcall.runtime import Runtime
 from tests.cli.conftest import Run, as_json, refused
@@ -74,7 +76,7 @@ def test_submit_makes_a_draft_and_shows_what_it_read_before_anything_dials(
 
 
 def test_submit_start_starts_it_and_says_when_the_first_call_goes_out(
-    operator: Run, client: TestClient, tenant: Tenant, tmp_path: Path
+    operator: Run, client: TestClient, tenant: Tenant, tmp_path: Path, clock: ManualClock
 ) -> None:
     agent = callable_agent(client, tenant)
     answer = as_json(
@@ -87,7 +89,15 @@ def test_submit_start_starts_it_and_says_when_the_first_call_goes_out(
         "submit", str(contacts(tmp_path, number(9), name="more.csv")), "--agent-id", agent, "--start"
     )
     assert human.exit_code == 0, human.output
-    assert "first call at" in human.stdout or "calling now" in human.stdout
+    assert human.stdout.rstrip().endswith("calling now")
+    # 05:51 in New York: the preview the draft answered before it started says how long it waits.
+    clock.set(datetime(2026, 11, 23, 10, 51, tzinfo=UTC))
+    early = operator(
+        "submit", str(contacts(tmp_path, number(8), name="early.csv")), "--agent-id", agent, "--start"
+    )
+    assert early.exit_code == 0, early.output
+    assert "its first call waits: the people due now are outside their local calling hours" in early.stdout
+    assert "next call at 13:00 UTC on Mon 23 Nov" in early.stdout
 
 
 def test_a_batch_that_cannot_start_stays_a_draft_with_its_calls_and_the_command_fails(

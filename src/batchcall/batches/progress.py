@@ -5,7 +5,6 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table
 from rich.text import Text
 
 from batchcall.models import BatchStatus
@@ -50,12 +49,12 @@ def render(batch: dict[str, Any]) -> RenderableType:
         TaskProgressColumn(),
     )
     bar.add_task("calls", total=max(int(batch["counters"]["total"]), 1), completed=done(batch))
-    table = Table(*SHOWN_COUNTERS)
-    table.add_row(*(str(batch["counters"].get(name, 0)) for name in SHOWN_COUNTERS))
-    notes = [Text(f"batch {batch['id']}")]
+    # One line that wraps on a narrow terminal, naming the counters that are not zero.
+    counts = [f"{name} {batch['counters'][name]}" for name in SHOWN_COUNTERS if batch["counters"].get(name)]
+    notes = [Text(", ".join(counts) or "no calls yet"), Text(f"batch {batch['id']}")]
     if batch.get("status_reason"):
         notes.append(Text(f"reason: {batch['status_reason']}"))
     said = waiting(batch)
     if said:
         notes.append(Text(said))
-    return Group(bar, table, *notes)
+    return Group(bar, *notes)

@@ -9,7 +9,7 @@ or scheduled batch is not claimed: its answer carries a preview of what would ho
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,8 @@ def record(batch: Batch, waiting: Waiting | None) -> None:
 def when(at: datetime, zone: str) -> str:
     """An instant as the batch's operator reads it: its local time and day, and UTC."""
     local = at.astimezone(ZoneInfo(zone))
-    return f"{local:%H:%M} {zone} on {DAY_NAMES[local.weekday()]} {local:%d %b} ({at:%H:%M} UTC)"
+    said = f"{local:%H:%M} {zone} on {DAY_NAMES[local.weekday()]} {local:%d %b}"
+    return said if local.utcoffset() == timedelta(0) else f"{said} ({at.astimezone(UTC):%H:%M} UTC)"
 
 
 def _until(at: datetime | None, zone: str) -> str:
