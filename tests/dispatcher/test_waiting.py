@@ -123,6 +123,18 @@ def test_a_batch_whose_recipients_are_asleep_waits_for_their_calling_hours(
     assert waiting_of(client, tenant, batch["id"]) == (None, None, None)
 
 
+def test_once_the_awake_are_called_the_batch_says_it_waits_for_the_asleep(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    """Noon in New York is 02:00 in Tokyo: New York is called, Tokyo waits for 08:00 there."""
+    tokyo = "+81312345678"
+    batch = start(client, tenant, [{"phone_number": number(1)}, {"phone_number": tokyo}])
+    assert dispatcher.tick().dialled == 1
+    clock.advance(1)
+    assert dispatcher.tick().dialled == 0
+    assert waiting_of(client, tenant, batch["id"])[::2] == ("recipient_hours", "2026-11-23T23:00:00Z")
+
+
 def test_each_cap_that_binds_is_named_with_its_figure(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:

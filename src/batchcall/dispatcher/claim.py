@@ -91,11 +91,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
         return claimed
     dials = _choose(session, batch, capacity, allowance.count, prompt, claimer, now, claimed)
     if not dials:
-        until = repository.earliest_waiting(session, batch.id)
-        held = (
-            waiting.recipient_hours(batch, until) if claimed.deferred else waiting.nothing_due(batch, until)
-        )
-        waiting.record(batch, held)
+        waiting.record(batch, _until_due(session, batch, now, claimed.deferred > 0))
         return claimed
     waiting.record(batch, None)
     caps.count_dials(session, batch, capacity, Counter(d.from_number for d in dials), now)
@@ -115,6 +111,21 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
         for dial, row in zip(dials, rows, strict=True)
     ]
     return claimed
+
+
+def _until_due(session: Session, batch: Batch, now: datetime, deferred: bool) -> waiting.Waiting:
+    """No call may start now: the soonest waiting call says until when, and whether it waits for its
+    recipient's calling hours (this claim deferred some, or the soonest one's recipient is asleep now)."""
+    soonest = repository.soonest_waiting(session, batch.id)
+    if soonest is None:
+        return waiting.nothing_due(batch, None)
+    until, to, channel = soonest
+    asleep = (
+        batch.respect_recipient_timezone
+        and channel != Channel.EMAIL
+        and window.verdict(batch, to, now).at != now
+    )
+    return waiting.recipient_hours(batch, until) if deferred or asleep else waiting.nothing_due(batch, until)
 
 
 def _choose(

@@ -58,10 +58,20 @@ def open_call_counts(session: Session, batch_id: str) -> dict[str, int]:
     return {status: count for status, count in session.execute(query)}
 
 
-def earliest_waiting(session: Session, batch_id: str) -> datetime | None:
-    query = select(func.min(Call.next_attempt_at)).where(Call.batch_id == batch_id, Call.status.in_(WAITING))
-    found: datetime | None = session.scalar(query)
-    return found
+def soonest_waiting(session: Session, batch_id: str) -> tuple[datetime, str | None, str] | None:
+    """When the batch's soonest waiting call is due, with its number (or address) and channel."""
+    query = (
+        select(Call.next_attempt_at, Call.to, Call.channel)
+        .where(Call.batch_id == batch_id, Call.status.in_(WAITING), Call.next_attempt_at.is_not(None))
+        .order_by(Call.next_attempt_at)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    due, to, channel = row
+    assert due is not None  # the query leaves out calls with no due time
+    return due, to, channel
 
 
 def lock_counters(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
