@@ -25,6 +25,8 @@ import uuid
 from sqlalchemy import bindparam, text
 
 from batchcall import db
+from batchcall.agents import service as agents
+from batchcall.agents.schemas import AgentCreate
 from batchcall.auth import service as auth
 from batchcall.batches import service as batches
 from batchcall.batches.schemas import BatchCreate
@@ -32,6 +34,8 @@ from batchcall.calls import ingestion
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.sqltypes import is_postgresql
+from batchcall.numbers import service as numbers
+from batchcall.numbers.schemas import PhoneNumberCreate
 from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
@@ -41,6 +45,8 @@ IN_FLIGHT = 10_000
 RAW_CLAIM = 100
 # The worker holding IN_FLIGHT calls runs in a child process, stopped if it takes longer than this.
 RSS_TIMEOUT_SECONDS = 600
+# The batches' caller id: a Washington DC number the benchmark never dials.
+CALLER_ID = "+12025550100"
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
 
 
@@ -64,12 +70,18 @@ def new_batch(runtime: Runtime, calls_wanted: int, max_concurrent: int) -> str:
     )
     with db.unit_of_work(runtime.sessions) as session:
         workspace = auth.create_workspace(session, f"bench {uuid.uuid4().hex[:8]}", now)
-        batch = batches.create(
-            session,
-            workspace.id,
-            BatchCreate(name="bench", schedule="immediate", max_concurrent_calls=max_concurrent),
-            now,
+        agent = agents.create(session, workspace.id, AgentCreate(name="bench"), now)
+        numbers.create(session, workspace.id, PhoneNumberCreate(number=CALLER_ID, agent_id=agent.id), now)
+        settings = BatchCreate(
+            name="bench",
+            agent_id=agent.id,
+            schedule="immediate",
+            max_concurrent_calls=max_concurrent,
+            # The figure is the claim's throughput at any hour the benchmark runs: with recipient hours
+            # on, at night in the US the numbers would wait for the morning.
+            respect_recipient_timezone=False,
         )
+        batch = batches.create(session, workspace.id, settings, now)
         result = ingestion.add_calls(session, batch, rows, now)
         batch_id = batch.id
     assert result.accepted == calls_wanted, result.errors.listed[:3]
