@@ -12,7 +12,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.dialling import number, start
-from tests.support import Tenant, add_rows, batch_of, create_batch
+from tests.support import Tenant, add_rows, batch_of, create_batch, register_numbers
 
 SATURDAY_NOON_NEW_YORK = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
 MONDAY_NINE_NEW_YORK = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
@@ -161,10 +161,7 @@ def test_each_cap_that_binds_is_named_with_its_figure(
 def test_a_caller_id_at_its_daily_cap_is_named(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:
-    response = client.post(
-        "/v1/phone-numbers", json={"number": "+12125550100", "daily_cap": 1}, headers=tenant.headers
-    )
-    assert response.status_code == 201, response.text
+    register_numbers(client, tenant, "+12125550100", daily_cap=1)
     rows = [{"phone_number": number(i)} for i in range(2)]
     batch = start(client, tenant, rows, from_numbers=["+12125550100"])
     dispatcher.tick()
@@ -178,10 +175,9 @@ def test_a_caller_id_at_its_daily_cap_is_named(
 def test_a_batch_whose_caller_ids_were_all_deleted_says_it_has_none(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher
 ) -> None:
-    response = client.post("/v1/phone-numbers", json={"number": "+12125550100"}, headers=tenant.headers)
-    assert response.status_code == 201, response.text
+    [caller] = register_numbers(client, tenant, "+12125550100")
     batch = start(client, tenant, [{"phone_number": number(1)}], from_numbers=["+12125550100"])
-    deleted = client.delete(f"/v1/phone-numbers/{response.json()['id']}", headers=tenant.headers)
+    deleted = client.delete(f"/v1/phone-numbers/{caller['id']}", headers=tenant.headers)
     assert deleted.status_code == 204, deleted.text
     assert dispatcher.tick().dialled == 0
     assert waiting_of(client, tenant, batch["id"])[0] == "no_caller_id"
