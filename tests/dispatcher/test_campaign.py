@@ -92,6 +92,81 @@ def test_the_breaker_holds_while_failures_are_at_most_half(
     assert done["counters"]["failed"] == 10
 
 
+def _by_design(ending: str, count: int) -> list[dict[str, str]]:
+    """Rows of ``count`` distinct New York numbers the simulated provider answers by ``ending``."""
+    return [{"phone_number": f"+1212{555 + i:03d}{ending}"} for i in range(count)]
+
+
+def test_retries_of_numbers_that_fail_by_design_do_not_trip_the_breaker(
+    client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    # 6 of 50 numbers fail every time; their 18 retries end after every healthy call has completed, so
+    # the last 20 attempts are almost all failures, though the provider serves everyone else.
+    rows = [{"phone_number": number(i)} for i in range(44)] + _by_design("0003", 6)
+    batch = start(
+        client,
+        tenant,
+        rows,
+        max_concurrent_calls=10,
+        max_retry_attempts=3,
+        retry_delay_seconds=30,
+        retry_on=["failed", "busy", "no_answer"],
+    )
+    done = run_until_done(dispatcher, clock, client, tenant, batch["id"])
+    assert (done["counters"]["completed"], done["counters"]["failed"]) == (44, 6)
+    assert len(ledger(runtime)) == 44 + 6 * 4
+
+
+def test_first_attempts_that_mostly_fail_still_trip_the_breaker(
+    client: TestClient, tenant: Tenant, runtime: Runtime, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    rows = _by_design("0003", 15) + [{"phone_number": number(i)} for i in range(10)]
+    batch = start(
+        client,
+        tenant,
+        rows,
+        max_concurrent_calls=20,
+        max_retry_attempts=3,
+        retry_delay_seconds=30,
+        retry_on=["failed"],
+    )
+    dispatcher.tick()
+    clock.advance(1)
+    dispatcher.tick()
+    paused = batch_of(client, tenant, batch["id"])
+    assert paused["status"] == "paused"
+    assert "15 of the last 20 attempts failed" in paused["status_reason"]
+    assert "first attempts and retries of numbers that had not failed" in paused["status_reason"]
+    assert len(ledger(runtime)) == 20
+
+
+def test_failed_retries_of_numbers_that_had_not_failed_trip_the_breaker(
+    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
+) -> None:
+    # The first attempts go unanswered; when their retries are due the provider refuses every dial.
+    provider = FlakyProvider(SimulatedProvider(runtime.settings, clock), [])
+    dispatcher = Dispatcher(runtime, provider=provider, worker_id="w")
+    batch = start(
+        client,
+        tenant,
+        _by_design("0002", 12),
+        max_concurrent_calls=12,
+        max_retry_attempts=2,
+        retry_delay_seconds=30,
+        retry_on=["no_answer", "failed"],
+    )
+    dispatcher.tick()
+    clock.advance(1)
+    dispatcher.tick()
+    assert batch_of(client, tenant, batch["id"])["status"] == "active"
+    provider.faults = [ProviderRejected("account suspended") for _ in range(12)]
+    clock.advance(30)
+    dispatcher.tick()
+    paused = batch_of(client, tenant, batch["id"])
+    assert paused["status"] == "paused"
+    assert "12 of the last 20 attempts failed" in paused["status_reason"]
+
+
 def test_a_scheduled_batch_starts_at_its_time(
     client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
 ) -> None:

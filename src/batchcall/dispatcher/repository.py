@@ -3,8 +3,8 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, union, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, union, update
+from sqlalchemy.orm import Session, aliased
 
 from batchcall.dispatcher.retry import RetryPolicy
 from batchcall.kit.bulk import among, bulk_insert, insert_returning
@@ -15,6 +15,7 @@ from batchcall.models import (
     Batch,
     BatchStatus,
     Call,
+    CallStatus,
     DialCounter,
     ProviderEvent,
 )
@@ -106,11 +107,21 @@ def attempt_starts_since(session: Session, batch_id: str, since: datetime) -> tu
     return count, first
 
 
-def recent_outcomes(session: Session, batch_id: str, since: datetime, limit: int) -> list[str | None]:
-    """Outcomes of the batch's last ``limit`` attempts that ended after ``since``, newest first."""
+def recent_provider_outcomes(
+    session: Session, batch_id: str, since: datetime, limit: int
+) -> list[str | None]:
+    """Outcomes of the batch's last ``limit`` attempts that ended after ``since`` and say something about
+    the provider, newest first: first attempts, and retries whose previous attempt did not fail. A retry of
+    a number that already failed is left out: failing again tells nothing new."""
+    previous = aliased(Attempt)
     query = (
         select(Attempt.outcome)
-        .where(Attempt.batch_id == batch_id, Attempt.ended_at >= since)
+        .outerjoin(previous, and_(previous.call_id == Attempt.call_id, previous.number == Attempt.number - 1))
+        .where(
+            Attempt.batch_id == batch_id,
+            Attempt.ended_at >= since,
+            or_(Attempt.number == 1, previous.outcome.is_(None), previous.outcome != CallStatus.FAILED),
+        )
         .order_by(Attempt.ended_at.desc())
         .limit(limit)
     )
