@@ -3,6 +3,7 @@ and assigned to an agent, whose batches then call from them; and caller ids belo
 batch is made only with the workspace's own phone numbers, and the dispatcher never dials from a number
 the workspace no longer owns."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -118,6 +119,8 @@ def test_a_number_is_kept_in_e164_whatever_form_it_was_given_in(
         "label": "",
         "daily_cap": None,
         "created_at": created_at,
+        "dials_today": 0,
+        "remaining_today": None,
     }
     assert british["number"] == "+442079460958"
     listed = client.get("/v1/phone-numbers", headers=tenant.headers).json()
@@ -217,3 +220,73 @@ def test_lifting_a_spent_daily_cap_lets_the_batch_dial_again_the_same_day(
     assert _patch(client, tenant, caller["id"], daily_cap=None).status_code == 200
     assert dispatcher.tick().dialled == 2
     assert set(_callers(client, tenant, batch["id"])) == {OWN}
+
+
+NEW_YORK_CALLER = "+12125550100"
+# Midnight in New York, where the caller id is: its day turns over five hours after UTC's.
+NEXT_NEW_YORK_DAY = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+
+
+def _usage(client: TestClient, tenant: Tenant, number_id: str) -> tuple[int, int | None]:
+    found = client.get(f"/v1/phone-numbers/{number_id}", headers=tenant.headers).json()
+    return found["dials_today"], found["remaining_today"]
+
+
+def _listed_usage(client: TestClient, tenant: Tenant) -> dict[str, tuple[int, int | None]]:
+    listed = client.get("/v1/phone-numbers", headers=tenant.headers).json()["data"]
+    return {n["number"]: (n["dials_today"], n["remaining_today"]) for n in listed}
+
+
+def test_a_capped_number_shows_its_dials_today_against_its_cap(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    [caller] = register_numbers(client, tenant, NEW_YORK_CALLER, daily_cap=5)
+    assert (caller["dials_today"], caller["remaining_today"]) == (0, 5)
+    start(client, tenant, [{"phone_number": number(i)} for i in range(3)], from_numbers=[NEW_YORK_CALLER])
+    assert dispatcher.tick().dialled == 3
+    assert _usage(client, tenant, caller["id"]) == (3, 2)
+    assert _listed_usage(client, tenant)[NEW_YORK_CALLER] == (3, 2)
+    lowered = _patch(client, tenant, caller["id"], daily_cap=2).json()
+    assert (lowered["dials_today"], lowered["remaining_today"]) == (3, 0)
+
+
+def test_a_numbers_day_is_its_own_local_day(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    [caller] = register_numbers(client, tenant, NEW_YORK_CALLER, daily_cap=5)
+    start(client, tenant, [{"phone_number": number(i)} for i in range(3)], from_numbers=[NEW_YORK_CALLER])
+    dispatcher.tick()
+    clock.set(datetime(2026, 11, 24, 4, 59, tzinfo=UTC))  # the next day in UTC, still the same in New York
+    assert _usage(client, tenant, caller["id"]) == (3, 2)
+    clock.set(NEXT_NEW_YORK_DAY)
+    assert _usage(client, tenant, caller["id"]) == (0, 5)
+
+
+def test_an_uncapped_number_shows_its_dials_today_and_no_remaining(
+    client: TestClient, tenant: Tenant, dispatcher: Dispatcher, clock: ManualClock
+) -> None:
+    [caller] = register_numbers(client, tenant, NEW_YORK_CALLER)
+    start(client, tenant, [{"phone_number": number(i)} for i in range(4)], from_numbers=[NEW_YORK_CALLER])
+    assert dispatcher.tick().dialled == 4
+    assert _usage(client, tenant, caller["id"]) == (4, None)
+    clock.set(NEXT_NEW_YORK_DAY)
+    assert _usage(client, tenant, caller["id"]) == (0, None)
+
+
+def test_the_same_number_in_another_workspace_has_its_own_usage(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, dispatcher: Dispatcher
+) -> None:
+    [capped] = register_numbers(client, tenant, NEW_YORK_CALLER, daily_cap=5)
+    [uncapped] = register_numbers(client, tenant, OWN)
+    [theirs_capped] = register_numbers(client, other_tenant, NEW_YORK_CALLER, daily_cap=5)
+    register_numbers(client, other_tenant, OWN)
+    start(client, tenant, [{"phone_number": number(i)} for i in range(2)], from_numbers=[NEW_YORK_CALLER])
+    start(client, tenant, [{"phone_number": number(i + 10)} for i in range(2)], from_numbers=[OWN])
+    assert dispatcher.tick().dialled == 4
+    assert (_usage(client, tenant, capped["id"]), _usage(client, tenant, uncapped["id"])) == (
+        (2, 3),
+        (2, None),
+    )
+    assert _listed_usage(client, other_tenant) == {NEW_YORK_CALLER: (0, 5), OWN: (0, None)}
+    hidden = client.get(f"/v1/phone-numbers/{theirs_capped['id']}", headers=tenant.headers)
+    assert hidden.status_code == 404

@@ -1,10 +1,11 @@
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from batchcall.kit.pagination import paginate
-from batchcall.models import PhoneNumber
+from batchcall.models import Attempt, Batch, DialCounter, PhoneNumber
 
 
 def find_by_number(session: Session, workspace_id: str, number: str) -> PhoneNumber | None:
@@ -43,3 +44,32 @@ def daily_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> d
         PhoneNumber.workspace_id == workspace_id, PhoneNumber.number.in_(numbers)
     )
     return {number: cap for number, cap in session.execute(query)}
+
+
+def dial_counts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The dispatcher's daily dial counts by (scope, day), read without locking; 0 where none is stored."""
+    found = dict.fromkeys(keys, 0)
+    if not keys:
+        return found
+    wanted = or_(*(and_(DialCounter.scope == scope, DialCounter.day == day) for scope, day in set(keys)))
+    query = select(DialCounter.scope, DialCounter.day, DialCounter.count).where(wanted)
+    found.update(((scope, day), count) for scope, day, count in session.execute(query))
+    return found
+
+
+def attempts_from_since(session: Session, workspace_id: str, since: Mapping[str, datetime]) -> dict[str, int]:
+    """How many attempts of the workspace's batches were dialled from each number since its own time."""
+    counts = dict.fromkeys(since, 0)
+    if not since:
+        return counts
+    each = or_(*(and_(Attempt.from_number == n, Attempt.started_at >= t) for n, t in since.items()))
+    query = (
+        select(Attempt.from_number, func.count())
+        .join(Batch, Batch.id == Attempt.batch_id)
+        # The earliest time as a range of its own, so each batch's attempts are read from the
+        # (batch_id, started_at) index rather than in full.
+        .where(Batch.workspace_id == workspace_id, Attempt.started_at >= min(since.values()), each)
+        .group_by(Attempt.from_number)
+    )
+    counts.update((number, count) for number, count in session.execute(query) if number is not None)
+    return counts

@@ -29,3 +29,10 @@ class PhoneNumberRead(Read):
     label: str
     daily_cap: int | None
     created_at: datetime
+    dials_today: int = Field(
+        description="Dials made from this number today, by the number's own local day (where it is)"
+    )
+    remaining_today: int | None = Field(
+        description="Dials its daily_cap still allows today (daily_cap - dials_today, at least 0); "
+        "null when the number has no cap"
+    )

@@ -1,9 +1,14 @@
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
 from batchcall.batches import transitions as batches
+from batchcall.dispatcher import caps
+from batchcall.dispatcher.window import local_day
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
@@ -120,3 +125,47 @@ def owned(session: Session, workspace_id: str, numbers: list[str]) -> list[Phone
             unowned_numbers=foreign,
         )
     return [found[number] for number in wanted]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Dials made from a number today, by its own local day, and how many its daily cap still allows
+    (None: it has no cap)."""
+
+    dials_today: int
+    remaining_today: int | None
+
+
+def usage_today(
+    session: Session, workspace_id: str, phone_numbers: Sequence[PhoneNumber], now: datetime
+) -> dict[str, Usage]:
+    """Each number's usage today, by its id. A capped number's dials are the count the dispatcher holds
+    its cap to; an uncapped number has no such count (the dispatcher counts only capped caller ids), so
+    its dials are its attempts since its local midnight."""
+    capped = [n for n in phone_numbers if n.daily_cap is not None]
+    keys = {
+        n.id: (
+            caps.caller_scope(workspace_id, n.number),
+            local_day(caps.caller_zone(n.number), now).isoformat(),
+        )
+        for n in capped
+    }
+    counted = repository.dial_counts(session, list(keys.values()))
+    since = {
+        n.number: _local_midnight(caps.caller_zone(n.number), now)
+        for n in phone_numbers
+        if n.daily_cap is None
+    }
+    attempts = repository.attempts_from_since(session, workspace_id, since)
+    usage: dict[str, Usage] = {}
+    for n in phone_numbers:
+        if n.daily_cap is None:
+            usage[n.id] = Usage(attempts[n.number], None)
+        else:
+            dials = counted[keys[n.id]]
+            usage[n.id] = Usage(dials, max(0, n.daily_cap - dials))
+    return usage
+
+
+def _local_midnight(zone: str, now: datetime) -> datetime:
+    return datetime.combine(local_day(zone, now), time(0), ZoneInfo(zone)).astimezone(UTC)
