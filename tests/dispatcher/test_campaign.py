@@ -137,6 +137,7 @@ def test_first_attempts_that_mostly_fail_still_trip_the_breaker(
     assert paused["status"] == "paused"
     assert "15 of the last 20 attempts failed" in paused["status_reason"]
     assert "first attempts and retries of numbers that had not failed" in paused["status_reason"]
+    assert (paused["waiting_reason"], paused["waiting_detail"]) == ("breaker", paused["status_reason"])
     assert len(ledger(runtime)) == 20
 
 

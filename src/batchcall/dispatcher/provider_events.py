@@ -18,7 +18,7 @@ from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Ending
 from batchcall.calls.views import LiveAttempt, LiveCall
 from batchcall.contacts import service as contacts
-from batchcall.dispatcher import breaker, repository
+from batchcall.dispatcher import breaker, repository, waiting
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
 from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus
@@ -184,6 +184,7 @@ def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> None:
         batch = batches.lock(session, batch_id)
         if batch is not None and batch.status == BatchStatus.ACTIVE:
             batch_transitions.move(session, batch, BatchStatus.PAUSED, now, reason)
+            waiting.record(batch, waiting.breaker(reason))
 
 
 def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime) -> int:
