@@ -352,7 +352,7 @@ def _as_submitted(row: InvalidRow, file_columns: Sequence[tuple[str, str]]) -> l
 def _update_waiting(session: Session, submission: _Submission, drafts: list[CallDraft]) -> list[CallDraft]:
     """Update the waiting calls that rows name again (the first such row each); answer the other rows."""
     phones = {d.to for d in drafts if d.to is not None}
-    waiting = repository.waiting_calls_to(session, submission.batch.id, phones)
+    waiting = repository.waiting_calls_to(session, submission.batch, phones)
     result, now = submission.result, submission.now
     remaining: list[CallDraft] = []
     updates: list[dict[str, Any]] = []
@@ -397,7 +397,7 @@ def _skip_reasons(session: Session, submission: _Submission, drafts: list[CallDr
     emails = {d.email for d in candidates if d.email is not None and d.channel == Channel.EMAIL}
     batch = submission.batch
     blocked = contacts.blocked_numbers(session, batch.workspace_id, phones)
-    live = repository.live_calls_to(session, batch.id, phones - blocked, emails)
+    live = repository.live_calls_to(session, batch, phones - blocked, emails)
     recent: set[str] = set()
     if submission.dedup_since is not None:
         recent = repository.numbers_contacted_since(

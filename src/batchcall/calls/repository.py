@@ -1,10 +1,11 @@
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from batchcall.kit.bulk import among, bulk_insert, bulk_update
 from batchcall.kit.pagination import paginate
@@ -13,6 +14,7 @@ from batchcall.models import (
     UNDIALLED_ENDINGS,
     WAITING,
     Attempt,
+    Batch,
     Call,
     CallStatus,
     Channel,
@@ -21,6 +23,8 @@ from batchcall.models import (
 from batchcall.models.base import table_of
 
 CHUNK = 5_000
+
+Found = TypeVar("Found")
 
 
 def numbers_contacted_since(
@@ -167,27 +171,48 @@ def insert_attempts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(session, table_of(Attempt), rows)
 
 
-def waiting_calls_to(session: Session, batch_id: str, phones: Iterable[str]) -> dict[tuple[str, str], str]:
+def waiting_calls_to(session: Session, batch: Batch, phones: Iterable[str]) -> dict[tuple[str, str], str]:
     """(channel, number) to the id of the batch's first call to that number still waiting to be placed.
 
-    The calls are locked for the transaction; one a worker is claiming right now is passed over."""
+    The calls are locked for the transaction; one a worker is claiming right now is passed over. They are
+    found first and locked by id after, so that no call of another batch is locked."""
     wanted = list(set(phones))
-    found: dict[tuple[str, str], str] = {}
+    candidates: list[str] = []
     for start in range(0, len(wanted), CHUNK):
-        query = (
-            select(Call.id, Call.channel, Call.to)
-            .where(
-                Call.batch_id == batch_id,
-                among(session, Call.to, wanted[start : start + CHUNK]),
-                Call.status.in_(WAITING),
-            )
-            .order_by(Call.row_number)
+        query = select(Call.id, Call.batch_id).where(
+            *_batch_calls_to(session, batch, Call.to, wanted[start : start + CHUNK]), Call.status.in_(WAITING)
+        )
+        candidates.extend(call_id for call_id, batch_id in session.execute(query) if batch_id == batch.id)
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    for start in range(0, len(candidates), CHUNK):
+        locking = (
+            select(Call.id, Call.channel, Call.to, Call.row_number)
+            .where(among(session, Call.id, candidates[start : start + CHUNK]), Call.status.in_(WAITING))
             .with_for_update(skip_locked=True)
         )
-        for call_id, channel, to in session.execute(query):
+        for call_id, channel, to, row_number in session.execute(locking):
             if to is not None:
-                found.setdefault((channel, to), call_id)
-    return found
+                _keep_first(first, (channel, to), row_number, call_id)
+    return {key: call_id for key, (_, call_id) in first.items()}
+
+
+def _batch_calls_to(
+    session: Session, batch: Batch, column: QueryableAttribute[str | None], wanted: Collection[str]
+) -> tuple[ColumnElement[bool], ...]:
+    """The workspace's calls to these numbers (or addresses); the caller keeps the batch's own. Asked by
+    workspace, the lookup can only go through the (workspace, number) index, a probe per number; asked
+    by batch as well, PostgreSQL may walk every call of the batch (a million, for a big file) and compare
+    each with every number wanted."""
+    return Call.workspace_id == batch.workspace_id, among(session, column, wanted)
+
+
+def _keep_first(
+    first: dict[tuple[str, str], tuple[int, Found]], key: tuple[str, str], row_number: int, found: Found
+) -> None:
+    """Keep ``found`` under ``key`` when it is the first call of its batch seen for it (by row number)."""
+    kept = first.get(key)
+    if kept is None or row_number < kept[0]:
+        first[key] = (row_number, found)
 
 
 def update_calls(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -217,27 +242,36 @@ class LiveCall:
 
 
 def live_calls_to(
-    session: Session, batch_id: str, phones: Iterable[str], emails: Iterable[str]
+    session: Session, batch: Batch, phones: Iterable[str], emails: Iterable[str]
 ) -> dict[tuple[str, str], LiveCall]:
     """(channel, number or address) to the batch's first call to it that is waiting or in flight: by
     number for phone and SMS calls, by address for e-mail ones."""
-    found: dict[tuple[str, str], LiveCall] = {}
+    first: dict[tuple[str, str], tuple[int, LiveCall]] = {}
     for column, wanted, email in ((Call.to, list(set(phones)), False), (Call.email, list(set(emails)), True)):
         for start in range(0, len(wanted), CHUNK):
             query = (
-                select(Call.id, Call.channel, column, Call.status, Call.submission_id, Call.source_row)
+                select(
+                    Call.id,
+                    Call.batch_id,
+                    Call.channel,
+                    column,
+                    Call.status,
+                    Call.submission_id,
+                    Call.source_row,
+                    Call.row_number,
+                )
+                .where(*_batch_calls_to(session, batch, column, wanted[start : start + CHUNK]))
                 .where(
-                    Call.batch_id == batch_id,
-                    among(session, column, wanted[start : start + CHUNK]),
                     Call.status.in_(WAITING + IN_FLIGHT),
                     (Call.channel == Channel.EMAIL) if email else (Call.channel != Channel.EMAIL),
                 )
-                .order_by(Call.row_number)
             )
-            for call_id, channel, address, status, submission_id, source_row in session.execute(query):
-                if address is not None:
-                    found.setdefault((channel, address), LiveCall(call_id, status, submission_id, source_row))
-    return found
+            for row in session.execute(query):
+                call_id, batch_id, channel, address, status, submission_id, source_row, row_number = row
+                if batch_id == batch.id and address is not None:
+                    live = LiveCall(call_id, status, submission_id, source_row)
+                    _keep_first(first, (channel, address), row_number, live)
+    return {key: live for key, (_, live) in first.items()}
 
 
 def insert_rejected(session: Session, rows: Sequence[dict[str, Any]]) -> None:
