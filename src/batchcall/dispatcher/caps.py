@@ -44,6 +44,11 @@ def caller_scope(workspace_id: str, number: str) -> str:
     return f"caller:{workspace_id}:{number}"
 
 
+def caller_counter(workspace_id: str, number: str, now: datetime) -> tuple[str, str]:
+    """The ``dial_counters`` key of a caller id's dials today: its scope, and its own local day."""
+    return caller_scope(workspace_id, number), local_day(caller_zone(number), now).isoformat()
+
+
 @lru_cache(maxsize=4_096)
 def caller_zone(number: str) -> str:
     zones = time_zones(number)
@@ -91,8 +96,8 @@ class CallerCapacity:
 def caller_capacity(session: Session, batch: Batch, now: datetime) -> CallerCapacity:
     owned = numbers.daily_caps(session, batch.workspace_id, batch.from_numbers) if batch.from_numbers else {}
     caps = {number: cap for number, cap in owned.items() if cap is not None}
-    days = {number: local_day(caller_zone(number), now).isoformat() for number in caps}
-    keys = {number: (caller_scope(batch.workspace_id, number), days[number]) for number in caps}
+    keys = {number: caller_counter(batch.workspace_id, number, now) for number in caps}
+    days = {number: day for number, (_, day) in keys.items()}
     used = repository.lock_counters(session, list(keys.values()))
     left = {number: cap - used[keys[number]] for number, cap in caps.items()}
     # A caller id the workspace no longer owns (deleted since the batch was made) is never dialled from.

@@ -176,7 +176,7 @@ def verdict(batch: Batch, number: str | None, now: datetime) -> Verdict:
                 None, f"the time zone of {number} cannot be told, so no lawful calling time is known"
             )
         windows.extend(recipient)
-    at = next_opening(windows, now)
+    at = _shared_opening(tuple(windows), now)
     if at is None:
         zones = ", ".join(w.zone for w in windows[1:])
         return Verdict(
@@ -187,8 +187,20 @@ def verdict(batch: Batch, number: str | None, now: datetime) -> Verdict:
     return Verdict(at, "outside the calling window")
 
 
+@lru_cache(maxsize=4_096)
+def _shared_opening(windows: tuple[DailyWindow, ...], now: datetime) -> datetime | None:
+    """``next_opening``, worked out once for every call judged at the same instant under the same hours:
+    a claim, or a draft's preview, judges hundreds of numbers at one ``now``, most of them alike."""
+    return next_opening(windows, now)
+
+
 def local_day(zone: str, now: datetime) -> date:
     return now.astimezone(ZoneInfo(zone)).date()
+
+
+def local_midnight(zone: str, now: datetime) -> datetime:
+    """When the day of ``now`` began in ``zone``."""
+    return datetime.combine(local_day(zone, now), time(0), ZoneInfo(zone)).astimezone(UTC)
 
 
 def next_local_midnight(zone: str, now: datetime) -> datetime:

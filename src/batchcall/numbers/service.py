@@ -1,14 +1,13 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from batchcall.agents import service as agents
 from batchcall.batches import transitions as batches
 from batchcall.dispatcher import caps
-from batchcall.dispatcher.window import local_day
+from batchcall.dispatcher.window import local_midnight
 from batchcall.ingest.phone import PhoneError, to_e164
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
@@ -143,16 +142,10 @@ def usage_today(
     its cap to; an uncapped number has no such count (the dispatcher counts only capped caller ids), so
     its dials are its attempts since its local midnight."""
     capped = [n for n in phone_numbers if n.daily_cap is not None]
-    keys = {
-        n.id: (
-            caps.caller_scope(workspace_id, n.number),
-            local_day(caps.caller_zone(n.number), now).isoformat(),
-        )
-        for n in capped
-    }
+    keys = {n.id: caps.caller_counter(workspace_id, n.number, now) for n in capped}
     counted = repository.dial_counts(session, list(keys.values()))
     since = {
-        n.number: _local_midnight(caps.caller_zone(n.number), now)
+        n.number: local_midnight(caps.caller_zone(n.number), now)
         for n in phone_numbers
         if n.daily_cap is None
     }
@@ -165,7 +158,3 @@ def usage_today(
             dials = counted[keys[n.id]]
             usage[n.id] = Usage(dials, max(0, n.daily_cap - dials))
     return usage
-
-
-def _local_midnight(zone: str, now: datetime) -> datetime:
-    return datetime.combine(local_day(zone, now), time(0), ZoneInfo(zone)).astimezone(UTC)
