@@ -350,7 +350,7 @@ def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[B
     counters = counters_of(session, batches)
     answers = []
     for batch in batches:
-        held = waiting_of(session, batch, now)
+        held, next_dial_at = waiting_of(session, batch, now)
         answers.append(
             BatchRead(
                 **_attributes(batch),
@@ -358,7 +358,7 @@ def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[B
                 warnings=warnings_of(batch),
                 waiting_reason=held.reason if held else None,
                 waiting_detail=held.detail if held else None,
-                next_dial_at=held.until if held else _first_dial(session, batch, now),
+                next_dial_at=next_dial_at,
                 counters=counters[batch.id],
             )
         )
@@ -369,25 +369,26 @@ def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[B
 PREVIEW_NUMBERS = 200
 
 
-def waiting_of(session: Session, batch: Batch, now: datetime) -> waiting.Waiting | None:
-    """What holds the batch's next dial: for a running batch what the dispatcher last recorded, for one
-    not started yet a preview of its first dial."""
+def waiting_of(
+    session: Session, batch: Batch, now: datetime
+) -> tuple[waiting.Waiting | None, datetime | None]:
+    """What holds the batch's next dial, and when it may dial: for a running batch what the dispatcher last
+    recorded, for one not started yet a preview of its first dial (a draft that nothing holds dials at
+    once, if it has calls)."""
     if batch.status == BatchStatus.DRAFT:
-        return waiting.preview(batch, repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS), now)
+        numbers = repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS)
+        held = waiting.preview(batch, numbers, now)
+        if held is not None:
+            return held, held.until
+        has_calls = bool(numbers) or repository.has_open_calls(session, batch.id)
+        return None, now if has_calls else None
     if batch.status == BatchStatus.SCHEDULED and batch.scheduled_at is not None:
-        return waiting.scheduled(batch, repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS), now)
+        held = waiting.scheduled(batch, repository.waiting_numbers(session, batch.id, PREVIEW_NUMBERS), now)
+        return held, held.until
     if batch.waiting_reason is None:
-        return None
-    return waiting.Waiting(
-        waiting.Reason(batch.waiting_reason), batch.waiting_detail or "", batch.next_dial_at
-    )
-
-
-def _first_dial(session: Session, batch: Batch, now: datetime) -> datetime | None:
-    """Nothing holds the batch: a draft with calls would dial at once; a running batch is dialling."""
-    if batch.status == BatchStatus.DRAFT and repository.has_open_calls(session, batch.id):
-        return now
-    return None
+        return None, None
+    reason = waiting.Reason(batch.waiting_reason)
+    return waiting.Waiting(reason, batch.waiting_detail or "", batch.next_dial_at), batch.next_dial_at
 
 
 _COMPUTED = {"counters", "metadata", "warnings", "waiting_reason", "waiting_detail", "next_dial_at"}
