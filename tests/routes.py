@@ -10,7 +10,14 @@ from batchcall.runtime import Runtime
 # The seeds' wire dialects: each answers auth and foreign ids in its own way and is tested with its dialect.
 DIALECT_PREFIXES = ("/v1/batch-calls", "/bulk-calls", "/batch-call", "/api/call", "/ai-phone-calls")
 # Routes that take no API key: operations, and provider callbacks (signed by the provider instead).
-WITHOUT_KEY = frozenset({"/healthz", "/metrics", "/v1/providers/{provider}/events"})
+WITHOUT_KEY = frozenset(
+    {
+        "/healthz",
+        "/metrics",
+        "/v1/providers/{provider}/events",
+        "/v1/providers/twilio/twiml/{attempt_id}",
+    }
+)
 
 
 @cache

@@ -146,6 +146,13 @@ EXCLUSIONS = (
         "409",
     ),
     Exclusion(
+        frozenset({"POST /v1/provider-accounts", "PATCH /v1/provider-accounts/{account_id}"}),
+        ACCEPTED,
+        r"^(credentials[.:]|channels: \w+ serves |api_base_url: )",
+        "An account's credentials and channels are its vendor's to say (an object of any shape in the "
+        "document), and whether a base URL may be reached is the network's",
+    ),
+    Exclusion(
         frozenset({"POST /api/call/createBatch"}),
         ACCEPTED,
         r"^Give callingNumbers assigned to an agent, or agentId|^The calling numbers are assigned to",

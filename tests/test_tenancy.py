@@ -57,6 +57,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/batches/{batch_id}/export"): Case(),
     ("GET", "/v1/batches/{batch_id}/rejected"): Case(),
     ("GET", "/v1/calls/{call_id}"): Case(),
+    ("GET", "/v1/provider-accounts/{account_id}"): Case(),
+    ("PATCH", "/v1/provider-accounts/{account_id}"): Case(json={"name": "taken over"}),
+    ("DELETE", "/v1/provider-accounts/{account_id}"): Case(),
+    ("POST", "/v1/provider-accounts/{account_id}/verify"): Case(),
     ("GET", "/v1/webhooks/{endpoint_id}"): Case(),
     ("PATCH", "/v1/webhooks/{endpoint_id}"): Case(json={"url": "https://b.example/hook"}),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Case(),
@@ -94,6 +98,13 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
     with db.unit_of_work(runtime.sessions) as session:
         session.add(delivery)
     agent = _ok(client.post("/v1/agents", json={"name": "A's agent"}, headers=tenant.headers))
+    account = _ok(
+        client.post(
+            "/v1/provider-accounts",
+            json={"vendor": "simulated", "channels": ["voice"], "name": "A's account"},
+            headers=tenant.headers,
+        )
+    )
     number = _ok(
         client.post(
             "/v1/phone-numbers",
@@ -116,6 +127,7 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
         "call_id": call_id,
         "endpoint_id": endpoint["id"],
         "delivery_id": delivery.id,
+        "account_id": account["id"],
     }
 
 
@@ -134,6 +146,7 @@ def _views(client: TestClient, tenant: Tenant, ids: dict[str, str]) -> list[Any]
             "/v1/calls/{call_id}",
             "/v1/webhooks/{endpoint_id}",
             "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}",
+            "/v1/provider-accounts/{account_id}",
         )
     ]
 

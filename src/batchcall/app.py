@@ -14,6 +14,8 @@ from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.dispatcher.api import router as provider_callbacks_router
 from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.numbers.api import router as numbers_router
+from batchcall.provider_accounts.api import router as provider_accounts_router
+from batchcall.providers import registry
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
 from batchcall.runtime import Runtime
 from batchcall.web import pages
@@ -29,6 +31,7 @@ NATIVE_ROUTERS = (
     batches_router,
     calls_router,
     webhooks_router,
+    provider_accounts_router,
 )
 
 
@@ -71,6 +74,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router, prefix="/v1", dependencies=per_client)
     # Callbacks are signed, not keyed: they count per client only, in a count of their own.
     app.include_router(provider_callbacks_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
+    for vendor in registry.vendors().values():
+        if vendor.router is not None:
+            app.include_router(vendor.router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
     for router in DIALECT_ROUTERS:
         app.include_router(router, dependencies=per_client)
     app.include_router(observability.router, dependencies=per_client)

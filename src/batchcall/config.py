@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from batchcall.providers.simulated.config import SimulatedSettings
+from batchcall.providers.twilio.config import TwilioSettings
 
 
 class Settings(BaseSettings):
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
 
     # Each vendor's own settings, read by its class from its own variables (BATCHCALL_SIM_* here).
     simulated: SimulatedSettings = Field(default_factory=SimulatedSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+
+    # Fernet keys, comma-separated, that seal stored secrets (provider credentials): the first seals, all
+    # open, so a key rotates by going first (kit/sealing.py). Without one, no secret can be stored.
+    secret_keys: str = Field(default="", repr=False)
 
     # Provider callbacks signed with a timestamp older (or newer) than this are refused as stale.
     callback_tolerance_seconds: float = Field(default=300.0, gt=0)

@@ -166,6 +166,14 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     # unsigned or wrongly signed (403), too large (413), or not an event (422).
     ("GET", "/batch-call/{batch_call_id}/tasks"): {401, 403},
     ("POST", "/v1/providers/{provider}/events"): {403, 413, 422},
+    # Twilio's TwiML request: signed by Twilio, at a URL signed for the attempt (403 when either is not).
+    ("POST", "/v1/providers/twilio/twiml/{attempt_id}"): {403, 413},
+    # Secrets cannot be sealed or opened without the right BATCHCALL_SECRET_KEYS; a channel is taken.
+    ("POST", "/v1/provider-accounts"): {409},
+    ("GET", "/v1/provider-accounts"): {409},
+    ("GET", "/v1/provider-accounts/{account_id}"): {409},
+    ("PATCH", "/v1/provider-accounts/{account_id}"): {409},
+    ("POST", "/v1/provider-accounts/{account_id}/verify"): {409},
 }
 
 

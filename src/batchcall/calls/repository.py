@@ -153,6 +153,15 @@ def calls_by_id(session: Session, call_ids: Sequence[str]) -> dict[str, Call]:
     return found
 
 
+def current_attempts(session: Session, calls: Sequence[Call]) -> dict[str, Attempt]:
+    """Each call's attempt with the call's own attempt number: the one in flight."""
+    if not calls:
+        return {}
+    numbers = {call.id: call.attempt_count for call in calls}
+    query = select(Attempt).where(Attempt.call_id.in_(list(numbers)))
+    return {a.call_id: a for a in session.scalars(query) if numbers[a.call_id] == a.number}
+
+
 def overwrite_calls(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Set the named columns of each call by ``id`` (every row names the same columns), at once."""
     return bulk_update(session, table_of(Call), rows)

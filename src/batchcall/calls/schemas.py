@@ -53,23 +53,32 @@ class AddCallsResult(BaseModel):
     dry_run: bool = Field(default=False, description="Checked only: nothing was written")
 
 
-class AttemptRead(Read):
+class AttemptSummary(Read):
+    """What the provider reported of one attempt: carried by the ``call.*`` webhooks too."""
+
     id: str
     number: int
     provider: str
+    provider_account_id: str | None = Field(description="The workspace's provider account that placed it")
     provider_call_id: str | None
     channel: str
     to: str | None
     from_number: str | None = Field(serialization_alias="from")
-    prompt: str | None = Field(description="The agent's prompt as rendered for this attempt")
     status: str
     outcome: str | None
+    answered_by: str | None = Field(description="Who answered, by answering-machine detection")
     error: str | None
+    error_code: str | None = Field(description="The provider's error code, where it gave one")
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: float | None
-    cost_micros: int | None
+    cost_micros: int | None = Field(description="The provider's price, in millionths of the currency")
+    currency: str | None
+
+
+class AttemptRead(AttemptSummary):
+    prompt: str | None = Field(description="The agent's prompt as rendered for this attempt")
     transcript: str | None
     summary: str | None
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from batchcall.batches import transitions as batches
 from batchcall.calls import repository
-from batchcall.calls.schemas import CallSummary
+from batchcall.calls.schemas import AttemptSummary, CallSummary
 from batchcall.calls.views import DueCall, LiveAttempt, LiveCall
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
@@ -43,11 +43,14 @@ class Move:
 
 @dataclass(frozen=True, slots=True)
 class Dial:
-    """A claimed call about to be dialled from ``from_number`` with ``prompt``."""
+    """A claimed call about to be dialled from ``from_number`` with ``prompt``, through ``provider`` (the
+    workspace's account ``account_id`` with it, or the process default when None)."""
 
     call: DueCall
     from_number: str | None
     prompt: str | None
+    provider: str
+    account_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,45 @@ class Ending:
     error: str | None = None
     # A callback can overtake the worker that is still recording the provider's id.
     provider_call_id: str | None = None
+    answered_by: str | None = None
+    error_code: str | None = None
+    cost_micros: int | None = None
+    currency: str | None = None
+
+
+# How far a call in flight has got; an event for an earlier stage, arriving late, is no news.
+STAGE: dict[str, int] = {CallStatus.DIALING: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a call in flight has got by the events so far, and whether they changed anything."""
+
+    call: LiveCall
+    attempt: LiveAttempt
+    status: str
+    answered_at: datetime | None
+    answered_by: str | None
+    moved: bool = False
+
+    @classmethod
+    def of(cls, call: LiveCall, attempt: LiveAttempt) -> "Progress":
+        return cls(call, attempt, attempt.status, attempt.answered_at, attempt.answered_by)
+
+    def advanced(self, status: str, answered_at: datetime | None, answered_by: str | None) -> "Progress":
+        further = STAGE.get(status, 0) > STAGE.get(self.status, 0)
+        answered = self.answered_at is None and answered_at is not None
+        told = self.answered_by is None and answered_by is not None
+        if not (further or answered or told):
+            return self
+        return Progress(
+            self.call,
+            self.attempt,
+            status if further else self.status,
+            self.answered_at or answered_at,
+            self.answered_by or answered_by,
+            moved=True,
+        )
 
 
 def _publish(
@@ -122,6 +164,7 @@ def _queue_events(session: Session, moves: Sequence[Move]) -> None:
     # Bulk writes went past the session: read each call as its row stands now.
     session.flush()
     calls = repository.calls_by_id(session, [move.call_id for move in heard])
+    attempts = repository.current_attempts(session, list(calls.values()))
     for move in heard:
         call = calls.get(move.call_id)
         if call is None:
@@ -135,6 +178,10 @@ def _queue_events(session: Session, moves: Sequence[Move]) -> None:
         data = CallSummary.model_validate(call).model_dump(mode="json", by_alias=True)
         # Seed E: the row's metadata comes back to the caller as requestMetadata.
         data |= {"previous_status": move.before, "requestMetadata": data["metadata"]}
+        attempt = attempts.get(call.id)
+        data["attempt"] = (
+            AttemptSummary.model_validate(attempt).model_dump(mode="json", by_alias=True) if attempt else None
+        )
         for event in wanted:
             webhooks.enqueue(session, call.workspace_id, event, data, call.updated_at)
 
@@ -142,7 +189,6 @@ def _queue_events(session: Session, moves: Sequence[Move]) -> None:
 def start_attempts(
     session: Session,
     dials: Sequence[Dial],
-    provider: str,
     worker_id: str,
     lease_until: datetime,
     now: datetime,
@@ -178,7 +224,8 @@ def start_attempts(
                 "call_id": call.id,
                 "batch_id": call.batch_id,
                 "number": number,
-                "provider": provider,
+                "provider": dial.provider,
+                "provider_account_id": dial.account_id,
                 "provider_call_id": None,
                 "channel": call.channel,
                 "to": call.email if call.channel == Channel.EMAIL else call.to,
@@ -192,6 +239,9 @@ def start_attempts(
                 "ended_at": None,
                 "duration_seconds": None,
                 "cost_micros": None,
+                "currency": None,
+                "answered_by": None,
+                "error_code": None,
                 "transcript": None,
                 "summary": None,
             }
@@ -248,20 +298,23 @@ def give_back(
     _publish(session, moves, now, reason=reason)
 
 
-def progress(
-    session: Session, moves: Sequence[tuple[LiveCall, LiveAttempt, str, datetime | None]], now: datetime
-) -> None:
-    """The provider reports calls ringing or answered: (call, attempt, status, answered at)."""
+def progress(session: Session, moves: Sequence[Progress], now: datetime) -> None:
+    """The provider reports calls ringing or answered, and who answered."""
     if not moves:
         return
     repository.overwrite_attempts(
         session,
         [
-            {"id": attempt.id, "status": status, "answered_at": attempt.answered_at or answered_at}
-            for _, attempt, status, answered_at in moves
+            {
+                "id": m.attempt.id,
+                "status": m.status,
+                "answered_at": m.answered_at,
+                "answered_by": m.answered_by,
+            }
+            for m in moves
         ],
     )
-    changed = [(call, attempt, status) for call, attempt, status, _ in moves if call.status != status]
+    changed = [(m.call, m.attempt, m.status) for m in moves if m.call.status != m.status]
     repository.overwrite_calls(session, [{"id": c.id, "status": s, "updated_at": now} for c, _, s in changed])
     _publish(session, [_move(call, status, attempt_id=attempt.id) for call, attempt, status in changed], now)
 
@@ -289,6 +342,10 @@ def finish(
                 "answered_at": attempt.answered_at or ending.answered_at,
                 "duration_seconds": ending.duration_seconds,
                 "error": ending.error,
+                "answered_by": attempt.answered_by or ending.answered_by,
+                "error_code": ending.error_code,
+                "cost_micros": ending.cost_micros,
+                "currency": ending.currency,
             }
         )
         status = CallStatus.QUEUED.value if retry.at is not None else ending.outcome

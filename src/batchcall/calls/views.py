@@ -90,6 +90,7 @@ class LiveAttempt:
     status: str
     answered_at: datetime | None
     ended_at: datetime | None
+    answered_by: str | None
 
 
 LIVE_ATTEMPT_COLUMNS = (
@@ -101,6 +102,7 @@ LIVE_ATTEMPT_COLUMNS = (
     Attempt.status,
     Attempt.answered_at,
     Attempt.ended_at,
+    Attempt.answered_by,
 )
 
 

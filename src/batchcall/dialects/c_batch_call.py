@@ -32,7 +32,7 @@ from batchcall.ingest.rows import RowWording
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
 from batchcall.kit.ids import new_id
 from batchcall.models import DIALLED_ENDINGS, Batch, BatchStatus
-from batchcall.web.routing import runtime_of
+from batchcall.web.routing import public_base, runtime_of
 
 TAG = "dialect C: batch call"
 MAX_TASKS = 1000
@@ -189,7 +189,7 @@ def _answer(
     counters = batches.counters_of(session, [batch])[batch.id]
     public_id = public_batch_id(batch.id)
     runtime = runtime_of(request)
-    base = runtime.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = public_base(request)
     expires = int(runtime.clock.now().timestamp() + runtime.settings.tasks_url_ttl_seconds)
     signature = auth.url_signature(session, principal, tasks_subject(public_id, expires))
     query = urlencode({"key_id": principal.key_id, "expires": expires, "signature": signature})

@@ -1,18 +1,25 @@
 """Provider callbacks: verified by the provider's adapter, stored once, acted on if new, answered fast.
 
 The route sits beside ``provider_events``, which it hands the verified events to; ``providers/`` knows
-only how each vendor signs and words them."""
+only how each vendor signs and words them. A callback of a workspace's provider account names the account
+in its URL (which the vendor's signature covers): it is checked with that account's secret and moves only
+the calls placed through it."""
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from batchcall.auth.dependencies import DbSession
 from batchcall.dispatcher import provider_events
 from batchcall.kit.errors import Forbidden, Invalid, NotFound
+from batchcall.models import ProviderAccount
+from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers import registry
-from batchcall.providers.base import CallbackForged, ProviderRejected
+from batchcall.providers.base import CallbackForged, Provider, ProviderRejected
+from batchcall.runtime import Runtime
 from batchcall.web.http import read_body
-from batchcall.web.routing import UnitOfWorkRoute, runtime_of
+from batchcall.web.routing import UnitOfWorkRoute, public_url_of, runtime_of
 
 router = APIRouter(tags=["providers"], route_class=UnitOfWorkRoute)
 
@@ -26,19 +33,36 @@ class EventsReceived(BaseModel):
     duplicates: int
 
 
-@router.post("/providers/{provider}/events")
-async def receive_events(provider: str, request: Request, session: DbSession) -> EventsReceived:
-    """Status callbacks from the configured provider; a redelivered event is accepted and ignored."""
-    runtime = runtime_of(request)
-    if provider != runtime.settings.provider:
-        raise NotFound(f"Provider '{provider}' is not the one this server uses")
-    body = await read_body(request, MAX_CALLBACK_BYTES)
-    adapter = registry.create(provider, runtime)
+def callback_provider(session: Session, runtime: Runtime, vendor: str, account_id: str | None) -> Provider:
+    """The provider a callback claims to come from: the account it names, or the process default."""
+    if account_id is None:
+        if vendor != runtime.settings.provider:
+            raise NotFound(f"Provider '{vendor}' is not the one this server uses")
+        return registry.create(vendor, runtime)
+    account = session.get(ProviderAccount, account_id)
+    if account is None or account.vendor != vendor:
+        raise NotFound(f"Provider account {account_id} of {vendor} not found")
     try:
-        found = adapter.parse_callback(dict(request.headers), body)
+        return registry.create(vendor, runtime, provider_accounts.as_account(account, runtime.sealer))
+    except ProviderRejected as fault:
+        raise NotFound(f"Provider account {account_id} cannot be used: {fault.message}") from None
+
+
+@router.post("/providers/{provider}/events")
+async def receive_events(
+    provider: str, request: Request, session: DbSession, account: str | None = None
+) -> EventsReceived:
+    """Status callbacks from a provider; a redelivered event is accepted and ignored."""
+    runtime = runtime_of(request)
+    body = await read_body(request, MAX_CALLBACK_BYTES)
+    adapter = callback_provider(session, runtime, provider, account)
+    try:
+        found = await run_in_threadpool(
+            adapter.parse_callback, dict(request.headers), body, public_url_of(request)
+        )
     except CallbackForged as fault:
         raise Forbidden(f"Callback refused: {fault.message}") from None
     except ProviderRejected as fault:
         raise Invalid(f"Callback not understood: {fault.message}") from None
-    received = provider_events.receive(session, provider, found, runtime.clock.now())
+    received = provider_events.receive(session, provider, found, runtime.clock.now(), account)
     return EventsReceived(received=len(found), new=received.new, duplicates=received.duplicates)

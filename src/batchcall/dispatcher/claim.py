@@ -19,6 +19,7 @@ from batchcall.calls.views import DueCall
 from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, waiting, window
 from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
+from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers.base import DialRequest
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -34,6 +35,7 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Claimer:
+    # The process default provider: it serves each channel a workspace has no provider account for.
     provider: str
     worker_id: str
     lease: timedelta
@@ -95,9 +97,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
         return claimed
     waiting.record(batch, None)
     caps.count_dials(session, batch, capacity, Counter(d.from_number for d in dials), now)
-    rows = transitions.start_attempts(
-        session, dials, claimer.provider, claimer.worker_id, now + claimer.lease, now
-    )
+    rows = transitions.start_attempts(session, dials, claimer.worker_id, now + claimer.lease, now)
     claimed.requests = [
         DialRequest(
             call_id=dial.call.id,
@@ -107,6 +107,8 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
             from_number=dial.from_number,
             prompt=dial.prompt,
             workspace_id=batch.workspace_id,
+            provider=dial.provider,
+            account_id=dial.account_id,
         )
         for dial, row in zip(dials, rows, strict=True)
     ]
@@ -138,8 +140,10 @@ def _choose(
     now: datetime,
     claimed: Claimed,
 ) -> list[Dial]:
-    """Due calls that may go out now, up to ``budget``; the others wait for their time or are skipped."""
+    """Due calls that may go out now, up to ``budget``; the others wait for their time or are skipped.
+    Each goes through the provider of its channel: the workspace's account for it, else the default."""
     dials: list[Dial] = []
+    routes = provider_accounts.routes(session, batch.workspace_id)
     while len(dials) < budget:
         calls = views.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
         if not calls:
@@ -172,7 +176,8 @@ def _choose(
             if batch.from_numbers and from_number is None:
                 out_of_callers = True
                 break
-            dials.append(Dial(call, from_number, prompt))
+            provider, account_id = routes.get(call.channel, (claimer.provider, None))
+            dials.append(Dial(call, from_number, prompt, provider, account_id))
         transitions.skip(session, skips, now)
         transitions.defer(session, waits, now)
         claimed.skipped += len(skips)

@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session
 
 from batchcall.batches import repository as batches
 from batchcall.batches import transitions as batch_transitions
+from batchcall.calls import repository as calls
 from batchcall.calls import transitions
 from batchcall.db import unit_of_work
 from batchcall.dispatcher import provider_events, repository
 from batchcall.dispatcher.claim import Claimer, claim
 from batchcall.dispatcher.lease import Heartbeat
+from batchcall.dispatcher.providers import ProviderPool
 from batchcall.kit.ids import new_id
 from batchcall.models import Attempt, BatchStatus, Call
-from batchcall.providers import registry
 from batchcall.providers.base import (
     DialRequest,
     NoStatus,
@@ -55,11 +56,15 @@ UNKNOWN_DIAL = (
 NEVER_PLACED = "the dial never reached the provider"
 
 
+# Where events come from: a vendor, and the provider account (None: the process default).
+Source = tuple[str, str | None]
+
+
 @dataclass
 class Recovered:
     """What reconciling lapsed calls found, to be written together."""
 
-    statuses: list[StatusEvent] = field(default_factory=list)
+    statuses: dict[Source, list[StatusEvent]] = field(default_factory=dict)
     # (call, attempt id, due again)
     never_placed: list[tuple[Call, str, datetime]] = field(default_factory=list)
     # (attempt id, reason)
@@ -92,7 +97,9 @@ class Dispatcher:
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.provider = provider or registry.create(settings.provider, runtime)
+        self.providers = ProviderPool(runtime, provider)
+        # The process default, which serves every channel a workspace has no provider account for.
+        self.provider = self.providers.default
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.claimer = Claimer(
             self.provider.name,
@@ -107,8 +114,9 @@ class Dispatcher:
             self.claimer.lease,
             longest_hold=timedelta(seconds=settings.unconfirmed_dial_timeout_seconds),
         )
-        # Events taken from the provider and not yet stored: they are kept until a write of them commits.
-        self.undelivered: list[StatusEvent] = []
+        # Events taken from the providers and not yet stored, by (vendor, account id): they are kept until
+        # a write of them commits.
+        self.undelivered: dict[Source, list[StatusEvent]] = {}
         self.claiming = True
         # Seconds one dial takes at the provider, smoothed over the claims so far (None before the first).
         self.dial_seconds: float | None = None
@@ -134,22 +142,28 @@ class Dispatcher:
     def deliver_events(self, tick: Tick) -> None:
         """Store the provider's due events and act on them; if the write fails they wait for the next pass
         (storing is idempotent on the event id, so none is acted on twice), and this pass goes on."""
-        self.undelivered.extend(self.provider.poll_events())
+        for account_id, provider in self.providers.held():
+            polled = provider.poll_events()
+            if polled:
+                self.undelivered.setdefault((provider.name, account_id), []).extend(polled)
         if not self.undelivered:
             return
         try:
             with unit_of_work(self.runtime.sessions) as session:
-                received = provider_events.receive(session, self.provider.name, self.undelivered, self._now())
+                received = [
+                    provider_events.receive(session, vendor, events, self._now(), account_id)
+                    for (vendor, account_id), events in self.undelivered.items()
+                ]
         except Exception:
             log.exception(
                 "storing %d provider event(s) failed; kept for the next pass",
-                len(self.undelivered),
+                sum(len(events) for events in self.undelivered.values()),
                 extra={"worker": self.worker_id},
             )
             return
         self.undelivered.clear()
-        tick.events += received.new
-        tick.ended += received.ended
+        tick.events += sum(r.new for r in received)
+        tick.ended += sum(r.ended for r in received)
 
     def reconcile(self, tick: Tick) -> None:
         """Ask the provider about each call whose lease lapsed: end it, or hold it until the next check.
@@ -164,18 +178,20 @@ class Dispatcher:
             lapsed = repository.lapsed_calls(session, now, RECONCILE_LIMIT)
             if not lapsed:
                 return
-            attempts = repository.current_attempts(session, lapsed)
+            attempts = calls.current_attempts(session, lapsed)
             recovered = Recovered()
-            unconfirmed: list[tuple[Call, Attempt]] = []
+            unconfirmed: dict[Source, list[tuple[Call, Attempt]]] = {}
             for call in lapsed:
                 attempt = attempts.get(call.id)
                 if attempt is None:
                     continue
+                source = (attempt.provider, attempt.provider_account_id)
                 if attempt.provider_call_id is None:
-                    unconfirmed.append((call, attempt))
+                    unconfirmed.setdefault(source, []).append((call, attempt))
                 else:
-                    self._fetch(call, attempt, now, recovered)
-            self._look_up(unconfirmed, now, recovered)
+                    self._fetch(session, call, attempt, now, recovered)
+            for source, held in unconfirmed.items():
+                self._look_up(session, source, held, now, recovered)
             log.info(
                 "reconciling %d lapsed call(s)",
                 len(lapsed),
@@ -187,37 +203,54 @@ class Dispatcher:
                 },
             )
             transitions.give_back(session, recovered.never_placed, now, reason=NEVER_PLACED)
-            received = provider_events.receive(session, self.provider.name, recovered.statuses, now)
+            received = [
+                provider_events.receive(session, vendor, statuses, now, account_id)
+                for (vendor, account_id), statuses in recovered.statuses.items()
+            ]
             ended_unknown = provider_events.end_unknown(session, recovered.unknown, now)
             abandoned = provider_events.abandon(session, recovered.refused, now)
         tick.reconciled += len(lapsed)
-        tick.ended += received.ended + ended_unknown + abandoned
+        tick.ended += sum(r.ended for r in received) + ended_unknown + abandoned
 
-    def _fetch(self, call: Call, attempt: Attempt, now: datetime, recovered: Recovered) -> None:
+    def _fetch(
+        self, session: Session, call: Call, attempt: Attempt, now: datetime, recovered: Recovered
+    ) -> None:
         """The status of a lapsed attempt, asked by its provider id."""
         assert attempt.provider_call_id is not None
         try:
-            status = self.provider.fetch_status(attempt.provider_call_id)
+            provider = self.providers.of(session, attempt.provider, attempt.provider_account_id)
+            status = provider.fetch_status(attempt.provider_call_id)
         except ProviderUnavailable as fault:
             transitions.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
             return
         except ProviderRejected as fault:
             recovered.refused.append((attempt.id, f"the provider no longer knows the call: {fault.message}"))
             return
-        self._found(call, status, now, recovered)
+        self._found(call, (attempt.provider, attempt.provider_account_id), status, now, recovered)
 
-    def _found(self, call: Call, status: StatusEvent, now: datetime, recovered: Recovered) -> None:
+    def _found(
+        self, call: Call, source: "Source", status: StatusEvent, now: datetime, recovered: Recovered
+    ) -> None:
         """What the provider said of a lapsed call, recorded; held until the next check if in flight."""
-        recovered.statuses.append(status)
+        recovered.statuses.setdefault(source, []).append(status)
         if not status.is_final:
             transitions.hold_for_provider(call, now + self.claimer.lease)
 
-    def _look_up(self, unconfirmed: list[tuple[Call, Attempt]], now: datetime, recovered: Recovered) -> None:
-        """What the provider knows of lapsed attempts without a provider id, asked by our attempt ids."""
-        if not unconfirmed:
-            return
+    def _look_up(
+        self,
+        session: Session,
+        source: "Source",
+        unconfirmed: list[tuple[Call, Attempt]],
+        now: datetime,
+        recovered: Recovered,
+    ) -> None:
+        """What a provider knows of lapsed attempts without a provider id, asked by our attempt ids."""
         try:
-            answers = self.provider.lookup([attempt.id for _, attempt in unconfirmed])
+            provider = self.providers.of(session, *source)
+            answers = provider.lookup([attempt.id for _, attempt in unconfirmed])
+        except ProviderRejected as fault:
+            recovered.refused.extend((attempt.id, fault.message) for _, attempt in unconfirmed)
+            return
         except ProviderUnavailable as fault:
             for call, _ in unconfirmed:
                 transitions.hold_for_provider(call, now + timedelta(seconds=fault.retry_after_seconds))
@@ -227,7 +260,7 @@ class Dispatcher:
             answer = answers.get(attempt.id, NoStatus.CANNOT_TELL)
             if isinstance(answer, StatusEvent):
                 attempt.provider_call_id = answer.provider_call_id
-                self._found(call, answer, now, recovered)
+                self._found(call, source, answer, now, recovered)
             elif answer is NoStatus.NOT_PLACED:
                 recovered.never_placed.append((call, attempt.id, now))
             elif now >= attempt.started_at + timeout:
@@ -269,15 +302,23 @@ class Dispatcher:
         placed: list[tuple[str, str, str]] = []
         unavailable: dict[str, float] = {}
         refused: list[tuple[str, str]] = []
+        unsubscribed: list[DialRequest] = []
         started = time.perf_counter()
+        with self.runtime.sessions() as session:
+            providers = self._providers_of(session, requests)
         for request in requests:
             try:
-                placed.append((request.attempt_id, request.call_id, self.provider.start_call(request)))
+                provider = providers[(request.provider, request.account_id)]
+                if isinstance(provider, ProviderRejected):
+                    raise provider
+                placed.append((request.attempt_id, request.call_id, provider.start_call(request)))
             except ProviderUnavailable as fault:
                 unavailable[request.call_id] = fault.retry_after_seconds
                 log.warning("provider unavailable: %s", fault.message, extra={"call_id": request.call_id})
             except ProviderRejected as fault:
                 refused.append((request.attempt_id, f"the provider refused the call: {fault.message}"))
+                if fault.opted_out:
+                    unsubscribed.append(request)
         took = (time.perf_counter() - started) / len(requests)
         self.dial_seconds = took if self.dial_seconds is None else 0.7 * self.dial_seconds + 0.3 * took
         now = self._now()
@@ -287,19 +328,32 @@ class Dispatcher:
                 if unavailable:
                     self._give_back(session, requests, unavailable, now)
                 provider_events.abandon(session, refused, now)
+                provider_events.unsubscribe(session, unsubscribed, now)
         except Exception:
             # What the provider said is not stored: the leases lapse, and reconciling asks the provider.
             self.heartbeat.release(request.call_id for request in requests)
             raise
 
+    def _providers_of(
+        self, session: Session, requests: list[DialRequest]
+    ) -> dict[Source, Provider | ProviderRejected]:
+        """The provider of each (vendor, account) the requests go through, or why there is none."""
+        found: dict[Source, Provider | ProviderRejected] = {}
+        for source in {(request.provider, request.account_id) for request in requests}:
+            try:
+                found[source] = self.providers.of(session, *source)
+            except ProviderRejected as fault:
+                found[source] = fault
+        return found
+
     def _give_back(
         self, session: Session, requests: list[DialRequest], unavailable: dict[str, float], now: datetime
     ) -> None:
-        calls = repository.lock_calls(session, list(unavailable))
+        locked = repository.lock_calls(session, list(unavailable))
         transitions.give_back(
             session,
             [
-                (calls[r.call_id], r.attempt_id, now + timedelta(seconds=unavailable[r.call_id]))
+                (locked[r.call_id], r.attempt_id, now + timedelta(seconds=unavailable[r.call_id]))
                 for r in requests
                 if r.call_id in unavailable
             ],

@@ -22,7 +22,7 @@ from batchcall.dispatcher import breaker, repository, waiting
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
 from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus
-from batchcall.providers.base import StatusEvent
+from batchcall.providers.base import MACHINE_ANSWERS, DialRequest, StatusEvent
 
 log = logging.getLogger("batchcall.dispatcher")
 
@@ -37,8 +37,16 @@ class Received:
     ended: int = 0
 
 
-def receive(session: Session, provider: str, events: Sequence[StatusEvent], now: datetime) -> Received:
-    """Store ``events`` (unique on provider and event id) and act on the ones not seen before."""
+def receive(
+    session: Session,
+    provider: str,
+    events: Sequence[StatusEvent],
+    now: datetime,
+    account_id: str | None = None,
+) -> Received:
+    """Store ``events`` (unique on provider and event id) and act on the ones not seen before. They come
+    from ``provider`` through the workspace's account ``account_id`` (None: the process default), and
+    move only the attempts placed through that same account."""
     unique = list({event.event_id: event for event in events}.values())
     rows = [
         {
@@ -55,7 +63,7 @@ def receive(session: Session, provider: str, events: Sequence[StatusEvent], now:
     fresh = [event for event in unique if event.event_id in new_ids]
     received = Received(new=len(fresh), duplicates=len(events) - len(fresh))
     if fresh:
-        _act(session, provider, fresh, now, received)
+        _act(session, provider, account_id, fresh, now, received)
     return received
 
 
@@ -68,6 +76,8 @@ def _payload(event: StatusEvent) -> dict[str, object]:
         "duration_seconds": event.duration_seconds,
         "opted_out": event.opted_out,
         "error": event.error,
+        "error_code": event.error_code,
+        "answered_by": event.answered_by,
         **event.payload,
     }
 
@@ -94,11 +104,17 @@ def _in_flight(session: Session, named: Sequence[tuple[str, str, str | None]]) -
 
 
 def _act(
-    session: Session, provider: str, events: Sequence[StatusEvent], now: datetime, received: Received
+    session: Session,
+    provider: str,
+    account_id: str | None,
+    events: Sequence[StatusEvent],
+    now: datetime,
+    received: Received,
 ) -> None:
     named = repository.event_attempts(
         session,
         provider,
+        account_id,
         [e.provider_call_id for e in events],
         [e.attempt_id for e in events if e.attempt_id is not None],
     )
@@ -107,8 +123,8 @@ def _act(
     }
     known = {attempt_id for attempt_id, _, _ in named}
     live = _in_flight(session, named)
-    # The latest progress of each attempt, by attempt id.
-    moving: dict[str, tuple[LiveCall, LiveAttempt, str, datetime | None]] = {}
+    # The furthest progress of each attempt, by attempt id.
+    moving: dict[str, transitions.Progress] = {}
     ending: list[tuple[_InFlight, Ending]] = []
     opted_out: list[LiveCall] = []
     for event in events:
@@ -121,20 +137,26 @@ def _act(
         found = live.get(attempt_id)
         if found is None:
             continue
+        so_far = moving.get(attempt_id) or transitions.Progress.of(found.call, found.attempt)
         if not event.is_final:
-            answered_at = moving[attempt_id][3] if attempt_id in moving else None
-            moving[attempt_id] = (found.call, found.attempt, event.status, event.answered_at or answered_at)
+            # Events come in any order: a late "ringing" never moves an answered call back.
+            moving[attempt_id] = so_far.advanced(event.status, event.answered_at, event.answered_by)
             continue
+        answered_by = event.answered_by or so_far.answered_by
         ending.append(
             (
                 found,
                 Ending(
-                    event.status,
+                    _machine_ending(event.status, answered_by),
                     event.ended_at or event.occurred_at,
-                    event.answered_at or (moving[attempt_id][3] if attempt_id in moving else None),
+                    event.answered_at or so_far.answered_at,
                     event.duration_seconds,
                     event.error,
                     event.provider_call_id,
+                    answered_by=answered_by,
+                    error_code=event.error_code,
+                    cost_micros=event.cost_micros,
+                    currency=event.currency,
                 ),
             )
         )
@@ -144,7 +166,7 @@ def _act(
             opted_out.append(found.call)
     # An attempt that moved on and ended in the same delivery needs only its ending written.
     ended = {found.attempt.id for found, _ in ending}
-    transitions.progress(session, [m for key, m in moving.items() if key not in ended], now)
+    transitions.progress(session, [m for key, m in moving.items() if key not in ended and m.moved], now)
     end_attempts(session, ending, now)
     received.ended += len(ending)
     for call in opted_out:
@@ -154,6 +176,26 @@ def _act(
         )
     failing = {found.call.batch_id for found, e in ending if e.outcome == CallStatus.FAILED}
     trip_breakers(session, failing, now)
+
+
+def _machine_ending(status: str, answered_by: str | None) -> str:
+    """A call a machine answered ended in a voicemail, whichever callback told who answered."""
+    machine = answered_by is not None and answered_by.startswith(MACHINE_ANSWERS)
+    return CallStatus.VOICEMAIL if status == CallStatus.COMPLETED and machine else status
+
+
+def unsubscribe(session: Session, requests: Sequence[DialRequest], now: datetime) -> None:
+    """The provider refused these dials because the person unsubscribed with it: no channel reaches them
+    again."""
+    for request in requests:
+        contacts.block_number(
+            session,
+            request.workspace_id,
+            request.to,
+            "unsubscribed with the provider",
+            now,
+            source=request.provider,
+        )
 
 
 def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], now: datetime) -> None:

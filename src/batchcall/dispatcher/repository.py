@@ -140,15 +140,6 @@ def lapsed_calls(session: Session, now: datetime, limit: int) -> list[Call]:
     return list(session.scalars(query))
 
 
-def current_attempts(session: Session, calls: Sequence[Call]) -> dict[str, Attempt]:
-    """Each call's attempt with the call's own attempt number: the one in flight."""
-    if not calls:
-        return {}
-    numbers = {call.id: call.attempt_count for call in calls}
-    query = select(Attempt).where(Attempt.call_id.in_(list(numbers)))
-    return {a.call_id: a for a in session.scalars(query) if numbers[a.call_id] == a.number}
-
-
 def store_new_events(session: Session, rows: Sequence[dict[str, object]]) -> set[str]:
     """Insert events; answer the ids of those not stored before."""
     inserted = insert_returning(
@@ -162,16 +153,26 @@ def store_new_events(session: Session, rows: Sequence[dict[str, object]]) -> set
 
 
 def event_attempts(
-    session: Session, provider: str, provider_call_ids: Sequence[str], attempt_ids: Sequence[str]
+    session: Session,
+    provider: str,
+    account_id: str | None,
+    provider_call_ids: Sequence[str],
+    attempt_ids: Sequence[str],
 ) -> list[tuple[str, str, str | None]]:
-    """(attempt id, call id, provider id) of the attempts the events name, by provider id or attempt id."""
+    """(attempt id, call id, provider id) of the attempts the events name, by provider id or attempt id,
+    among those placed through ``provider`` and the account (None: the process default): an account's
+    callbacks never reach another's calls."""
     columns = (Attempt.id, Attempt.call_id, Attempt.provider_call_id)
+    same_source = (
+        Attempt.provider == provider,
+        Attempt.provider_account_id.is_(None)
+        if account_id is None
+        else Attempt.provider_account_id == account_id,
+    )
     # A union rather than an OR, so each half is a lookup in its own index.
     query = union(
-        select(*columns).where(
-            Attempt.provider == provider, among(session, Attempt.provider_call_id, provider_call_ids)
-        ),
-        select(*columns).where(among(session, Attempt.id, attempt_ids)),
+        select(*columns).where(*same_source, among(session, Attempt.provider_call_id, provider_call_ids)),
+        select(*columns).where(*same_source, among(session, Attempt.id, attempt_ids)),
     )
     return [(attempt_id, call_id, provider_id) for attempt_id, call_id, provider_id in session.execute(query)]
 

@@ -21,6 +21,7 @@ from batchcall.models.contact import Contact, ContactFolder, DncEntry, contact_f
 from batchcall.models.idempotency import IdempotencyRecord
 from batchcall.models.installation import InstallationSecret
 from batchcall.models.phone_number import PhoneNumber
+from batchcall.models.provider_account import ProviderAccount
 from batchcall.models.submission import RejectedRow
 from batchcall.models.webhook import WebhookDelivery, WebhookEndpoint
 from batchcall.models.workspace import ApiKey, Workspace
@@ -50,6 +51,7 @@ __all__ = [
     "IdempotencyRecord",
     "InstallationSecret",
     "PhoneNumber",
+    "ProviderAccount",
     "ProviderEvent",
     "RejectedRow",
     "Rotation",

@@ -159,6 +159,8 @@ class Attempt(IdMixin, Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     number: Mapped[int]
     provider: Mapped[str] = mapped_column(String(32))
+    # The workspace's provider account that placed it; none for the process default provider.
+    provider_account_id: Mapped[str | None] = mapped_column(String(36))
     provider_call_id: Mapped[str | None] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(16))
     to: Mapped[str | None] = mapped_column(String(320))
@@ -173,6 +175,10 @@ class Attempt(IdMixin, Base):
     ended_at: Mapped[datetime | None]
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     cost_micros: Mapped[int | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # Who or what answered, as the provider's answering-machine detection told (Twilio's AnsweredBy).
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(32))
     transcript: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
 

@@ -20,6 +20,9 @@ class DialRequest:
     from_number: str | None
     prompt: str | None
     workspace_id: str
+    # The vendor that places it, and the workspace's account with it (None: the process default).
+    provider: str = ""
+    account_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,11 @@ class StatusEvent:
     duration_seconds: float | None = None
     opted_out: bool = False
     error: str | None = None
+    error_code: str | None = None
+    # The vendor's answering-machine verdict (Twilio's AnsweredBy: human, machine_start, fax, ...).
+    answered_by: str | None = None
+    cost_micros: int | None = None
+    currency: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,6 +63,11 @@ class NoStatus(StrEnum):
     NOT_PLACED = "not_placed"
     # The provider keeps no record it can search by our attempt id: only a callback can tell.
     CANNOT_TELL = "cannot_tell"
+
+
+# How a vendor's answering-machine verdict begins when no person took the call (Twilio's AnsweredBy:
+# machine_start, machine_end_beep, ..., fax): the call reached a voicemail.
+MACHINE_ANSWERS = ("machine_", "fax")
 
 
 def status_event_id(provider_call_id: str, status: str) -> str:
@@ -79,12 +92,43 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderRejected(ProviderError):
-    """A permanent fault: this attempt cannot succeed; it ends failed with the message as its reason."""
+    """A permanent fault: this attempt cannot succeed; it ends failed with the message as its reason.
+
+    ``code`` is the vendor's error code; ``opted_out`` says the vendor refused because the person
+    unsubscribed (Twilio's 21610), so they are not contacted again on any channel."""
+
+    def __init__(self, message: str, code: str | None = None, opted_out: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.opted_out = opted_out
 
 
 class CallbackForged(ProviderRejected):
     """A callback that cannot be shown to come from the provider: unsigned, wrongly signed, or signed too
     long ago (or ahead) to tell from a replay. Nothing in it may be acted on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """What a provider is built from: a workspace's provider account, its secrets opened, or (``id`` None)
+    the process default one from settings."""
+
+    id: str | None
+    vendor: str
+    credentials: Mapping[str, Any]
+    api_base_url: str | None = None
+    calls_per_second: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What checking an account's credentials with its vendor found."""
+
+    ok: bool
+    detail: str
+    account_status: str | None = None
+    caller_ids_owned: tuple[str, ...] = ()
+    caller_ids_not_owned: tuple[str, ...] = ()
 
 
 class Provider(Protocol):
@@ -117,10 +161,16 @@ class Provider(Protocol):
         """Events ready in this process; a provider that calls back over HTTP has none."""
         ...
 
-    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
-        """Events in a callback request, after checking it really comes from the provider.
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
+        """Events in a callback request, after checking it really comes from the provider; ``url`` is the
+        one it called (this server's public URL with the query), for vendors that sign it.
 
         Raises CallbackForged when the request is not genuine, and ProviderRejected when it is but is
         not understood; a request is checked before its body is read.
         """
+        ...
+
+    def verify(self, caller_ids: Sequence[str]) -> Verification:
+        """Check the credentials with the vendor: whether they work, and which of ``caller_ids`` the
+        account owns. Raises nothing: a fault is what the answer says."""
         ...

@@ -1,38 +1,70 @@
-"""Providers by name: ``BATCHCALL_PROVIDER`` picks one; ``simulated`` is the default."""
+"""The vendors this server has, found by folder: each ``providers/<vendor>/vendor.py`` declares one
+``VENDOR``, so adding a vendor adds a folder and touches nothing here.
 
+``BATCHCALL_PROVIDER`` names the process default, used for every channel a workspace has no account for.
+"""
+
+import importlib
+import pkgutil
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
-from batchcall.providers.base import Provider
-from batchcall.providers.simulated.provider import CALLBACK_KEY, SimulatedProvider
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from batchcall import providers
+from batchcall.providers.base import Account, Provider
 
 if TYPE_CHECKING:
     # Only named: the runtime checks the configured name here when it is made.
     from batchcall.runtime import Runtime
 
-ProviderFactory = Callable[["Runtime"], Provider]
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A vendor: the channels it can serve, its credentials' shape (with the fields that are secret), how
+    to build its provider for an account, or for the process default (``account`` None), and the routes
+    of its own the vendor calls (under ``/v1/providers/<vendor>/``) beside the status callbacks."""
+
+    name: str
+    channels: frozenset[str]
+    credentials: type[BaseModel]
+    secrets: frozenset[str]
+    build: Callable[["Runtime", Account | None], Provider]
+    router: APIRouter | None = None
 
 
 class UnknownProvider(LookupError):
     """``BATCHCALL_PROVIDER`` names no provider this server has: a mistake in its configuration."""
 
 
-def _simulated(runtime: "Runtime") -> Provider:
-    key = runtime.installation_secret(CALLBACK_KEY)
-    return SimulatedProvider(runtime.settings, runtime.clock, callback_key=key)
+@cache
+def vendors() -> dict[str, Vendor]:
+    found: dict[str, Vendor] = {}
+    for module in pkgutil.iter_modules(providers.__path__):
+        if module.ispkg:
+            vendor: Vendor = importlib.import_module(f"{providers.__name__}.{module.name}.vendor").VENDOR
+            found[vendor.name] = vendor
+    return found
 
 
-FACTORIES: dict[str, ProviderFactory] = {SimulatedProvider.name: _simulated}
+def vendor(name: str) -> Vendor:
+    """The vendor called ``name``; raises UnknownProvider unless this server has one."""
+    known = vendors()
+    if name not in known:
+        raise UnknownProvider(
+            f"BATCHCALL_PROVIDER is '{name}', which is not a provider; known: {', '.join(sorted(known))}"
+        )
+    return known[name]
 
 
 def check(name: str) -> None:
     """Raise UnknownProvider unless ``name`` is a provider this server has."""
-    if name not in FACTORIES:
-        raise UnknownProvider(
-            f"BATCHCALL_PROVIDER is '{name}', which is not a provider; known: {', '.join(sorted(FACTORIES))}"
-        )
+    vendor(name)
 
 
-def create(name: str, runtime: "Runtime") -> Provider:
-    check(name)
-    return FACTORIES[name](runtime)
+def create(name: str, runtime: "Runtime", account: Account | None = None) -> Provider:
+    """The provider of vendor ``name`` for ``account``, or the process default's when it is None."""
+    return vendor(name).build(runtime, account)

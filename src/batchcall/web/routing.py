@@ -19,6 +19,18 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def public_base(request: Request) -> str:
+    """The base URL callers reach this server at: ``BATCHCALL_PUBLIC_URL``, else the one this request used."""
+    return runtime_of(request).settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
+def public_url_of(request: Request) -> str:
+    """The URL this request was sent to as its sender saw it (behind a proxy too): the public base, the
+    path and the query, as a vendor that signs the URL (Twilio) signed it."""
+    query = request.url.query
+    return f"{public_base(request)}{request.url.path}" + (f"?{query}" if query else "")
+
+
 def get_session(request: Request) -> Session:
     session: Session = request.state.session
     return session

@@ -22,6 +22,7 @@ from batchcall.providers.base import (
     NoStatus,
     ProviderRejected,
     StatusEvent,
+    Verification,
     status_event_id,
 )
 from batchcall.providers.simulated import callback
@@ -226,6 +227,10 @@ class SimulatedProvider:
         missing = NoStatus.NOT_PLACED if self._ledger is not None else NoStatus.CANNOT_TELL
         return {a: found[a].status_at(now) if a in found else missing for a in attempt_ids}
 
+    def verify(self, caller_ids: Sequence[str]) -> Verification:
+        """The simulated vendor takes any credentials and owns every caller id."""
+        return Verification(True, "the simulated provider accepts every call", "active", tuple(caller_ids))
+
     def signed_callback(self, event: StatusEvent) -> tuple[dict[str, str], bytes]:
         """The request (headers, body) this provider sends to report ``event``, signed now."""
         body = callback.encode(event)
@@ -235,7 +240,7 @@ class SimulatedProvider:
         """The headers that vouch for ``body`` as a callback of this provider sent now."""
         return callback.sign(self._callback_key, body, self._clock.now())
 
-    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
         """The event of a callback this installation signed lately, about a simulated call."""
         now = self._clock.now()
         callback.verify(self._callback_key, headers, body, now, self._callback_tolerance_seconds)

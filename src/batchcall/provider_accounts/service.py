@@ -1,0 +1,211 @@
+"""Provider accounts: checked against their vendor's shape, secrets sealed apart from the rest, one
+account per channel of a workspace; and the provider each channel of a workspace uses."""
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from batchcall.kit.errors import Conflict, Invalid, validation_message
+from batchcall.kit.outbound import check_url
+from batchcall.kit.sealing import Sealer
+from batchcall.kit.tenancy import get_owned
+from batchcall.models import Channel, PhoneNumber, ProviderAccount
+from batchcall.provider_accounts.schemas import (
+    AccountChannel,
+    ProviderAccountCreate,
+    ProviderAccountRead,
+    ProviderAccountUpdate,
+)
+from batchcall.providers import registry
+from batchcall.providers.base import Account
+
+# A row's channel, as an account names the channels it serves.
+ACCOUNT_CHANNEL = {
+    Channel.PHONE: AccountChannel.VOICE,
+    Channel.SMS: AccountChannel.SMS,
+    Channel.EMAIL: AccountChannel.EMAIL,
+}
+
+
+def _vendor(name: str) -> registry.Vendor:
+    try:
+        return registry.vendor(name)
+    except registry.UnknownProvider:
+        known = ", ".join(sorted(registry.vendors()))
+        raise Invalid(f"vendor: '{name}' is not a vendor this server has; known: {known}") from None
+
+
+def _credentials(vendor: registry.Vendor, given: dict[str, Any]) -> dict[str, Any]:
+    try:
+        checked = vendor.credentials.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        reason = validation_message(first)
+        raise Invalid(f"credentials.{where}: {reason}" if where else f"credentials: {reason}") from None
+    return checked.model_dump(exclude_none=True)
+
+
+def _check_channels(
+    session: Session,
+    vendor: registry.Vendor,
+    workspace_id: str,
+    channels: Collection[str],
+    account_id: str | None,
+) -> None:
+    unserved = sorted(channel for channel in channels if channel not in vendor.channels)
+    if unserved:
+        served = ", ".join(sorted(vendor.channels))
+        raise Invalid(f"channels: {vendor.name} serves {served}, not {', '.join(unserved)}")
+    for other in _accounts_of(session, workspace_id):
+        taken = sorted(set(other.channels) & set(channels))
+        if other.id != account_id and taken:
+            raise Conflict(
+                f"Channel {', '.join(taken)} is already served by provider account {other.id}; "
+                "change or delete that account first"
+            )
+
+
+def _accounts_of(session: Session, workspace_id: str) -> Sequence[ProviderAccount]:
+    query = select(ProviderAccount).where(ProviderAccount.workspace_id == workspace_id)
+    return session.scalars(query.order_by(ProviderAccount.created_at, ProviderAccount.id)).all()
+
+
+def _store_credentials(
+    account: ProviderAccount, vendor: registry.Vendor, credentials: dict[str, Any], sealer: Sealer
+) -> None:
+    secrets = {name: value for name, value in credentials.items() if name in vendor.secrets}
+    account.credentials = {name: value for name, value in credentials.items() if name not in vendor.secrets}
+    account.sealed_secrets = sealer.seal(secrets) if secrets else ""
+
+
+def _check_base_url(url: str | None, allow_private: bool) -> None:
+    if url is not None:
+        try:
+            check_url(url, allow_private=allow_private)
+        except Invalid as exc:
+            raise Invalid(f"api_base_url: {exc.message}") from None
+
+
+def create(
+    session: Session,
+    workspace_id: str,
+    data: ProviderAccountCreate,
+    sealer: Sealer,
+    now: datetime,
+    *,
+    allow_private: bool,
+) -> ProviderAccount:
+    vendor = _vendor(data.vendor)
+    credentials = _credentials(vendor, data.credentials)
+    _check_channels(session, vendor, workspace_id, data.channels, None)
+    _check_base_url(data.api_base_url, allow_private)
+    account = ProviderAccount(
+        workspace_id=workspace_id,
+        vendor=vendor.name,
+        name=data.name,
+        channels=sorted(channel.value for channel in data.channels),
+        api_base_url=data.api_base_url,
+        calls_per_second=data.calls_per_second,
+        created_at=now,
+        updated_at=now,
+    )
+    _store_credentials(account, vendor, credentials, sealer)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get(session: Session, workspace_id: str, account_id: str) -> ProviderAccount:
+    return get_owned(session, ProviderAccount, workspace_id, account_id, "Provider account")
+
+
+def list_accounts(session: Session, workspace_id: str) -> Sequence[ProviderAccount]:
+    return _accounts_of(session, workspace_id)
+
+
+def update(
+    session: Session,
+    workspace_id: str,
+    account_id: str,
+    data: ProviderAccountUpdate,
+    sealer: Sealer,
+    now: datetime,
+    *,
+    allow_private: bool,
+) -> ProviderAccount:
+    account = get(session, workspace_id, account_id)
+    vendor = _vendor(account.vendor)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("channels") is not None:
+        _check_channels(session, vendor, workspace_id, changes["channels"], account.id)
+        account.channels = sorted(AccountChannel(channel).value for channel in changes["channels"])
+    if data.credentials is not None:
+        # A secret left out keeps its value: an operator changes a token without retyping the rest.
+        merged = {**opened_credentials(account, sealer), **data.credentials}
+        _store_credentials(account, vendor, _credentials(vendor, merged), sealer)
+    if "api_base_url" in changes:
+        _check_base_url(data.api_base_url, allow_private)
+        account.api_base_url = data.api_base_url
+    if data.name is not None:
+        account.name = data.name
+    if data.calls_per_second is not None:
+        account.calls_per_second = data.calls_per_second
+    account.updated_at = now
+    session.flush()
+    return account
+
+
+def delete(session: Session, workspace_id: str, account_id: str) -> None:
+    session.delete(get(session, workspace_id, account_id))
+    session.flush()
+
+
+def opened_credentials(account: ProviderAccount, sealer: Sealer) -> dict[str, Any]:
+    """Every credential of the account, its secrets opened: for building its provider, never to answer."""
+    return {**account.credentials, **(sealer.open(account.sealed_secrets) if account.sealed_secrets else {})}
+
+
+def present(account: ProviderAccount, sealer: Sealer) -> ProviderAccountRead:
+    sealed = sealer.open(account.sealed_secrets) if account.sealed_secrets else {}
+    return ProviderAccountRead(
+        id=account.id,
+        vendor=account.vendor,
+        name=account.name,
+        channels=account.channels,
+        credentials=account.credentials,
+        secrets_set=sorted(sealed),
+        api_base_url=account.api_base_url,
+        calls_per_second=account.calls_per_second,
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )
+
+
+def as_account(account: ProviderAccount, sealer: Sealer) -> Account:
+    return Account(
+        account.id,
+        account.vendor,
+        opened_credentials(account, sealer),
+        account.api_base_url,
+        account.calls_per_second,
+    )
+
+
+def caller_ids(session: Session, workspace_id: str) -> list[str]:
+    query = select(PhoneNumber.number).where(PhoneNumber.workspace_id == workspace_id)
+    return list(session.scalars(query.order_by(PhoneNumber.number)))
+
+
+def routes(session: Session, workspace_id: str) -> dict[str, tuple[str, str | None]]:
+    """Each channel the workspace has an account for: (vendor, account id), by row channel."""
+    served: dict[str, tuple[str, str | None]] = {}
+    for account in _accounts_of(session, workspace_id):
+        for row_channel, account_channel in ACCOUNT_CHANNEL.items():
+            if account_channel in account.channels:
+                served[row_channel] = (account.vendor, account.id)
+    return served

@@ -1,0 +1,317 @@
+"""Twilio voice through the official ``twilio`` client, against Twilio or any Twilio-compatible API.
+
+A call is created with its TwiML URL, a status callback for every event, a ring timeout and asynchronous
+answering-machine detection; its callbacks are checked with ``X-Twilio-Signature`` against the account's
+auth token and the URL Twilio called. Twilio's faults map onto the dispatcher's: a throttle (429, 20429) or
+a server fault places nothing and holds this process's dials for a while; any other refusal is permanent,
+and 21610 (the person unsubscribed) says so.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from batchcall.kit.clock import Clock
+from batchcall.models import CallStatus
+from batchcall.providers.base import (
+    Account,
+    CallbackForged,
+    DialRequest,
+    NoStatus,
+    ProviderRejected,
+    ProviderUnavailable,
+    StatusEvent,
+    Verification,
+    status_event_id,
+)
+from batchcall.providers.twilio import urls
+from batchcall.providers.twilio.config import TwilioSettings
+
+NAME = "twilio"
+# Twilio's error codes that mean something here.
+THROTTLED = 20429
+UNSUBSCRIBED = 21610
+# How long this process holds its dials after a throttle, and after a fault at Twilio.
+THROTTLE_SECONDS = 5.0
+FAULT_SECONDS = 15.0
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+STATUS_OF = {
+    "queued": CallStatus.RINGING,
+    "initiated": CallStatus.RINGING,
+    "ringing": CallStatus.RINGING,
+    "in-progress": CallStatus.IN_PROGRESS,
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER,
+    "failed": CallStatus.FAILED,
+    # Hung up before anyone answered (the call was ended while it rang): nobody was reached.
+    "canceled": CallStatus.NO_ANSWER,
+}
+
+
+def status_of(twilio_status: str) -> CallStatus:
+    """Twilio's CallStatus as a call status; a completed call a machine answered becomes a voicemail where
+    the events are applied, whichever callback said who answered."""
+    status = STATUS_OF.get(twilio_status)
+    if status is None:
+        raise ProviderRejected(f"Twilio reported an unknown call status '{twilio_status}'")
+    return status
+
+
+def cost_micros(price: str | None) -> int | None:
+    """Twilio's price (a negative decimal string, "-0.01300") as a positive count of millionths."""
+    if not price:
+        return None
+    try:
+        return abs(int(Decimal(price) * 1_000_000))
+    except InvalidOperation:
+        return None
+
+
+class Pacer:
+    """At most ``per_second`` requests a second from this process, and none while a throttle holds."""
+
+    def __init__(self, per_second: float) -> None:
+        self._gap = 1.0 / per_second
+        self._next = 0.0
+        self._held_until = 0.0
+        self._lock = threading.Lock()
+
+    def wait_turn(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._held_until:
+                raise ProviderUnavailable(
+                    "Twilio asked to slow down; dials wait", retry_after_seconds=self._held_until - now
+                )
+            turn = max(now, self._next)
+            self._next = turn + self._gap
+        time.sleep(max(0.0, turn - now))
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
+
+
+class TwilioProvider:
+    name = NAME
+
+    def __init__(
+        self,
+        account: Account,
+        settings: TwilioSettings,
+        clock: Clock,
+        public_url: str,
+        twiml_key: Callable[[], bytes],
+    ) -> None:
+        credentials = account.credentials
+        self._account_id = account.id
+        self._account_sid: str = credentials["account_sid"]
+        self._auth_token: str = credentials["auth_token"]
+        self._client = Client(
+            username=credentials.get("api_key") or self._account_sid,
+            password=credentials.get("api_secret") or self._auth_token,
+            account_sid=self._account_sid,
+            http_client=TwilioHttpClient(timeout=settings.request_timeout_seconds),
+        )
+        self._client.api.base_url = account.api_base_url or settings.api_base_url
+        self._settings = settings
+        self._clock = clock
+        self._public_url = public_url.rstrip("/")
+        self._twiml_key = twiml_key
+        self._pacer = Pacer(account.calls_per_second)
+
+    def start_call(self, request: DialRequest) -> str:
+        if not self._public_url:
+            raise ProviderRejected(
+                "BATCHCALL_PUBLIC_URL is not set, so Twilio could not fetch the call's TwiML or report on it"
+            )
+        self._pacer.wait_turn()
+        events = urls.events_url(self._public_url, request.attempt_id, self._account_id)
+        detection: dict[str, Any] = (
+            {
+                "machine_detection": "Enable",
+                "async_amd": "true",
+                "async_amd_status_callback": events,
+                "async_amd_status_callback_method": "POST",
+            }
+            if self._settings.machine_detection
+            else {}
+        )
+        try:
+            call = self._client.calls.create(
+                to=request.to,
+                from_=request.from_number,
+                url=urls.twiml_url(self._public_url, self._twiml_key(), request.attempt_id),
+                method="POST",
+                status_callback=events,
+                status_callback_event=CALL_EVENTS,
+                status_callback_method="POST",
+                timeout=self._settings.ring_timeout_seconds,
+                **detection,
+            )
+        except TwilioRestException as fault:
+            raise self._fault(fault) from None
+        except (requests.ConnectionError, TwilioException) as fault:
+            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        sid: str = call.sid
+        return sid
+
+    def _fault(self, fault: TwilioRestException) -> ProviderUnavailable | ProviderRejected:
+        described = f"Twilio {fault.code or fault.status}: {fault.msg}"
+        if fault.status == 429 or fault.code == THROTTLED:
+            self._pacer.hold(THROTTLE_SECONDS)
+            return ProviderUnavailable(described, THROTTLE_SECONDS)
+        if fault.status >= 500:
+            self._pacer.hold(FAULT_SECONDS)
+            return ProviderUnavailable(described, FAULT_SECONDS)
+        code = str(fault.code) if fault.code else None
+        return ProviderRejected(described, code=code, opted_out=fault.code == UNSUBSCRIBED)
+
+    def end_call(self, provider_call_id: str) -> None:
+        try:
+            self._client.calls(provider_call_id).update(status="completed")
+        except TwilioRestException as fault:
+            raise self._fault(fault) from None
+
+    def fetch_status(self, provider_call_id: str) -> StatusEvent:
+        try:
+            call = self._client.calls(provider_call_id).fetch()
+        except TwilioRestException as fault:
+            raise self._fault(fault) from None
+        except (requests.ConnectionError, TwilioException) as fault:
+            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        status = status_of(call.status or "")
+        final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
+        return StatusEvent(
+            event_id=status_event_id(provider_call_id, status),
+            provider_call_id=provider_call_id,
+            status=status,
+            occurred_at=call.end_time or call.start_time or self._clock.now(),
+            answered_at=call.start_time if call.start_time and status != CallStatus.RINGING else None,
+            ended_at=call.end_time if final else None,
+            duration_seconds=float(call.duration) if call.duration else None,
+            answered_by=call.answered_by,
+            cost_micros=cost_micros(call.price),
+            currency=call.price_unit,
+        )
+
+    def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
+        """Twilio cannot be searched by our attempt id; its callbacks carry it, and find the attempt."""
+        return dict.fromkeys(attempt_ids, NoStatus.CANNOT_TELL)
+
+    def poll_events(self) -> Sequence[StatusEvent]:
+        return []
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
+        """A status or answering-machine callback of this account, checked as Twilio signs it."""
+        params = self.verified(headers, body, url)
+        attempt_id = parse_qs(urlsplit(url).query).get("attempt", [None])[0]
+        sid = params.get("CallSid")
+        if not sid:
+            raise ProviderRejected("the callback names no CallSid")
+        now = self._clock.now()
+        occurred_at = _timestamp(params.get("Timestamp")) or now
+        answered_by = params.get("AnsweredBy") or None
+        if "CallStatus" not in params:
+            # Answering-machine detection's own callback: who answered, while the call goes on.
+            if answered_by is None:
+                raise ProviderRejected("the callback carries neither CallStatus nor AnsweredBy")
+            return [
+                StatusEvent(
+                    event_id=f"{sid}:answered_by",
+                    provider_call_id=sid,
+                    status=CallStatus.IN_PROGRESS,
+                    occurred_at=occurred_at,
+                    attempt_id=attempt_id,
+                    answered_by=answered_by,
+                    payload=params,
+                )
+            ]
+        status = status_of(params["CallStatus"])
+        final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
+        duration = params.get("CallDuration")
+        event = StatusEvent(
+            event_id=status_event_id(sid, status),
+            provider_call_id=sid,
+            status=status,
+            occurred_at=occurred_at,
+            attempt_id=attempt_id,
+            answered_at=occurred_at if status == CallStatus.IN_PROGRESS else None,
+            ended_at=occurred_at if final else None,
+            duration_seconds=float(duration) if duration else None,
+            error=params.get("ErrorMessage") or None,
+            error_code=params.get("ErrorCode") or None,
+            answered_by=answered_by,
+            payload=params,
+        )
+        return [self._priced(event) if final else event]
+
+    def verified(self, headers: Mapping[str, str], body: bytes, url: str) -> dict[str, str]:
+        """The form fields of a request Twilio made to ``url``; raises CallbackForged unless its
+        ``X-Twilio-Signature`` is this account's for that URL and those fields."""
+        signature = {name.lower(): value for name, value in headers.items()}.get("x-twilio-signature")
+        if not signature:
+            raise CallbackForged("the request carries no X-Twilio-Signature")
+        try:
+            params = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+        except UnicodeDecodeError:
+            raise CallbackForged("the request body is not form-encoded text") from None
+        if not RequestValidator(self._auth_token).validate(url, params, signature):
+            raise CallbackForged("X-Twilio-Signature does not match this account's auth token and the URL")
+        if params.get("AccountSid") != self._account_sid:
+            raise CallbackForged("the request is for another Twilio account")
+        return params
+
+    def _priced(self, event: StatusEvent) -> StatusEvent:
+        """The final event with Twilio's price for the call, where Twilio has it already (it can come
+        later than the call's end; the attempt then has none)."""
+        try:
+            call = self._client.calls(event.provider_call_id).fetch()
+        except (requests.RequestException, TwilioException):
+            return event
+        return replace(
+            event,
+            cost_micros=cost_micros(call.price),
+            currency=call.price_unit,
+            answered_by=event.answered_by or call.answered_by,
+        )
+
+    def verify(self, caller_ids: Sequence[str]) -> Verification:
+        try:
+            account = self._client.api.v2010.accounts(self._account_sid).fetch()
+            owned = {number.phone_number for number in self._client.incoming_phone_numbers.list()}
+        except TwilioRestException as fault:
+            return Verification(False, f"Twilio answered {fault.status}: {fault.msg}")
+        except (requests.RequestException, TwilioException) as fault:
+            return Verification(False, f"Twilio could not be reached: {fault}")
+        active = account.status == "active"
+        return Verification(
+            ok=active,
+            detail="the account is active" if active else f"the account is {account.status}",
+            account_status=account.status,
+            caller_ids_owned=tuple(n for n in caller_ids if n in owned),
+            caller_ids_not_owned=tuple(n for n in caller_ids if n not in owned),
+        )
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
