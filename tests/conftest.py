@@ -13,6 +13,7 @@ from batchcall.app import create_app
 from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
+from batchcall.kit.sealing import new_key
 from batchcall.models import Base
 from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
@@ -23,6 +24,8 @@ from tests.support import Tenant, make_tenant
 # recipient's hours (08:00-21:00 local) of the US, Canadian, European and Saudi numbers the tests call.
 START = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 UNLIMITED = "1000000/second"
+# The suite's key for sealing stored secrets (provider credentials).
+SECRET_KEY = new_key()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -50,6 +53,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         rate_limit_per_key=UNLIMITED,
         rate_limit_per_client=UNLIMITED,
         auth_failure_limit=UNLIMITED,
+        secret_keys=SECRET_KEY,
     )
 
 

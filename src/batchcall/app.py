@@ -38,6 +38,9 @@ NATIVE_ROUTERS = (
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for vendor in registry.vendors().values():
+            for name in vendor.installation_secrets:
+                runtime.installation_secret(name)
         background = (
             (BackgroundDispatcher(runtime), BackgroundSender(runtime))
             if runtime.settings.run_dispatcher

@@ -36,8 +36,10 @@ from batchcall.auth import service as auth
 from batchcall.batches import progress
 from batchcall.config import ClientSettings, Settings, config_file, get_settings
 from batchcall.ingest import parallel
+from batchcall.kit import sealing
 from batchcall.kit.errors import AppError, Conflict
 from batchcall.models import BatchStatus, CallStatus
+from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers.registry import UnknownProvider
 from batchcall.remote import Api, RemoteError
 from batchcall.runtime import Runtime
@@ -329,6 +331,22 @@ def key_revoke(key_id: str) -> None:
     with _failing(), db.unit_of_work(runtime.sessions) as session:
         auth.revoke_key(session, key_id, runtime.clock.now())
     console.print(f"revoked {key_id}")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for BATCHCALL_SECRET_KEYS, which seals stored secrets (provider credentials)."""
+    print(sealing.new_key())
+
+
+@app.command("rotate-secrets")
+def rotate_secrets() -> None:
+    """Seal every stored secret again with the first key of BATCHCALL_SECRET_KEYS: put a new key first,
+    run this, then drop the old key."""
+    runtime = _runtime()
+    with _failing(), db.unit_of_work(runtime.sessions) as session:
+        count = provider_accounts.reseal_all(session, runtime.sealer)
+    console.print(f"sealed the secrets of {count} provider account(s) with the first key")
 
 
 # The operator's commands: through the API.

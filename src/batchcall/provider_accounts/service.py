@@ -186,6 +186,15 @@ def present(account: ProviderAccount, sealer: Sealer) -> ProviderAccountRead:
     )
 
 
+def reseal_all(session: Session, sealer: Sealer) -> int:
+    """Seal every account's secrets again with the first key; answers how many accounts hold some."""
+    accounts = session.scalars(select(ProviderAccount).where(ProviderAccount.sealed_secrets != "")).all()
+    for account in accounts:
+        account.sealed_secrets = sealer.reseal(account.sealed_secrets)
+    session.flush()
+    return len(accounts)
+
+
 def as_account(account: ProviderAccount, sealer: Sealer) -> Account:
     return Account(
         account.id,

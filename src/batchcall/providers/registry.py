@@ -33,6 +33,10 @@ class Vendor:
     credentials: type[BaseModel]
     secrets: frozenset[str]
     build: Callable[["Runtime", Account | None], Provider]
+    # The installation secrets its providers are built with, read when a server starts: a route that
+    # builds one inside its own transaction finds them read already (on SQLite, a second transaction
+    # writing one the first time would wait for the route's).
+    installation_secrets: tuple[str, ...] = ()
     router: APIRouter | None = None
 
 

@@ -27,4 +27,5 @@ VENDOR = Vendor(
     credentials=SimulatedCredentials,
     secrets=frozenset(),
     build=_build,
+    installation_secrets=(CALLBACK_KEY,),
 )

@@ -33,9 +33,8 @@ REFUSED = "TwiML refused: the URL or its signature is not Twilio's for this call
 async def twiml(attempt_id: str, request: Request, session: DbSession, token: str = "") -> Response:
     runtime = runtime_of(request)
     body = await read_body(request, MAX_TWIML_REQUEST_BYTES)
-    # Before the request's own transaction begins, as this one may write the key the first time.
-    key = runtime.installation_secret(urls.TWIML_KEY)
     attempt = session.get(Attempt, attempt_id)
+    key = runtime.installation_secret(urls.TWIML_KEY)
     if attempt is None or attempt.provider != NAME or not urls.token_matches(key, attempt_id, token):
         raise Forbidden(REFUSED)
     account = (

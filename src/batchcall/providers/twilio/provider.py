@@ -9,7 +9,7 @@ and 21610 (the person unsubscribed) says so.
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -115,7 +115,7 @@ class TwilioProvider:
         settings: TwilioSettings,
         clock: Clock,
         public_url: str,
-        twiml_key: Callable[[], bytes],
+        twiml_key: bytes,
     ) -> None:
         credentials = account.credentials
         self._account_id = account.id
@@ -155,7 +155,7 @@ class TwilioProvider:
             call = self._client.calls.create(
                 to=request.to,
                 from_=request.from_number,
-                url=urls.twiml_url(self._public_url, self._twiml_key(), request.attempt_id),
+                url=urls.twiml_url(self._public_url, self._twiml_key, request.attempt_id),
                 method="POST",
                 status_callback=events,
                 status_callback_event=CALL_EVENTS,

@@ -34,8 +34,7 @@ def _build(runtime: "Runtime", account: Account | None) -> Provider:
         runtime.settings.twilio,
         runtime.clock,
         runtime.settings.public_url,
-        # Read when the first call is placed: a route building the provider may hold a transaction open.
-        lambda: runtime.installation_secret(TWIML_KEY),
+        runtime.installation_secret(TWIML_KEY),
     )
 
 
@@ -45,5 +44,6 @@ VENDOR = Vendor(
     credentials=TwilioCredentials,
     secrets=SECRETS,
     build=_build,
+    installation_secrets=(TWIML_KEY,),
     router=router,
 )
