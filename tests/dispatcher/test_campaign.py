@@ -7,7 +7,14 @@ from fastapi.testclient import TestClient
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.providers.base import DialRequest, NoStatus, ProviderRejected, ProviderUnavailable, StatusEvent
+from batchcall.providers.base import (
+    DialRequest,
+    NoStatus,
+    ProviderRejected,
+    ProviderUnavailable,
+    StatusEvent,
+    Verification,
+)
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
 from tests.dialling import ledger, number, run_until_done, start
@@ -239,8 +246,11 @@ class FlakyProvider:
     def poll_events(self) -> Sequence[StatusEvent]:
         return self.inner.poll_events()
 
-    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[StatusEvent]:
-        return self.inner.parse_callback(headers, body)
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
+        return self.inner.parse_callback(headers, body, url)
+
+    def verify(self, caller_ids: Sequence[str]) -> Verification:
+        return self.inner.verify(caller_ids)
 
 
 def test_a_temporary_fault_waits_and_spends_no_attempt(

@@ -302,6 +302,7 @@ class Dispatcher:
         placed: list[tuple[str, str, str]] = []
         unavailable: dict[str, float] = {}
         refused: list[tuple[str, str]] = []
+        refused_for_good: list[tuple[str, str, str]] = []
         unsubscribed: list[DialRequest] = []
         started = time.perf_counter()
         with self.runtime.sessions() as session:
@@ -316,7 +317,11 @@ class Dispatcher:
                 unavailable[request.call_id] = fault.retry_after_seconds
                 log.warning("provider unavailable: %s", fault.message, extra={"call_id": request.call_id})
             except ProviderRejected as fault:
-                refused.append((request.attempt_id, f"the provider refused the call: {fault.message}"))
+                reason = f"the provider refused the call: {fault.message}"
+                if fault.code is None:
+                    refused.append((request.attempt_id, reason))
+                else:
+                    refused_for_good.append((request.attempt_id, reason, fault.code))
                 if fault.opted_out:
                     unsubscribed.append(request)
         took = (time.perf_counter() - started) / len(requests)
@@ -328,6 +333,7 @@ class Dispatcher:
                 if unavailable:
                     self._give_back(session, requests, unavailable, now)
                 provider_events.abandon(session, refused, now)
+                provider_events.refuse_for_good(session, refused_for_good, now)
                 provider_events.unsubscribe(session, unsubscribed, now)
         except Exception:
             # What the provider said is not stored: the leases lapse, and reconciling asks the provider.

@@ -28,6 +28,9 @@ log = logging.getLogger("batchcall.dispatcher")
 
 # An attempt whose outcome nobody can tell is not dialled again: it may have reached the person.
 NOT_RETRIED = RetryDecision(None, "the outcome is unknown, and a redial could reach the person twice")
+# A dial the vendor refused with an error code of its own (an invalid number, an unsubscribed person) fails
+# the same way every time.
+REFUSED_FOR_GOOD = RetryDecision(None, "the provider refused the number for good")
 
 
 @dataclass
@@ -237,6 +240,28 @@ def abandon(session: Session, pairs: Sequence[tuple[str, str]], now: datetime) -
         return 0
     end_attempts(
         session, [(found, Ending(CallStatus.FAILED, now, error=reason)) for found, reason in live], now
+    )
+    trip_breakers(session, {found.call.batch_id for found, _ in live}, now)
+    return len(live)
+
+
+def refuse_for_good(session: Session, refusals: Sequence[tuple[str, str, str]], now: datetime) -> int:
+    """End attempts (attempt id, reason, vendor error code) the vendor refused for a reason that will not
+    change: each call fails, and is not tried again whatever its batch's retry rules."""
+    live = _named_in_flight(session, [(attempt_id, reason) for attempt_id, reason, _ in refusals])
+    codes = {attempt_id: code for attempt_id, _, code in refusals}
+    transitions.finish(
+        session,
+        [
+            (
+                found.call,
+                found.attempt,
+                Ending(CallStatus.FAILED, now, error=reason, error_code=codes[found.attempt.id]),
+                REFUSED_FOR_GOOD,
+            )
+            for found, reason in live
+        ],
+        now,
     )
     trip_breakers(session, {found.call.batch_id for found, _ in live}, now)
     return len(live)

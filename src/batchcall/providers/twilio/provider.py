@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -82,28 +82,30 @@ def cost_micros(price: str | None) -> int | None:
 
 
 class Pacer:
-    """At most ``per_second`` requests a second from this process, and none while a throttle holds."""
+    """At most ``per_second`` requests a second from this process, and none while a throttle holds (on the
+    injected clock, as every rule of time is)."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, clock: Clock) -> None:
         self._gap = 1.0 / per_second
         self._next = 0.0
-        self._held_until = 0.0
+        self._clock = clock
+        self._held_until: datetime | None = None
         self._lock = threading.Lock()
 
     def wait_turn(self) -> None:
         with self._lock:
+            if self._held_until is not None and self._clock.now() < self._held_until:
+                left = (self._held_until - self._clock.now()).total_seconds()
+                raise ProviderUnavailable("Twilio asked to slow down; dials wait", retry_after_seconds=left)
             now = time.monotonic()
-            if now < self._held_until:
-                raise ProviderUnavailable(
-                    "Twilio asked to slow down; dials wait", retry_after_seconds=self._held_until - now
-                )
             turn = max(now, self._next)
             self._next = turn + self._gap
         time.sleep(max(0.0, turn - now))
 
     def hold(self, seconds: float) -> None:
         with self._lock:
-            self._held_until = max(self._held_until, time.monotonic() + seconds)
+            until = self._clock.now() + timedelta(seconds=seconds)
+            self._held_until = until if self._held_until is None else max(self._held_until, until)
 
 
 class TwilioProvider:
@@ -132,7 +134,7 @@ class TwilioProvider:
         self._clock = clock
         self._public_url = public_url.rstrip("/")
         self._twiml_key = twiml_key
-        self._pacer = Pacer(account.calls_per_second)
+        self._pacer = Pacer(account.calls_per_second, clock)
 
     def start_call(self, request: DialRequest) -> str:
         if not self._public_url:

@@ -1,0 +1,304 @@
+"""Twilio voice, end to end against a Twilio-speaking server on loopback: the real ``twilio`` client places
+the calls, the server fetches their TwiML and posts their callbacks signed as Twilio signs them, and the
+calls end as Twilio said, with its price, duration and answering-machine verdict."""
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from batchcall.dispatcher.loop import Dispatcher
+from batchcall.kit.clock import ManualClock
+from batchcall.models import WebhookDelivery
+from batchcall.runtime import Runtime
+from tests.dialling import start
+from tests.providers.twilio_server import Account, FakeTwilio, Outcome
+from tests.support import CALLER_ID, Tenant, batch_of, make_tenant, served
+
+HUMAN, MACHINE, BUSY = "+12125551001", "+12125551002", "+12125551003"
+
+
+@pytest.fixture
+def account() -> Account:
+    return Account(numbers=[CALLER_ID])
+
+
+@pytest.fixture
+def twilio(account: Account) -> Iterator[FakeTwilio]:
+    fake = FakeTwilio(account)
+    fake.outcomes = {MACHINE: Outcome(answered_by="machine_end_beep"), BUSY: Outcome(status="busy")}
+    with fake.running():
+        yield fake
+
+
+@pytest.fixture
+def public(runtime: Runtime) -> Iterator[str]:
+    """This server on a real port, which Twilio reaches at BATCHCALL_PUBLIC_URL."""
+    with served(runtime) as url:
+        runtime.settings = runtime.settings.model_copy(update={"public_url": url})
+        yield url
+
+
+def connect(client: TestClient, tenant: Tenant, twilio: FakeTwilio, account: Account) -> dict[str, Any]:
+    """The tenant's Twilio account for voice, reached at the fake's URL."""
+    body = {
+        "vendor": "twilio",
+        "channels": ["voice"],
+        "credentials": {"account_sid": account.sid, "auth_token": account.auth_token},
+        "api_base_url": twilio.base_url,
+        "calls_per_second": 1000,
+    }
+    response = client.post("/v1/provider-accounts", json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def calls_of(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, dict[str, Any]]:
+    listed = client.get(f"/v1/batches/{batch_id}/calls", headers=tenant.headers).json()["data"]
+    return {call["to"]: call for call in listed}
+
+
+def attempt_of(client: TestClient, tenant: Tenant, call_id: str) -> dict[str, Any]:
+    attempts = client.get(f"/v1/calls/{call_id}", headers=tenant.headers).json()["attempts"]
+    last: dict[str, Any] = attempts[-1]
+    return last
+
+
+def test_a_campaign_through_twilio_ends_as_twilio_reported_it(
+    client: TestClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+) -> None:
+    created = connect(client, tenant, twilio, account)
+    client.post("/v1/webhooks", json={"url": "https://hooks.example/calls"}, headers=tenant.headers)
+    batch = start(
+        client, tenant, [{"phone_number": n, "instruction": f"Hello {n}"} for n in (HUMAN, MACHINE, BUSY)]
+    )
+    verified = client.post(f"/v1/provider-accounts/{created['id']}/verify", headers=tenant.headers).json()
+    assert verified["ok"] is True
+    assert verified["account_status"] == "active"
+    assert verified["caller_ids_owned"] == [CALLER_ID]
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    assert dispatcher.tick().dialled == 3
+    placed = {call.one("To"): call for call in twilio.calls.values()}
+    assert set(placed) == {HUMAN, MACHINE, BUSY}
+    human = placed[HUMAN]
+    assert human.one("From") == CALLER_ID
+    assert human.one("Url").startswith(f"{public}/v1/providers/twilio/twiml/")
+    assert human.params["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert human.one("StatusCallback").startswith(f"{public}/v1/providers/twilio/events?")
+    assert int(human.one("Timeout")) >= 15
+    assert (human.one("MachineDetection"), human.one("AsyncAmd")) == ("Enable", "true")
+    twilio.play(human.sid, shuffled=random.Random(7), twice=True)
+    twilio.play(placed[MACHINE].sid)
+    twilio.play(placed[BUSY].sid, twice=True)
+    assert {status for _, status in twilio.answers} == {200}
+    assert human.twiml is not None
+    assert f"<Say>Hello {HUMAN}</Say>" in human.twiml
+    dispatcher.tick()
+    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+    calls = calls_of(client, tenant, batch["id"])
+    assert {to: call["status"] for to, call in calls.items()} == {
+        HUMAN: "completed",
+        MACHINE: "voicemail",
+        BUSY: "busy",
+    }
+    answered = attempt_of(client, tenant, calls[HUMAN]["id"])
+    assert answered["provider"] == "twilio"
+    assert answered["provider_account_id"] == created["id"]
+    assert answered["provider_call_id"] == human.sid
+    assert answered["answered_by"] == "human"
+    assert answered["duration_seconds"] == 42
+    assert (answered["cost_micros"], answered["currency"]) == (13_000, "USD")
+    assert attempt_of(client, tenant, calls[MACHINE]["id"])["answered_by"] == "machine_end_beep"
+    with runtime.sessions() as session:
+        payloads = session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.event_type == "call.completed")
+        ).all()
+    [completed] = payloads
+    assert completed["data"]["attempt"]["provider_call_id"] == human.sid
+    assert completed["data"]["attempt"]["cost_micros"] == 13_000
+
+
+def test_a_forged_or_unsigned_callback_is_refused_and_changes_nothing(
+    client: TestClient, runtime: Runtime, tenant: Tenant, twilio: FakeTwilio, account: Account, public: str
+) -> None:
+    connect(client, tenant, twilio, account)
+    start(client, tenant, [{"phone_number": HUMAN}])
+    Dispatcher(runtime, worker_id="w").tick()
+    [call] = twilio.calls.values()
+    url = call.one("StatusCallback")
+    params = {"AccountSid": account.sid, "CallSid": call.sid, "CallStatus": "completed", "CallDuration": "9"}
+    forged = twilio.post(url, params, "not-the-token")
+    unsigned = client.post(url.removeprefix(public), data=params)
+    assert (forged.status_code, unsigned.status_code) == (403, 403)
+    # Signed for another URL (a replay at another attempt's address) is forged too.
+    elsewhere = url.replace("attempt=", "attempt=x")
+    signature = twilio.sign(url, params, account.auth_token)
+    moved = client.post(
+        elsewhere.removeprefix(public), data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert moved.status_code == 403
+    [row] = calls_of(client, tenant, batch_of_call(client, tenant)).values()
+    assert row["status"] == "ringing"
+
+
+def batch_of_call(client: TestClient, tenant: Tenant) -> str:
+    batch_id: str = client.get("/v1/batches", headers=tenant.headers).json()["data"][0]["id"]
+    return batch_id
+
+
+def test_a_callback_of_another_workspaces_account_moves_none_of_this_ones_calls(
+    client: TestClient, runtime: Runtime, tenant: Tenant, twilio: FakeTwilio, account: Account, public: str
+) -> None:
+    connect(client, tenant, twilio, account)
+    start(client, tenant, [{"phone_number": HUMAN}])
+    Dispatcher(runtime, worker_id="w").tick()
+    [call] = twilio.calls.values()
+    intruder_account = Account()
+    twilio.accounts[intruder_account.sid] = intruder_account
+    intruder = make_tenant(runtime, "Intruder")
+    theirs = connect(client, intruder, twilio, intruder_account)
+    # Their own account's URL, signed with their own token, naming our attempt and our Twilio call.
+    url = call.one("StatusCallback").split("&account=")[0] + f"&account={theirs['id']}"
+    params = {"AccountSid": intruder_account.sid, "CallSid": call.sid, "CallStatus": "completed"}
+    answer = twilio.post(url, params, intruder_account.auth_token)
+    assert answer.status_code == 200
+    [row] = calls_of(client, tenant, batch_of_call(client, tenant)).values()
+    assert row["status"] == "ringing"
+
+
+def test_the_twiml_of_an_attempt_is_given_only_to_twilio_at_its_signed_url(
+    client: TestClient, runtime: Runtime, tenant: Tenant, twilio: FakeTwilio, account: Account, public: str
+) -> None:
+    connect(client, tenant, twilio, account)
+    start(client, tenant, [{"phone_number": HUMAN, "instruction": "Your secret appointment"}])
+    Dispatcher(runtime, worker_id="w").tick()
+    [call] = twilio.calls.values()
+    url = call.one("Url")
+    params = {"AccountSid": account.sid, "CallSid": call.sid, "CallStatus": "in-progress"}
+    assert twilio.post(url, params, account.auth_token).status_code == 200
+    assert twilio.post(url.split("?")[0] + "?token=0", params, account.auth_token).status_code == 403
+    assert twilio.post(url, params, "wrong-token").status_code == 403
+    unsigned = client.post(url.removeprefix(public), data=params)
+    assert unsigned.status_code == 403
+    assert "secret appointment" not in unsigned.text
+
+
+def test_a_throttle_places_nothing_and_the_call_is_dialled_again_later(
+    client: TestClient,
+    runtime: Runtime,
+    clock: ManualClock,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+) -> None:
+    connect(client, tenant, twilio, account)
+    batch = start(client, tenant, [{"phone_number": HUMAN}, {"phone_number": MACHINE}])
+    twilio.failures = [(429, 20429, "Too Many Requests")]
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    # The throttle held the second dial too: neither was placed, and neither is an attempt.
+    assert twilio.calls == {}
+    calls = calls_of(client, tenant, batch["id"])
+    assert {call["status"] for call in calls.values()} == {"queued"}
+    assert {call["attempts"] for call in calls.values()} == {0}
+    clock.advance(1)
+    dispatcher.tick()
+    assert twilio.calls == {}
+    clock.advance(5)
+    dispatcher.tick()
+    assert {call.one("To") for call in twilio.calls.values()} == {HUMAN, MACHINE}
+    assert [method for method, path in twilio.requests if path.endswith("/Calls.json")].count("POST") == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "blocked"),
+    [(21211, "is not a valid phone number", False), (21610, "unsubscribed recipient", True)],
+)
+def test_a_refusal_for_good_fails_the_call_without_a_retry(
+    client: TestClient,
+    runtime: Runtime,
+    clock: ManualClock,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+    code: int,
+    message: str,
+    blocked: bool,
+) -> None:
+    connect(client, tenant, twilio, account)
+    batch = start(
+        client,
+        tenant,
+        [{"phone_number": HUMAN}],
+        max_retry_attempts=3,
+        retry_delay_seconds=60,
+        retry_on=["failed"],
+    )
+    twilio.failures = [(400, code, f"The number {message}")]
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    clock.advance(120)
+    dispatcher.tick()
+    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+    [call] = calls_of(client, tenant, batch["id"]).values()
+    assert call["status"] == "failed"
+    assert call["attempts"] == 1
+    attempt = attempt_of(client, tenant, call["id"])
+    assert attempt["error_code"] == str(code)
+    assert message in attempt["error"]
+    listed = client.get("/v1/dnc", headers=tenant.headers).json()["data"]
+    assert [entry["phone_number"] for entry in listed] == ([HUMAN] if blocked else [])
+
+
+def test_a_call_whose_worker_died_is_reconciled_by_asking_twilio_for_it(
+    client: TestClient,
+    runtime: Runtime,
+    clock: ManualClock,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+) -> None:
+    connect(client, tenant, twilio, account)
+    batch = start(client, tenant, [{"phone_number": HUMAN}])
+    Dispatcher(runtime, worker_id="dead").tick()
+    [call] = twilio.calls.values()
+    # Twilio finished the call, but its callbacks never arrived.
+    call.status, call.answered_by, call.duration, call.price = "completed", "human", 30, "-0.02600"
+    clock.advance(runtime.settings.lease_seconds + 1)
+    Dispatcher(runtime, worker_id="survivor").tick()
+    [row] = calls_of(client, tenant, batch["id"]).values()
+    assert row["status"] == "completed"
+    attempt = attempt_of(client, tenant, row["id"])
+    assert (attempt["duration_seconds"], attempt["cost_micros"], attempt["answered_by"]) == (
+        30,
+        26_000,
+        "human",
+    )
+    assert ("GET", f"/2010-04-01/Accounts/{account.sid}/Calls/{call.sid}.json") in twilio.requests
+
+
+def test_verify_says_what_is_wrong_with_an_account(
+    client: TestClient, tenant: Tenant, twilio: FakeTwilio, account: Account
+) -> None:
+    created = connect(client, tenant, twilio, account)
+    client.post("/v1/phone-numbers", json={"number": "+14155550123"}, headers=tenant.headers)
+    account.status = "suspended"
+    found = client.post(f"/v1/provider-accounts/{created['id']}/verify", headers=tenant.headers).json()
+    assert (found["ok"], found["account_status"]) == (False, "suspended")
+    assert found["caller_ids_not_owned"] == ["+14155550123"]
+    account.auth_token = "changed-at-twilio"
+    refused = client.post(f"/v1/provider-accounts/{created['id']}/verify", headers=tenant.headers).json()
+    assert refused["ok"] is False
+    assert "401" in refused["detail"]

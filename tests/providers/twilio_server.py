@@ -1,0 +1,245 @@
+"""A Twilio-speaking server on loopback, for the real ``twilio`` client to talk to.
+
+It answers the parts of Twilio's REST API (2010-04-01) the adapter uses, with the statuses and error bodies
+Twilio documents: the account, its incoming phone numbers, calls (create, fetch, hang up). A test then
+plays each call as Twilio would: fetches its TwiML, and posts its status callbacks (and the asynchronous
+answering-machine verdict), each signed with ``X-Twilio-Signature`` as Twilio signs it, in any order and
+as often as the test asks.
+"""
+
+import base64
+import json
+import random
+import secrets
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+API = "/2010-04-01/Accounts"
+
+
+@dataclass
+class Account:
+    sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    status: str = "active"
+    numbers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """How a call to a number goes: Twilio's final CallStatus, and who answered when someone did."""
+
+    status: str = "completed"
+    answered_by: str = "human"
+    duration: int = 42
+    price: str = "-0.01300"
+
+
+@dataclass
+class Call:
+    sid: str
+    account: Account
+    params: dict[str, list[str]]
+    status: str = "queued"
+    twiml: str | None = None
+    answered_by: str | None = None
+    duration: int | None = None
+    price: str | None = None
+
+    def one(self, name: str) -> str:
+        return self.params.get(name, [""])[0]
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "account_sid": self.account.sid,
+            "to": self.one("To"),
+            "from": self.one("From"),
+            "status": self.status,
+            "direction": "outbound-api",
+            "answered_by": self.answered_by,
+            "duration": str(self.duration) if self.duration is not None else None,
+            "price": self.price,
+            "price_unit": "USD",
+            "start_time": None,
+            "end_time": None,
+            "uri": f"{API}/{self.account.sid}/Calls/{self.sid}.json",
+        }
+
+
+def error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
+    body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return status, body | {"status": status}
+
+
+class FakeTwilio:
+    def __init__(self, *accounts: Account) -> None:
+        self.accounts = {account.sid: account for account in accounts}
+        self.calls: dict[str, Call] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        # Errors the next call creations answer, first first: (HTTP status, Twilio code, message).
+        self.failures: list[tuple[int, int, str]] = []
+        self.requests: list[tuple[str, str]] = []
+        # (URL, status) of every request this server made to the application.
+        self.answers: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @contextmanager
+    def running(self) -> Iterator["FakeTwilio"]:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            thread.join()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+                status, body = fake.answer(method, self.path, self.headers.get("Authorization", ""), form)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+        return Handler
+
+    def _authenticated(self, authorization: str) -> Account | None:
+        if not authorization.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
+        account = self.accounts.get(user)
+        return account if account is not None and password == account.auth_token else None
+
+    def answer(
+        self, method: str, path: str, authorization: str, form: dict[str, list[str]]
+    ) -> tuple[int, dict[str, Any]]:
+        self.requests.append((method, path))
+        account = self._authenticated(authorization)
+        if account is None:
+            return error(401, 20003, "Authenticate")
+        parts = urlsplit(path).path.removeprefix(f"{API}/").removesuffix(".json").split("/")
+        if parts[0] != account.sid:
+            return error(404, 20404, "The requested resource was not found")
+        if parts == [account.sid] and method == "GET":
+            return 200, {
+                "sid": account.sid,
+                "friendly_name": "Fake",
+                "status": account.status,
+                "type": "Full",
+            }
+        if parts[1:] == ["IncomingPhoneNumbers"] and method == "GET":
+            numbers = [
+                {"sid": "PN" + secrets.token_hex(16), "phone_number": n, "account_sid": account.sid}
+                for n in account.numbers
+            ]
+            return 200, {"incoming_phone_numbers": numbers, "page": 0, "page_size": 50, "next_page_uri": None}
+        if parts[1:] == ["Calls"] and method == "POST":
+            return self._create_call(account, form)
+        if len(parts) == 3 and parts[1] == "Calls":
+            call = self.calls.get(parts[2])
+            if call is None or call.account is not account:
+                return error(404, 20404, "The requested resource was not found")
+            if method == "POST" and form.get("Status", [""])[0] in ("completed", "canceled"):
+                call.status = form["Status"][0]
+            return 200, call.resource()
+        return error(404, 20404, "The requested resource was not found")
+
+    def _create_call(self, account: Account, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if self.failures:
+                return error(*self.failures.pop(0))
+        to, from_ = form.get("To", [""])[0], form.get("From", [""])[0]
+        if not to.startswith("+") or not to[1:].isdigit():
+            return error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if from_ not in account.numbers:
+            return error(400, 21210, f"The source phone number provided, {from_}, is not yet verified")
+        if to in self.outcomes and self.outcomes[to].status == "unsubscribed":
+            return error(400, 21610, "Attempt to send to unsubscribed recipient")
+        call = Call("CA" + secrets.token_hex(16), account, form)
+        self.calls[call.sid] = call
+        return 201, call.resource()
+
+    def sign(self, url: str, params: Mapping[str, str], token: str) -> str:
+        signature: str = RequestValidator(token).compute_signature(url, dict(params))
+        return signature
+
+    def post(self, url: str, params: dict[str, str], token: str) -> httpx.Response:
+        """A request from Twilio to the application, signed with the account's token."""
+        headers = {"X-Twilio-Signature": self.sign(url, params, token), "User-Agent": "TwilioProxy/1.1"}
+        response = httpx.post(url, data=params, headers=headers, timeout=10)
+        self.answers.append((url, response.status_code))
+        return response
+
+    def play(self, sid: str, *, shuffled: random.Random | None = None, twice: bool = False) -> None:
+        """Take the call to its end as Twilio would: fetch the TwiML once answered, then post the status
+        callbacks (and the asynchronous machine verdict) it asked for; in a shuffled order, or each twice."""
+        call = self.calls[sid]
+        outcome = self.outcomes.get(call.one("To"), Outcome())
+        answered = outcome.status == "completed"
+        common = {
+            "AccountSid": call.account.sid,
+            "CallSid": sid,
+            "From": call.one("From"),
+            "To": call.one("To"),
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+        }
+        if answered:
+            twiml = self.post(
+                call.one("Url"), common | {"CallStatus": "in-progress"}, call.account.auth_token
+            )
+            call.twiml = twiml.text
+        stages = ["initiated", "ringing", *(["in-progress"] if answered else []), outcome.status]
+        asked = set(call.params.get("StatusCallbackEvent", []))
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        posts: list[tuple[str, dict[str, str]]] = []
+        for number, stage in enumerate(stages):
+            event = "answered" if stage == "in-progress" else stage
+            if event not in asked and stage not in ("busy", "no-answer", "failed", "canceled"):
+                continue
+            params = common | {"CallStatus": stage, "Timestamp": now, "SequenceNumber": str(number)}
+            params["CallbackSource"] = "call-progress-events"
+            if stage == outcome.status and answered:
+                params |= {"CallDuration": str(outcome.duration), "Duration": str(-(-outcome.duration // 60))}
+            posts.append((call.one("StatusCallback"), params))
+        if answered and call.one("AsyncAmd") == "true":
+            verdict = common | {"AnsweredBy": outcome.answered_by, "MachineDetectionDuration": "2100"}
+            posts.insert(len(posts) - 1, (call.one("AsyncAmdStatusCallback"), verdict))
+        call.status = outcome.status
+        call.answered_by = outcome.answered_by if answered else None
+        call.duration = outcome.duration if answered else 0
+        call.price = outcome.price if answered else None
+        if shuffled is not None:
+            shuffled.shuffle(posts)
+        for url, params in posts * 2 if twice else posts:
+            self.post(url, params, call.account.auth_token)
