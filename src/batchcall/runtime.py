@@ -26,7 +26,7 @@ class Runtime:
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> "Runtime":
         """The runtime of ``settings``; raises registry.UnknownProvider when they name no provider, so a
         process configured so stops before it serves or dials anything."""
-        registry.check(settings.provider)
+        registry.check(settings)
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_session_factory(engine), clock or SystemClock())
 

@@ -10,9 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from batchcall.app import create_app
+from batchcall.config import Settings
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.models import WebhookDelivery
+from batchcall.providers.registry import ProviderNotSetUp
+from batchcall.providers.twilio.config import TwilioSettings
 from batchcall.runtime import Runtime
 from tests.dialling import start
 from tests.providers.twilio_server import Account, FakeTwilio, Outcome
@@ -302,3 +306,50 @@ def test_verify_says_what_is_wrong_with_an_account(
     refused = client.post(f"/v1/provider-accounts/{created['id']}/verify", headers=tenant.headers).json()
     assert refused["ok"] is False
     assert "401" in refused["detail"]
+
+
+def test_a_one_tenant_box_dials_through_its_own_twilio_account(
+    settings: Settings, clock: ManualClock, twilio: FakeTwilio, account: Account
+) -> None:
+    own = TwilioSettings(
+        account_sid=account.sid,
+        auth_token=account.auth_token,
+        api_base_url=twilio.base_url,
+        calls_per_second=1000,
+    )
+    runtime = Runtime.from_settings(
+        settings.model_copy(update={"provider": "twilio", "twilio": own, "public_url": "http://127.0.0.1:1"}),
+        clock,
+    )
+    tenant = make_tenant(runtime, "Solo")
+    with served(runtime) as url, TestClient(create_app(runtime)) as client:
+        runtime.settings = runtime.settings.model_copy(update={"public_url": url})
+        batch = start(client, tenant, [{"phone_number": HUMAN}])
+        dispatcher = Dispatcher(runtime, worker_id="w")
+        dispatcher.tick()
+        [call] = twilio.calls.values()
+        assert "account=" not in call.one("StatusCallback")
+        twilio.play(call.sid)
+        dispatcher.tick()
+        assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+    runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("update", "missing"),
+    [
+        ({}, "BATCHCALL_TWILIO_ACCOUNT_SID and BATCHCALL_TWILIO_AUTH_TOKEN are not set"),
+        (
+            {"twilio": TwilioSettings(account_sid="AC" + "1" * 32, auth_token="t")},
+            "BATCHCALL_PUBLIC_URL is not set",
+        ),
+    ],
+)
+def test_a_box_set_to_dial_through_twilio_without_its_settings_does_not_start(
+    settings: Settings, update: dict[str, Any], missing: str
+) -> None:
+    with pytest.raises(ProviderNotSetUp) as refused:
+        Runtime.from_settings(
+            settings.model_copy(update={"provider": "twilio", "twilio": TwilioSettings(), **update})
+        )
+    assert str(refused.value).startswith(f"BATCHCALL_PROVIDER is 'twilio', but {missing}")

@@ -19,6 +19,7 @@ from batchcall.providers.base import Account, Provider
 
 if TYPE_CHECKING:
     # Only named: the runtime checks the configured name here when it is made.
+    from batchcall.config import Settings
     from batchcall.runtime import Runtime
 
 
@@ -37,11 +38,17 @@ class Vendor:
     # builds one inside its own transaction finds them read already (on SQLite, a second transaction
     # writing one the first time would wait for the route's).
     installation_secrets: tuple[str, ...] = ()
+    # What the settings lack for it to serve as the process default (``BATCHCALL_PROVIDER``), if anything.
+    default_missing: Callable[["Settings"], str | None] | None = None
     router: APIRouter | None = None
 
 
 class UnknownProvider(LookupError):
     """``BATCHCALL_PROVIDER`` names no provider this server has: a mistake in its configuration."""
+
+
+class ProviderNotSetUp(UnknownProvider):
+    """``BATCHCALL_PROVIDER`` names a provider whose own settings are missing."""
 
 
 @cache
@@ -64,9 +71,13 @@ def vendor(name: str) -> Vendor:
     return known[name]
 
 
-def check(name: str) -> None:
-    """Raise UnknownProvider unless ``name`` is a provider this server has."""
-    vendor(name)
+def check(settings: "Settings") -> None:
+    """Raise UnknownProvider unless ``BATCHCALL_PROVIDER`` is a provider this server has, and
+    ProviderNotSetUp when its settings do not let it serve as the process default."""
+    missing = vendor(settings.provider).default_missing
+    problem = missing(settings) if missing is not None else None
+    if problem is not None:
+        raise ProviderNotSetUp(f"BATCHCALL_PROVIDER is '{settings.provider}', but {problem}")
 
 
 def create(name: str, runtime: "Runtime", account: Account | None = None) -> Provider:

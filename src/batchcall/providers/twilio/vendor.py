@@ -11,7 +11,19 @@ from batchcall.providers.twilio.provider import NAME, TwilioProvider
 from batchcall.providers.twilio.urls import TWIML_KEY
 
 if TYPE_CHECKING:
+    from batchcall.config import Settings
     from batchcall.runtime import Runtime
+
+
+def default_missing(settings: "Settings") -> str | None:
+    """What a one-tenant box dialling through Twilio has not set."""
+    if not settings.twilio.account_sid or not settings.twilio.auth_token:
+        return "BATCHCALL_TWILIO_ACCOUNT_SID and BATCHCALL_TWILIO_AUTH_TOKEN are not set"
+    if not settings.public_url:
+        return (
+            "BATCHCALL_PUBLIC_URL is not set: Twilio fetches each call's TwiML and posts its callbacks there"
+        )
+    return None
 
 
 def default_account(runtime: "Runtime") -> Account:
@@ -45,5 +57,6 @@ VENDOR = Vendor(
     secrets=SECRETS,
     build=_build,
     installation_secrets=(TWIML_KEY,),
+    default_missing=default_missing,
     router=router,
 )
