@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("ingest", "csvread", "dispatch", "memory")
+BENCHMARKS = ("ingest", "csvread", "dispatch", "twilio", "memory")
 
 
 def main() -> None:
