@@ -10,13 +10,14 @@ calls per second (1 by default) bounds it long before this does.
 import os
 import time
 
+from tests.providers.twilio_server import Account, FakeTwilio
+
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.providers.twilio.config import TwilioSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 from bench.dispatch import CALLER_ID, new_batch, runtime_for
-from tests.providers.twilio_server import Account, FakeTwilio
 
 CALLS = 1_000
 
