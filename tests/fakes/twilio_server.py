@@ -1,5 +1,6 @@
-"""A fake of the part of Twilio's REST API (2010-04-01) batchcall's Twilio adapter uses: a real HTTP server on
-loopback, so the tests drive the real ``twilio`` client and receive Twilio's signed callbacks, mocking nothing.
+"""A fake of the part of Twilio's REST API (2010-04-01) batchcall's Twilio adapter uses: a real HTTP server
+on loopback, so the tests drive the real ``twilio`` client and receive Twilio's signed callbacks, mocking
+nothing.
 
 Calls and messages wait, once created, until ``play()`` runs them to their end (or, with ``auto``, a thread
 does): a test decides when Twilio "happens", and in what order its callbacks arrive.
@@ -237,10 +238,15 @@ class FakeTwilio:
         self._message_scripts: dict[str, Script] = {}
         self._failures: list[TwilioError] = []
         self._lock = threading.Lock()
-        self._http = httpx.Client(timeout=10.0, trust_env=False)
+        # Plain HTTP to loopback only: no proxy from the environment, and no certificate store to load (which
+        # would cost some 60 ms a fake).
+        self._http = httpx.Client(timeout=10.0, trust_env=False, verify=False)
         self._server = _Server(self)
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._serving = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
+        # A short poll, so that closing the fake takes milliseconds, not the default half second.
+        self._serving = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), name="fake-twilio", daemon=True
+        )
         self._autoplay: queue.Queue[str | None] = queue.Queue()
         self._player = threading.Thread(target=self._play_created, name="fake-twilio-auto", daemon=True)
         # What went wrong in the ``auto`` thread, raised when the fake is closed rather than lost.
@@ -278,7 +284,8 @@ class FakeTwilio:
         price_unit: str = "USD",
         error_code: int | None = None,
     ) -> None:
-        """What happens to calls (a call outcome) or messages (a message outcome; "failed" is both) to ``to``."""
+        """What happens to calls (a call outcome) or messages (a message outcome; "failed" is both) to
+        ``to``."""
         if outcome not in CALL_OUTCOMES | MESSAGE_OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         script = Script(outcome, answered_by, duration, price, price_unit, error_code)
@@ -291,9 +298,9 @@ class FakeTwilio:
     def play(
         self, sid: str | None = None, *, shuffle: random.Random | None = None, duplicate: bool = False
     ) -> None:
-        """Run the calls and messages not played yet (or only ``sid``) to their end, in this thread: their TwiML
-        fetched and every callback answered before it returns. ``shuffle`` posts each one's callbacks in a
-        random order, ``duplicate`` posts each callback twice, as Twilio may."""
+        """Run the calls and messages not played yet (or only ``sid``) to their end, in this thread: their
+        TwiML fetched and every callback answered before it returns. ``shuffle`` posts each one's callbacks
+        in a random order, ``duplicate`` posts each callback twice, as Twilio may."""
         with self._lock:
             if sid is None:
                 chosen: list[FakeCall | FakeMessage] = [*self.calls.values(), *self.messages.values()]
@@ -314,7 +321,7 @@ class FakeTwilio:
             outbox.flush()
 
     def inbound_sms(self, url: str, from_: str, to: str, body: str, account: FakeAccount) -> int:
-        """Post the webhook of a message received on one of ``account``'s numbers; the HTTP status answered."""
+        """Post the webhook of a message received on one of ``account``'s numbers; answers its HTTP status."""
         sid = _sid("SM")
         params = {
             "MessageSid": sid,
@@ -373,15 +380,16 @@ class FakeTwilio:
             return _Answer(200, self._numbers_page(account, params))
         if collection == "Calls" and item is None and method == "POST":
             return self._create_call(account, params)
-        if collection == "Calls" and item in self.calls:
-            call = self.calls[item]
+        call = self.calls.get(item or "")
+        if collection == "Calls" and call is not None and call.account_sid == account.account_sid:
             if method == "POST":
                 self._update_call(call, _one(params, "Status"))
             return _Answer(200, self._call_resource(call))
         if collection == "Messages" and item is None and method == "POST":
             return self._create_message(account, params)
-        if collection == "Messages" and item in self.messages and method == "GET":
-            return _Answer(200, self._message_resource(self.messages[item]))
+        message = self.messages.get(item or "") if collection == "Messages" and method == "GET" else None
+        if message is not None and message.account_sid == account.account_sid:
+            return _Answer(200, self._message_resource(message))
         raise _not_found(path)
 
     def _account_resource(self, account: FakeAccount) -> dict[str, Any]:
@@ -436,7 +444,7 @@ class FakeTwilio:
         }
 
     def _created_refused(self, account: FakeAccount, to: str, script: Script | None) -> None:
-        """Raises what Twilio answers a create on an inactive account, or to a number scripted to be refused."""
+        """Raises what Twilio answers a create on an inactive account, or to a number scripted refused."""
         if account.status != "active":
             raise TwilioError(401, 20003, "Authenticate")
         if script is not None and script.error_code in REFUSED_AT_CREATE:
@@ -463,8 +471,8 @@ class FakeTwilio:
             raise TwilioError(
                 400,
                 21210,
-                f"The source phone number provided, {from_}, is not yet verified for your account. You may only "
-                "make calls from phone numbers that you've verified or purchased from Twilio.",
+                f"The source phone number provided, {from_}, is not yet verified for your account. You may "
+                "only make calls from phone numbers that you've verified or purchased from Twilio.",
             )
         _only_post(params, "Method", "StatusCallbackMethod", "AsyncAmdStatusCallbackMethod")
         self._created_refused(account, to, self._call_scripts.get(to))
@@ -542,8 +550,8 @@ class FakeTwilio:
             raise TwilioError(
                 400,
                 21606,
-                f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or short code "
-                "for your account.",
+                f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or short "
+                "code for your account.",
             )
         _only_post(params, "StatusCallbackMethod")
         self._created_refused(account, to, self._message_scripts.get(to))
@@ -616,7 +624,7 @@ class FakeTwilio:
                 return
             params = {
                 **self._call_params(call, status),
-                "Timestamp": _rfc2822(when) or "",
+                "Timestamp": format_datetime(when),
                 "CallbackSource": "call-progress-events",
                 "SequenceNumber": str(next(sequence)),
                 **extra,
@@ -727,7 +735,7 @@ class FakeTwilio:
         report(script.outcome)
 
     def _deliver(self, post: _Post, token: str) -> tuple[int, str]:
-        """POST ``post`` signed with ``token`` as Twilio does; its status (0 when nothing answered) and body."""
+        """POST ``post`` signed with ``token`` as Twilio does; its status (0: nothing answered) and body."""
         if urlsplit(post.url).hostname not in LOOPBACK:
             raise ValueError(f"the fake Twilio only requests loopback, not {post.url}")
         headers = {
