@@ -1,9 +1,11 @@
 """The FastAPI application: routers, middleware, error handlers, and the dispatcher's lifetime."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from batchcall import observability, openapi
 from batchcall.agents.api import router as agents_router
@@ -24,6 +26,8 @@ from batchcall.web.memory import ReleaseMemory
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender
 
+log = logging.getLogger("batchcall.providers")
+
 NATIVE_ROUTERS = (
     agents_router,
     numbers_router,
@@ -35,12 +39,24 @@ NATIVE_ROUTERS = (
 )
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+def read_vendor_secrets(runtime: Runtime) -> None:
+    """Read the installation secrets the vendors' providers are built with, so that a route building one
+    inside its own transaction finds them read; with the database out of reach now, they are read when
+    first needed (and the server answers 503 meanwhile, as for anything else)."""
+    try:
         for vendor in registry.vendors().values():
             for name in vendor.installation_secrets:
                 runtime.installation_secret(name)
+    except SQLAlchemyError as error:
+        log.warning(
+            "vendor secrets not read at start, the database is out of reach: %s", type(error).__name__
+        )
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        read_vendor_secrets(runtime)
         background = (
             (BackgroundDispatcher(runtime), BackgroundSender(runtime))
             if runtime.settings.run_dispatcher
