@@ -39,6 +39,7 @@ from batchcall.numbers.schemas import PhoneNumberCreate
 from batchcall.providers.simulated.config import SimulatedSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
+from bench.support import machine_load
 
 CALLS = 10_000
 IN_FLIGHT = 10_000
@@ -213,11 +214,10 @@ def main() -> None:
         in_flight, rss = hold_in_flight(sys.argv[2])
         print(json.dumps({"in_flight": in_flight, "peak_rss_kib": rss}))
         return
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"dispatch: {CALLS:,} calls per run, simulated provider at zero call length, one worker, "
         f"claims of up to {Settings().claim_batch_size:,} (the default); "
-        f"load average {load} ({os.cpu_count()} CPUs)"
+        f"{machine_load()}"
     )
     for kind in ("postgresql", "sqlite"):
         run(kind)

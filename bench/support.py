@@ -16,6 +16,12 @@ from batchcall.testing import free_port
 AREA_CODES = (212, 213, 305, 310, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 919)
 
 
+def machine_load() -> str:
+    """The load average and the CPU count, printed beside a benchmark's figures."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"load average {load} ({os.cpu_count()} CPUs)"
+
+
 @contextmanager
 def running_server(database_url: str, **env: str) -> Iterator[str]:
     """``batchcall serve`` in a subprocess on a free port; yields its base URL."""

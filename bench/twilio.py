@@ -7,7 +7,6 @@ on loopback, and the fake's answer. A real Twilio adds its own network round tri
 calls per second (1 by default) bounds it long before this does.
 """
 
-import os
 import time
 
 from tests.providers.twilio_server import Account, FakeTwilio
@@ -18,6 +17,7 @@ from batchcall.providers.twilio.config import TwilioSettings
 from batchcall.runtime import Runtime
 from batchcall.testing import scratch_database
 from bench.dispatch import CALLER_ID, new_batch, runtime_for
+from bench.support import machine_load
 
 CALLS = 1_000
 
@@ -60,10 +60,9 @@ def run(kind: str) -> None:
 
 
 def main() -> None:
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"twilio: {CALLS:,} calls per run, one worker, the twilio client against a loopback server; "
-        f"load average {load} ({os.cpu_count()} CPUs)"
+        f"{machine_load()}"
     )
     for kind in ("postgresql", "sqlite"):
         run(kind)

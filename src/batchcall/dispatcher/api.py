@@ -8,16 +8,12 @@ the calls placed through it."""
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from batchcall.auth.dependencies import DbSession
 from batchcall.dispatcher import provider_events
-from batchcall.kit.errors import Forbidden, Invalid, NotFound
-from batchcall.models import ProviderAccount
+from batchcall.kit.errors import Forbidden, Invalid
 from batchcall.provider_accounts import service as provider_accounts
-from batchcall.providers import registry
-from batchcall.providers.base import CallbackForged, Provider, ProviderRejected
-from batchcall.runtime import Runtime
+from batchcall.providers.base import CallbackForged, ProviderRejected
 from batchcall.web.http import read_body
 from batchcall.web.routing import UnitOfWorkRoute, public_url_of, runtime_of
 
@@ -33,21 +29,6 @@ class EventsReceived(BaseModel):
     duplicates: int
 
 
-def callback_provider(session: Session, runtime: Runtime, vendor: str, account_id: str | None) -> Provider:
-    """The provider a callback claims to come from: the account it names, or the process default."""
-    if account_id is None:
-        if vendor != runtime.settings.provider:
-            raise NotFound(f"Provider '{vendor}' is not the one this server uses")
-        return registry.create(vendor, runtime)
-    account = session.get(ProviderAccount, account_id)
-    if account is None or account.vendor != vendor:
-        raise NotFound(f"Provider account {account_id} of {vendor} not found")
-    try:
-        return registry.create(vendor, runtime, provider_accounts.as_account(account, runtime.sealer))
-    except ProviderRejected as fault:
-        raise NotFound(f"Provider account {account_id} cannot be used: {fault.message}") from None
-
-
 @router.post("/providers/{provider}/events")
 async def receive_events(
     provider: str, request: Request, session: DbSession, account: str | None = None
@@ -55,7 +36,7 @@ async def receive_events(
     """Status callbacks from a provider; a redelivered event is accepted and ignored."""
     runtime = runtime_of(request)
     body = await read_body(request, MAX_CALLBACK_BYTES)
-    adapter = callback_provider(session, runtime, provider, account)
+    adapter = provider_accounts.named_provider(session, runtime, provider, account)
     try:
         found = await run_in_threadpool(
             adapter.parse_callback, dict(request.headers), body, public_url_of(request)

@@ -39,9 +39,7 @@ class ProviderPool:
         held = self._accounts.get(account_id)
         if held is not None and held[0] == account.updated_at:
             return held[1]
-        built = registry.create(
-            account.vendor, self._runtime, provider_accounts.as_account(account, self._runtime.sealer)
-        )
+        built = provider_accounts.provider_of(account, self._runtime)
         self._accounts[account_id] = (account.updated_at, built)
         return built
 

@@ -38,6 +38,12 @@ def list_numbers(
     return paginate(session, query.order_by(PhoneNumber.created_at, PhoneNumber.id), limit, offset)
 
 
+def numbers_of(session: Session, workspace_id: str) -> list[str]:
+    """Every phone number of the workspace, in order."""
+    query = select(PhoneNumber.number).where(PhoneNumber.workspace_id == workspace_id)
+    return list(session.scalars(query.order_by(PhoneNumber.number)))
+
+
 def daily_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:
     """The workspace's own phone numbers among ``numbers``, with their daily caps (None: no cap)."""
     query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(

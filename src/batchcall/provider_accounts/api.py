@@ -3,6 +3,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from batchcall.auth.dependencies import Admin, DbSession
 from batchcall.kit.pagination import Limit, Offset, Page
+from batchcall.numbers import repository as numbers
 from batchcall.provider_accounts import service
 from batchcall.provider_accounts.schemas import (
     ProviderAccountCreate,
@@ -10,7 +11,6 @@ from batchcall.provider_accounts.schemas import (
     ProviderAccountUpdate,
     ProviderAccountVerification,
 )
-from batchcall.providers import registry
 from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["provider accounts"], route_class=UnitOfWorkRoute)
@@ -82,7 +82,7 @@ async def verify_provider_account(
     owns."""
     runtime = runtime_of(request)
     account = service.get(session, principal.workspace_id, account_id)
-    provider = registry.create(account.vendor, runtime, service.as_account(account, runtime.sealer))
-    caller_ids = service.caller_ids(session, principal.workspace_id)
+    provider = service.provider_of(account, runtime)
+    caller_ids = numbers.numbers_of(session, principal.workspace_id)
     found = await run_in_threadpool(provider.verify, caller_ids)
     return ProviderAccountVerification.model_validate(found)

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from batchcall.kit.errors import Conflict, Invalid, validation_message
+from batchcall.kit.errors import Conflict, Invalid, NotFound, validation_message
 from batchcall.kit.outbound import check_url
 from batchcall.kit.sealing import Sealer
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Channel, PhoneNumber, ProviderAccount
+from batchcall.models import Channel, ProviderAccount
 from batchcall.provider_accounts.schemas import (
     AccountChannel,
     ProviderAccountCreate,
@@ -21,7 +21,8 @@ from batchcall.provider_accounts.schemas import (
     ProviderAccountUpdate,
 )
 from batchcall.providers import registry
-from batchcall.providers.base import Account
+from batchcall.providers.base import Account, Provider, ProviderRejected
+from batchcall.runtime import Runtime
 
 # A row's channel, as an account names the channels it serves.
 ACCOUNT_CHANNEL = {
@@ -165,20 +166,23 @@ def delete(session: Session, workspace_id: str, account_id: str) -> None:
     session.flush()
 
 
+def _secrets_of(account: ProviderAccount, sealer: Sealer) -> dict[str, str]:
+    return sealer.open(account.sealed_secrets) if account.sealed_secrets else {}
+
+
 def opened_credentials(account: ProviderAccount, sealer: Sealer) -> dict[str, Any]:
     """Every credential of the account, its secrets opened: for building its provider, never to answer."""
-    return {**account.credentials, **(sealer.open(account.sealed_secrets) if account.sealed_secrets else {})}
+    return {**account.credentials, **_secrets_of(account, sealer)}
 
 
 def present(account: ProviderAccount, sealer: Sealer) -> ProviderAccountRead:
-    sealed = sealer.open(account.sealed_secrets) if account.sealed_secrets else {}
     return ProviderAccountRead(
         id=account.id,
         vendor=account.vendor,
         name=account.name,
         channels=account.channels,
         credentials=account.credentials,
-        secrets_set=sorted(sealed),
+        secrets_set=sorted(_secrets_of(account, sealer)),
         api_base_url=account.api_base_url,
         calls_per_second=account.calls_per_second,
         created_at=account.created_at,
@@ -195,19 +199,32 @@ def reseal_all(session: Session, sealer: Sealer) -> int:
     return len(accounts)
 
 
-def as_account(account: ProviderAccount, sealer: Sealer) -> Account:
-    return Account(
+def provider_of(account: ProviderAccount, runtime: Runtime) -> Provider:
+    """The account's provider, built with its secrets opened."""
+    opened = Account(
         account.id,
         account.vendor,
-        opened_credentials(account, sealer),
+        opened_credentials(account, runtime.sealer),
         account.api_base_url,
         account.calls_per_second,
     )
+    return registry.create(account.vendor, runtime, opened)
 
 
-def caller_ids(session: Session, workspace_id: str) -> list[str]:
-    query = select(PhoneNumber.number).where(PhoneNumber.workspace_id == workspace_id)
-    return list(session.scalars(query.order_by(PhoneNumber.number)))
+def named_provider(session: Session, runtime: Runtime, vendor: str, account_id: str | None) -> Provider:
+    """The provider a request from ``vendor`` names: the provider account ``account_id``, or the process
+    default when None; NotFound when there is no such account of that vendor, or no such default."""
+    if account_id is None:
+        if vendor != runtime.settings.provider:
+            raise NotFound(f"Provider '{vendor}' is not the one this server uses")
+        return registry.create(vendor, runtime)
+    account = session.get(ProviderAccount, account_id)
+    if account is None or account.vendor != vendor:
+        raise NotFound(f"Provider account {account_id} of {vendor} not found")
+    try:
+        return provider_of(account, runtime)
+    except ProviderRejected as fault:
+        raise NotFound(f"Provider account {account_id} cannot be used: {fault.message}") from None
 
 
 def routes(session: Session, workspace_id: str) -> dict[str, tuple[str, str | None]]:

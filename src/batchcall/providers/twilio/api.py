@@ -9,10 +9,9 @@ from fastapi import APIRouter, Request, Response
 from twilio.twiml.voice_response import VoiceResponse
 
 from batchcall.auth.dependencies import DbSession
-from batchcall.kit.errors import Forbidden
-from batchcall.models import Attempt, Call, ProviderAccount
+from batchcall.kit.errors import Forbidden, NotFound
+from batchcall.models import Attempt, Call
 from batchcall.provider_accounts import service as provider_accounts
-from batchcall.providers import registry
 from batchcall.providers.base import CallbackForged
 from batchcall.providers.twilio import urls
 from batchcall.providers.twilio.provider import NAME, TwilioProvider
@@ -37,13 +36,10 @@ async def twiml(attempt_id: str, request: Request, session: DbSession, token: st
     key = runtime.installation_secret(urls.TWIML_KEY)
     if attempt is None or attempt.provider != NAME or not urls.token_matches(key, attempt_id, token):
         raise Forbidden(REFUSED)
-    account = (
-        session.get(ProviderAccount, attempt.provider_account_id) if attempt.provider_account_id else None
-    )
-    if attempt.provider_account_id is not None and account is None:
-        raise Forbidden(REFUSED)
-    opened = provider_accounts.as_account(account, runtime.sealer) if account is not None else None
-    provider = registry.create(NAME, runtime, opened)
+    try:
+        provider = provider_accounts.named_provider(session, runtime, NAME, attempt.provider_account_id)
+    except NotFound:
+        raise Forbidden(REFUSED) from None
     assert isinstance(provider, TwilioProvider)
     try:
         provider.verified(dict(request.headers), body, public_url_of(request))

@@ -30,6 +30,7 @@ from batchcall.providers.base import (
     CallbackForged,
     DialRequest,
     NoStatus,
+    ProviderError,
     ProviderRejected,
     ProviderUnavailable,
     StatusEvent,
@@ -194,7 +195,7 @@ class TwilioProvider:
             call = self._client.calls(provider_call_id).fetch()
         except TwilioRestException as fault:
             raise self._fault(fault) from None
-        except (requests.ConnectionError, TwilioException) as fault:
+        except (requests.RequestException, TwilioException) as fault:
             raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
         status = status_of(call.status or "")
         final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
@@ -282,14 +283,14 @@ class TwilioProvider:
         """The final event with Twilio's price for the call, where Twilio has it already (it can come
         later than the call's end; the attempt then has none)."""
         try:
-            call = self._client.calls(event.provider_call_id).fetch()
-        except (requests.RequestException, TwilioException):
+            fetched = self.fetch_status(event.provider_call_id)
+        except ProviderError:
             return event
         return replace(
             event,
-            cost_micros=cost_micros(call.price),
-            currency=call.price_unit,
-            answered_by=event.answered_by or call.answered_by,
+            cost_micros=fetched.cost_micros,
+            currency=fetched.currency,
+            answered_by=event.answered_by or fetched.answered_by,
         )
 
     def verify(self, caller_ids: Sequence[str]) -> Verification:
