@@ -16,6 +16,7 @@ WITHOUT_KEY = frozenset(
         "/metrics",
         "/v1/providers/{provider}/events",
         "/v1/providers/twilio/twiml/{attempt_id}",
+        "/v1/providers/twilio/messages",
     }
 )
 

@@ -180,6 +180,7 @@ WITHOUT_INVALID_REQUESTS = frozenset(
         "GET /healthz",
         "GET /metrics",
         "POST /v1/providers/{provider}/events",
+        "POST /v1/providers/twilio/messages",
         "GET /batch-call/{batch_call_id}",
     }
 )

@@ -168,12 +168,17 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/v1/providers/{provider}/events"): {403, 413, 422},
     # Twilio's TwiML request: signed by Twilio, at a URL signed for the attempt (403 when either is not).
     ("POST", "/v1/providers/twilio/twiml/{attempt_id}"): {403, 413},
+    # A text a person sent to a workspace's number: signed by one of this server's Twilio accounts or 403.
+    ("POST", "/v1/providers/twilio/messages"): {403, 413},
     # Secrets cannot be sealed or opened without the right BATCHCALL_SECRET_KEYS; a channel is taken.
     ("POST", "/v1/provider-accounts"): {409},
     ("GET", "/v1/provider-accounts"): {409},
     ("GET", "/v1/provider-accounts/{account_id}"): {409},
     ("PATCH", "/v1/provider-accounts/{account_id}"): {409},
     ("POST", "/v1/provider-accounts/{account_id}/verify"): {409},
+    # An email template's name is taken in the workspace.
+    ("POST", "/v1/email-templates"): {409},
+    ("PATCH", "/v1/email-templates/{template_id}"): {409},
 }
 
 

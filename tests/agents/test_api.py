@@ -86,6 +86,7 @@ def test_an_agent_is_created_ready_to_call_with_an_empty_template(
         "id": agent["id"],
         "name": "Closer",
         "prompt_template": "",
+        "sms_template": None,
         "required_variables": [],
         "defaults": {},
         "language": "en",

@@ -3,7 +3,6 @@ the calls, the server fetches their TwiML and posts their callbacks signed as Tw
 calls end as Twilio said, with its price, duration and answering-machine verdict."""
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,57 +18,17 @@ from batchcall.providers.registry import ProviderNotSetUp
 from batchcall.providers.twilio.config import TwilioSettings
 from batchcall.runtime import Runtime
 from tests.dialling import start
-from tests.providers.twilio_server import Account, FakeTwilio, Outcome
+from tests.providers.twilio_server import Account, FakeTwilio
+from tests.providers.twilio_support import (
+    BUSY,
+    HUMAN,
+    MACHINE,
+    attempt_of,
+    batch_of_call,
+    calls_of,
+    connect,
+)
 from tests.support import CALLER_ID, Tenant, batch_of, make_tenant, served
-
-HUMAN, MACHINE, BUSY = "+12125551001", "+12125551002", "+12125551003"
-
-
-@pytest.fixture
-def account() -> Account:
-    return Account(numbers=[CALLER_ID])
-
-
-@pytest.fixture
-def twilio(account: Account) -> Iterator[FakeTwilio]:
-    fake = FakeTwilio(account)
-    fake.outcomes = {MACHINE: Outcome(answered_by="machine_end_beep"), BUSY: Outcome(status="busy")}
-    with fake.running():
-        yield fake
-
-
-@pytest.fixture
-def public(runtime: Runtime) -> Iterator[str]:
-    """This server on a real port, which Twilio reaches at BATCHCALL_PUBLIC_URL."""
-    with served(runtime) as url:
-        runtime.settings = runtime.settings.model_copy(update={"public_url": url})
-        yield url
-
-
-def connect(client: TestClient, tenant: Tenant, twilio: FakeTwilio, account: Account) -> dict[str, Any]:
-    """The tenant's Twilio account for voice, reached at the fake's URL."""
-    body = {
-        "vendor": "twilio",
-        "channels": ["voice"],
-        "credentials": {"account_sid": account.sid, "auth_token": account.auth_token},
-        "api_base_url": twilio.base_url,
-        "calls_per_second": 1000,
-    }
-    response = client.post("/v1/provider-accounts", json=body, headers=tenant.headers)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def calls_of(client: TestClient, tenant: Tenant, batch_id: str) -> dict[str, dict[str, Any]]:
-    listed = client.get(f"/v1/batches/{batch_id}/calls", headers=tenant.headers).json()["data"]
-    return {call["to"]: call for call in listed}
-
-
-def attempt_of(client: TestClient, tenant: Tenant, call_id: str) -> dict[str, Any]:
-    attempts = client.get(f"/v1/calls/{call_id}", headers=tenant.headers).json()["attempts"]
-    last: dict[str, Any] = attempts[-1]
-    return last
 
 
 def test_a_campaign_through_twilio_ends_as_twilio_reported_it(
@@ -152,11 +111,6 @@ def test_a_forged_or_unsigned_callback_is_refused_and_changes_nothing(
     assert moved.status_code == 403
     [row] = calls_of(client, tenant, batch_of_call(client, tenant)).values()
     assert row["status"] == "ringing"
-
-
-def batch_of_call(client: TestClient, tenant: Tenant) -> str:
-    batch_id: str = client.get("/v1/batches", headers=tenant.headers).json()["data"][0]["id"]
-    return batch_id
 
 
 def test_a_callback_of_another_workspaces_account_moves_none_of_this_ones_calls(

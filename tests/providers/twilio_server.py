@@ -1,10 +1,11 @@
 """A Twilio-speaking server on loopback, for the real ``twilio`` client to talk to.
 
 It answers the parts of Twilio's REST API (2010-04-01) the adapter uses, with the statuses and error bodies
-Twilio documents: the account, its incoming phone numbers, calls (create, fetch, hang up). A test then
-plays each call as Twilio would: fetches its TwiML, and posts its status callbacks (and the asynchronous
-answering-machine verdict), each signed with ``X-Twilio-Signature`` as Twilio signs it, in any order and
-as often as the test asks.
+Twilio documents: the account, its incoming phone numbers, calls (create, fetch, hang up) and messages
+(create, fetch). A test then plays each call as Twilio would: fetches its TwiML, and posts its status
+callbacks (and the asynchronous answering-machine verdict), each signed with ``X-Twilio-Signature`` as
+Twilio signs it, in any order and as often as the test asks; a message likewise reports sent, then
+delivered or not; and a person can text one of the account's numbers.
 """
 
 import base64
@@ -77,6 +78,47 @@ class Call:
         }
 
 
+@dataclass
+class MessageOutcome:
+    """How a text to a number goes: Twilio's final MessageStatus, with its error code when it failed."""
+
+    status: str = "delivered"
+    error_code: int | None = None
+    price: str = "-0.00790"
+
+
+@dataclass
+class Message:
+    sid: str
+    account: Account
+    params: dict[str, list[str]]
+    status: str = "queued"
+    error_code: int | None = None
+    price: str | None = None
+    date_sent: datetime | None = None
+
+    def one(self, name: str) -> str:
+        return self.params.get(name, [""])[0]
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "account_sid": self.account.sid,
+            "to": self.one("To"),
+            "from": self.one("From"),
+            "body": self.one("Body"),
+            "status": self.status,
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "error_code": self.error_code,
+            "error_message": None,
+            "price": self.price,
+            "price_unit": "USD",
+            "date_sent": format_datetime(self.date_sent, usegmt=True) if self.date_sent else None,
+            "uri": f"{API}/{self.account.sid}/Messages/{self.sid}.json",
+        }
+
+
 def error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
     body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
     return status, body | {"status": status}
@@ -87,6 +129,8 @@ class FakeTwilio:
         self.accounts = {account.sid: account for account in accounts}
         self.calls: dict[str, Call] = {}
         self.outcomes: dict[str, Outcome] = {}
+        self.messages: dict[str, Message] = {}
+        self.message_outcomes: dict[str, MessageOutcome] = {}
         # Errors the next call creations answer, first first: (HTTP status, Twilio code, message).
         self.failures: list[tuple[int, int, str]] = []
         self.requests: list[tuple[str, str]] = []
@@ -172,6 +216,13 @@ class FakeTwilio:
             if method == "POST" and form.get("Status", [""])[0] in ("completed", "canceled"):
                 call.status = form["Status"][0]
             return 200, call.resource()
+        if parts[1:] == ["Messages"] and method == "POST":
+            return self._create_message(account, form)
+        if len(parts) == 3 and parts[1] == "Messages" and method == "GET":
+            message = self.messages.get(parts[2])
+            if message is None or message.account is not account:
+                return error(404, 20404, "The requested resource was not found")
+            return 200, message.resource()
         return error(404, 20404, "The requested resource was not found")
 
     def _create_call(self, account: Account, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
@@ -188,6 +239,73 @@ class FakeTwilio:
         call = Call("CA" + secrets.token_hex(16), account, form)
         self.calls[call.sid] = call
         return 201, call.resource()
+
+    def _create_message(self, account: Account, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if self.failures:
+                return error(*self.failures.pop(0))
+        to, from_ = form.get("To", [""])[0], form.get("From", [""])[0]
+        if not form.get("Body", [""])[0]:
+            return error(400, 21602, "Message body is required.")
+        if not to.startswith("+") or not to[1:].isdigit():
+            return error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if from_ not in account.numbers:
+            return error(
+                400, 21606, f"The From phone number {from_} is not a valid, SMS-capable inbound phone number"
+            )
+        if to in self.message_outcomes and self.message_outcomes[to].status == "unsubscribed":
+            return error(400, 21610, "Attempt to send to unsubscribed recipient")
+        message = Message("SM" + secrets.token_hex(16), account, form)
+        self.messages[message.sid] = message
+        return 201, message.resource()
+
+    def play_message(self, sid: str, *, reversed_order: bool = False, twice: bool = False) -> None:
+        """Take the text to its end as Twilio would: sent to the carrier, then delivered, undelivered or
+        failed, each reported to its status callback; in reverse order, or each twice."""
+        message = self.messages[sid]
+        outcome = self.message_outcomes.get(message.one("To"), MessageOutcome())
+        common = {
+            "AccountSid": message.account.sid,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "From": message.one("From"),
+            "To": message.one("To"),
+            "ApiVersion": "2010-04-01",
+        }
+        stages = ["sent", outcome.status] if outcome.status != "failed" else ["failed"]
+        posts = []
+        for stage in stages:
+            params = common | {"MessageStatus": stage, "SmsStatus": stage}
+            if stage == outcome.status and outcome.error_code is not None:
+                params["ErrorCode"] = str(outcome.error_code)
+            posts.append(params)
+        message.status = outcome.status
+        message.error_code = outcome.error_code
+        message.price = outcome.price
+        message.date_sent = datetime.now(UTC)
+        if reversed_order:
+            posts.reverse()
+        for params in posts * 2 if twice else posts:
+            self.post(message.one("StatusCallback"), params, message.account.auth_token)
+
+    def text_in(self, url: str, account: Account, from_: str, to: str, body: str) -> httpx.Response:
+        """A person texts ``body`` to one of the account's numbers: Twilio posts it to the number's
+        messaging webhook, signed."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "AccountSid": account.sid,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
+        }
+        return self.post(url, params, account.auth_token)
 
     def sign(self, url: str, params: Mapping[str, str], token: str) -> str:
         signature: str = RequestValidator(token).compute_signature(url, dict(params))

@@ -12,10 +12,12 @@ def list_agents(session: Session, workspace_id: str, limit: int, offset: int) ->
     return paginate(session, query.order_by(Agent.created_at, Agent.id), limit, offset)
 
 
-def prompt_parts(session: Session, agent_id: str) -> tuple[str, dict[str, Any], bool, bool] | None:
-    """The agent's template and variable defaults, and whether it is active and ready."""
-    query = select(Agent.prompt_template, Agent.defaults, Agent.active, Agent.ready).where(
-        Agent.id == agent_id
-    )
+def prompt_parts(
+    session: Session, agent_id: str
+) -> tuple[str, str | None, dict[str, Any], bool, bool] | None:
+    """The agent's templates (spoken, texted) and variable defaults, and whether it is active and ready."""
+    query = select(
+        Agent.prompt_template, Agent.sms_template, Agent.defaults, Agent.active, Agent.ready
+    ).where(Agent.id == agent_id)
     row = session.execute(query).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])

@@ -20,12 +20,18 @@ DEFAULTS_DESCRIPTION = (
     "may be left out, and the prompt renders the default"
 )
 
+SMS_DESCRIPTION = (
+    "What a text of this agent says, with the same {{variable}} placeholders; without one, a text says "
+    "the row's instruction"
+)
+
 
 class AgentCreate(Write):
     name: str = Field(min_length=1, max_length=255)
     prompt_template: PromptText = Field(
         default="", description="With {{variable}} placeholders; at most the server's max_prompt_chars"
     )
+    sms_template: PromptText | None = Field(default=None, description=SMS_DESCRIPTION)
     required_variables: VariableNames = Field(default_factory=list)
     defaults: VariableDefaults = Field(default_factory=dict, description=DEFAULTS_DESCRIPTION)
     language: str = Field(default="en", min_length=2, max_length=16)
@@ -37,6 +43,7 @@ class AgentCreate(Write):
 class AgentUpdate(Write):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     prompt_template: PromptText | None = None
+    sms_template: PromptText | None = Field(default=None, description=SMS_DESCRIPTION)
     required_variables: VariableNames | None = None
     defaults: VariableDefaults | None = Field(default=None, description=DEFAULTS_DESCRIPTION)
     language: str | None = Field(default=None, min_length=2, max_length=16)
@@ -49,6 +56,7 @@ class AgentRead(Read):
     id: str
     name: str
     prompt_template: str
+    sms_template: str | None
     required_variables: list[str]
     defaults: dict[str, Any]
     language: str

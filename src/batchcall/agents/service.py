@@ -61,20 +61,25 @@ def list_agents(session: Session, workspace_id: str, limit: int, offset: int) ->
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """What an agent says: its template, and the values of variables a row leaves out."""
+    """What an agent says: its template, what it texts, and the values of variables a row leaves out."""
 
     template: str
     defaults: Mapping[str, Any]
     # Why the agent may not place calls now (switched off, not ready); None while it may.
     unfit: str | None = None
+    sms_template: str | None = None
+
+    def texted(self) -> "Prompt | None":
+        """The agent's text message as a prompt of its own, when it has one."""
+        return Prompt(self.sms_template, self.defaults, self.unfit) if self.sms_template else None
 
 
 def prompt_of(session: Session, agent_id: str) -> Prompt | None:
     parts = repository.prompt_parts(session, agent_id)
     if parts is None:
         return None
-    template, defaults, active, ready = parts
-    return Prompt(template, defaults, unfit_to_call(agent_id, active, ready))
+    template, sms_template, defaults, active, ready = parts
+    return Prompt(template, defaults, unfit_to_call(agent_id, active, ready), sms_template)
 
 
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> str:

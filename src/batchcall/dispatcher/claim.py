@@ -57,6 +57,15 @@ def prompt_values(call: DueCall) -> dict[str, object]:
     return {**call.variables, **{key: value for key, value in person.items() if value is not None}}
 
 
+def message_of(call: DueCall, agent_prompt: Prompt | None) -> str | None:
+    """What the call says: the agent's template for its channel (its sms_template for a text), rendered
+    with the row's values, or the row's own instruction when the agent has none."""
+    template = agent_prompt.texted() if agent_prompt and call.channel == Channel.SMS else agent_prompt
+    if template is not None and template.template:
+        return render_prompt(template, prompt_values(call))
+    return call.instruction
+
+
 def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Claimed:
     """Start as many of the batch's due calls as its rules allow now; when none may start, record the
     rule that holds them and when the batch may dial next."""
@@ -143,7 +152,7 @@ def _choose(
     """Due calls that may go out now, up to ``budget``; the others wait for their time or are skipped.
     Each goes through the provider of its channel: the workspace's account for it, else the default."""
     dials: list[Dial] = []
-    routes = provider_accounts.routes(session, batch.workspace_id)
+    routes = provider_accounts.routes(session, batch.workspace_id, claimer.provider)
     while len(dials) < budget:
         calls = views.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
         if not calls:
@@ -164,20 +173,19 @@ def _choose(
                 if verdict.at != now:
                     waits.append((call, verdict.at, verdict.reason))
                     continue
-            prompt = (
-                render_prompt(agent_prompt, prompt_values(call))
-                if agent_prompt and agent_prompt.template
-                else call.instruction
-            )
+            prompt = message_of(call, agent_prompt)
             if prompt is not None and len(prompt) > claimer.max_prompt_chars:
                 skips.append((call, _too_long(prompt, claimer.max_prompt_chars)))
+                continue
+            route = routes.get(call.channel)
+            if route is None:
+                skips.append((call, _unserved(call.channel, claimer.provider)))
                 continue
             from_number = rotation.choose(batch, capacity, call.from_number) if batch.from_numbers else None
             if batch.from_numbers and from_number is None:
                 out_of_callers = True
                 break
-            provider, account_id = routes.get(call.channel, (claimer.provider, None))
-            dials.append(Dial(call, from_number, prompt, provider, account_id))
+            dials.append(Dial(call, from_number, prompt, *route))
         transitions.skip(session, skips, now)
         transitions.defer(session, waits, now)
         claimed.skipped += len(skips)
@@ -185,6 +193,14 @@ def _choose(
         if out_of_callers:
             break
     return dials
+
+
+def _unserved(channel: str, default: str) -> str:
+    account_channel = provider_accounts.ACCOUNT_CHANNEL[Channel(channel)]
+    return (
+        f"no provider sends {channel} for this workspace: {default} (BATCHCALL_PROVIDER) has no "
+        f"{account_channel}; add a provider account whose channels include {account_channel}"
+    )
 
 
 def _too_long(prompt: str, limit: int) -> str:

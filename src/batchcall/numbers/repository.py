@@ -44,6 +44,11 @@ def numbers_of(session: Session, workspace_id: str) -> list[str]:
     return list(session.scalars(query.order_by(PhoneNumber.number)))
 
 
+def workspaces_owning(session: Session, number: str) -> list[str]:
+    """The workspaces that have ``number`` among their phone numbers."""
+    return list(session.scalars(select(PhoneNumber.workspace_id).where(PhoneNumber.number == number)))
+
+
 def daily_caps(session: Session, workspace_id: str, numbers: Sequence[str]) -> dict[str, int | None]:
     """The workspace's own phone numbers among ``numbers``, with their daily caps (None: no cap)."""
     query = select(PhoneNumber.number, PhoneNumber.daily_cap).where(

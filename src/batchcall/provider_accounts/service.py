@@ -71,6 +71,13 @@ def _check_channels(
             )
 
 
+def accounts_with(session: Session, vendor: str, credential: str, value: str) -> list[ProviderAccount]:
+    """Every workspace's accounts of ``vendor`` whose public credential ``credential`` is ``value``: the
+    accounts a vendor's request may come from, before its signature says which it is."""
+    query = select(ProviderAccount).where(ProviderAccount.vendor == vendor)
+    return [account for account in session.scalars(query) if account.credentials.get(credential) == value]
+
+
 def _accounts_of(session: Session, workspace_id: str) -> Sequence[ProviderAccount]:
     query = select(ProviderAccount).where(ProviderAccount.workspace_id == workspace_id)
     return session.scalars(query.order_by(ProviderAccount.created_at, ProviderAccount.id)).all()
@@ -227,9 +234,16 @@ def named_provider(session: Session, runtime: Runtime, vendor: str, account_id: 
         raise NotFound(f"Provider account {account_id} cannot be used: {fault.message}") from None
 
 
-def routes(session: Session, workspace_id: str) -> dict[str, tuple[str, str | None]]:
-    """Each channel the workspace has an account for: (vendor, account id), by row channel."""
-    served: dict[str, tuple[str, str | None]] = {}
+def routes(session: Session, workspace_id: str, default: str) -> dict[str, tuple[str, str | None]]:
+    """The (vendor, account id) of each row channel a provider serves for the workspace: its account for
+    the channel, else the process default vendor ``default`` (account None) where that vendor has the
+    channel. A channel missing here has no provider."""
+    default_channels = registry.vendor(default).channels
+    served: dict[str, tuple[str, str | None]] = {
+        row_channel: (default, None)
+        for row_channel, account_channel in ACCOUNT_CHANNEL.items()
+        if account_channel in default_channels
+    }
     for account in _accounts_of(session, workspace_id):
         for row_channel, account_channel in ACCOUNT_CHANNEL.items():
             if account_channel in account.channels:

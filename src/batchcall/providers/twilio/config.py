@@ -23,6 +23,9 @@ class TwilioSettings(BaseSettings):
     # Ask Twilio's answering-machine detection, asynchronously (the call is not held while it listens).
     machine_detection: bool = True
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a text the carrier took ("sent") may wait for its delivery receipt; some carriers send none,
+    # so a text still "sent" this long after it went counts as delivered when its status is next asked.
+    sms_receipt_wait_seconds: int = Field(default=900, ge=0)
 
 
 class TwilioCredentials(BaseModel):

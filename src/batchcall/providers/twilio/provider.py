@@ -1,10 +1,10 @@
-"""Twilio voice through the official ``twilio`` client, against Twilio or any Twilio-compatible API.
+"""Twilio voice and SMS through the official ``twilio`` client, against Twilio or any Twilio-compatible API.
 
 A call is created with its TwiML URL, a status callback for every event, a ring timeout and asynchronous
-answering-machine detection; its callbacks are checked with ``X-Twilio-Signature`` against the account's
-auth token and the URL Twilio called. Twilio's faults map onto the dispatcher's: a throttle (429, 20429) or
-a server fault places nothing and holds this process's dials for a while; any other refusal is permanent,
-and 21610 (the person unsubscribed) says so.
+answering-machine detection; a text with its rendered message and a status callback. Callbacks are checked
+with ``X-Twilio-Signature`` against the account's auth token and the URL Twilio called. Twilio's faults
+map onto the dispatcher's: a throttle (429, 20429) or a server fault places nothing and holds this
+process's dials for a while; any other refusal is permanent, and 21610 (the person unsubscribed) says so.
 """
 
 import threading
@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from batchcall.kit.clock import Clock
-from batchcall.models import CallStatus
+from batchcall.models import CallStatus, Channel
 from batchcall.providers.base import (
     Account,
     CallbackForged,
@@ -63,12 +63,36 @@ STATUS_OF = {
 }
 
 
+# A text's MessageStatus: on its way until the carrier has it ("sent"), over once delivered or not.
+MESSAGE_STATUS_OF = {
+    "accepted": CallStatus.RINGING,
+    "scheduled": CallStatus.RINGING,
+    "queued": CallStatus.RINGING,
+    "sending": CallStatus.RINGING,
+    "sent": CallStatus.IN_PROGRESS,
+    "delivered": CallStatus.COMPLETED,
+    "read": CallStatus.COMPLETED,
+    "undelivered": CallStatus.FAILED,
+    "failed": CallStatus.FAILED,
+    "canceled": CallStatus.FAILED,
+}
+# The SID prefixes of Twilio's messages (SMS, MMS); a call's is CA.
+MESSAGE_SIDS = ("SM", "MM")
+
+
 def status_of(twilio_status: str) -> CallStatus:
     """Twilio's CallStatus as a call status; a completed call a machine answered becomes a voicemail where
     the events are applied, whichever callback said who answered."""
     status = STATUS_OF.get(twilio_status)
     if status is None:
         raise ProviderRejected(f"Twilio reported an unknown call status '{twilio_status}'")
+    return status
+
+
+def message_status_of(twilio_status: str) -> CallStatus:
+    status = MESSAGE_STATUS_OF.get(twilio_status)
+    if status is None:
+        raise ProviderRejected(f"Twilio reported an unknown message status '{twilio_status}'")
     return status
 
 
@@ -142,6 +166,8 @@ class TwilioProvider:
             raise ProviderRejected(
                 "BATCHCALL_PUBLIC_URL is not set, so Twilio could not fetch the call's TwiML or report on it"
             )
+        if request.channel == Channel.SMS:
+            return self._send_text(request)
         self._pacer.wait_turn()
         events = urls.events_url(self._public_url, request.attempt_id, self._account_id)
         detection: dict[str, Any] = (
@@ -173,6 +199,29 @@ class TwilioProvider:
         sid: str = call.sid
         return sid
 
+    def _send_text(self, request: DialRequest) -> str:
+        """The row's rendered message through the Messages API, from the batch's caller id."""
+        if not request.from_number:
+            raise ProviderRejected("a text through Twilio needs a caller id: give the batch from_numbers")
+        if not request.prompt:
+            raise ProviderRejected(
+                "the text is empty: give the row an instruction or the agent an sms_template"
+            )
+        self._pacer.wait_turn()
+        try:
+            message = self._client.messages.create(
+                to=request.to,
+                from_=request.from_number,
+                body=request.prompt,
+                status_callback=urls.events_url(self._public_url, request.attempt_id, self._account_id),
+            )
+        except TwilioRestException as fault:
+            raise self._fault(fault) from None
+        except (requests.ConnectionError, TwilioException) as fault:
+            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        sid: str = message.sid
+        return sid
+
     def _fault(self, fault: TwilioRestException) -> ProviderUnavailable | ProviderRejected:
         described = f"Twilio {fault.code or fault.status}: {fault.msg}"
         if fault.status == 429 or fault.code == THROTTLED:
@@ -185,12 +234,16 @@ class TwilioProvider:
         return ProviderRejected(described, code=code, opted_out=fault.code == UNSUBSCRIBED)
 
     def end_call(self, provider_call_id: str) -> None:
+        if provider_call_id.startswith(MESSAGE_SIDS):
+            return  # a text on its way cannot be called back
         try:
             self._client.calls(provider_call_id).update(status="completed")
         except TwilioRestException as fault:
             raise self._fault(fault) from None
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
+        if provider_call_id.startswith(MESSAGE_SIDS):
+            return self._fetch_text(provider_call_id)
         try:
             call = self._client.calls(provider_call_id).fetch()
         except TwilioRestException as fault:
@@ -212,6 +265,36 @@ class TwilioProvider:
             currency=call.price_unit,
         )
 
+    def _fetch_text(self, sid: str) -> StatusEvent:
+        """A text's status; one the carrier took and never confirmed counts as delivered once it has
+        waited ``sms_receipt_wait_seconds`` for the receipt."""
+        try:
+            message = self._client.messages(sid).fetch()
+        except TwilioRestException as fault:
+            raise self._fault(fault) from None
+        except (requests.RequestException, TwilioException) as fault:
+            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        status = message_status_of(message.status or "")
+        now = self._clock.now()
+        sent_at = message.date_sent
+        waited = sent_at is not None and now - sent_at >= timedelta(
+            seconds=self._settings.sms_receipt_wait_seconds
+        )
+        if status == CallStatus.IN_PROGRESS and waited:
+            status = CallStatus.COMPLETED
+        final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
+        return StatusEvent(
+            event_id=status_event_id(sid, status),
+            provider_call_id=sid,
+            status=status,
+            occurred_at=sent_at or now,
+            ended_at=(sent_at or now) if final else None,
+            error_code=str(message.error_code) if message.error_code else None,
+            error=message.error_message or None,
+            cost_micros=cost_micros(message.price),
+            currency=message.price_unit,
+        )
+
     def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
         """Twilio cannot be searched by our attempt id; its callbacks carry it, and find the attempt."""
         return dict.fromkeys(attempt_ids, NoStatus.CANNOT_TELL)
@@ -220,9 +303,11 @@ class TwilioProvider:
         return []
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
-        """A status or answering-machine callback of this account, checked as Twilio signs it."""
+        """A status, answering-machine or text status callback of this account, checked as Twilio signs it."""
         params = self.verified(headers, body, url)
         attempt_id = parse_qs(urlsplit(url).query).get("attempt", [None])[0]
+        if "MessageStatus" in params:
+            return [self._text_event(params, attempt_id)]
         sid = params.get("CallSid")
         if not sid:
             raise ProviderRejected("the callback names no CallSid")
@@ -262,6 +347,28 @@ class TwilioProvider:
             payload=params,
         )
         return [self._priced(event) if final else event]
+
+    def _text_event(self, params: Mapping[str, str], attempt_id: str | None) -> StatusEvent:
+        sid = params.get("MessageSid")
+        if not sid:
+            raise ProviderRejected("the callback names no MessageSid")
+        status = message_status_of(params["MessageStatus"])
+        final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
+        now = self._clock.now()
+        event = StatusEvent(
+            event_id=status_event_id(sid, status),
+            provider_call_id=sid,
+            status=status,
+            occurred_at=now,
+            attempt_id=attempt_id,
+            ended_at=now if final else None,
+            error_code=params.get("ErrorCode") or None,
+            error=f"Twilio {params['ErrorCode']}: the text was {params['MessageStatus']}"
+            if params.get("ErrorCode")
+            else None,
+            payload=params,
+        )
+        return self._priced(event) if final else event
 
     def verified(self, headers: Mapping[str, str], body: bytes, url: str) -> dict[str, str]:
         """The form fields of a request Twilio made to ``url``; raises CallbackForged unless its

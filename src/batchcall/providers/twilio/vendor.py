@@ -1,4 +1,4 @@
-"""The Twilio vendor: voice (and, in time, SMS) through a workspace's Twilio account, or through the
+"""The Twilio vendor: voice and SMS through a workspace's Twilio account, or through the
 process's own (``BATCHCALL_TWILIO_*``) for a one-tenant box."""
 
 from typing import TYPE_CHECKING
@@ -52,7 +52,7 @@ def _build(runtime: "Runtime", account: Account | None) -> Provider:
 
 VENDOR = Vendor(
     name=NAME,
-    channels=frozenset({"voice"}),
+    channels=frozenset({"voice", "sms"}),
     credentials=TwilioCredentials,
     secrets=SECRETS,
     build=_build,
