@@ -61,6 +61,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/v1/provider-accounts/{account_id}"): Case(json={"name": "taken over"}),
     ("DELETE", "/v1/provider-accounts/{account_id}"): Case(),
     ("POST", "/v1/provider-accounts/{account_id}/verify"): Case(),
+    ("GET", "/v1/email-templates/{template_id}"): Case(),
+    ("PATCH", "/v1/email-templates/{template_id}"): Case(json={"name": "taken over"}),
+    ("DELETE", "/v1/email-templates/{template_id}"): Case(),
     ("GET", "/v1/webhooks/{endpoint_id}"): Case(),
     ("PATCH", "/v1/webhooks/{endpoint_id}"): Case(json={"url": "https://b.example/hook"}),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Case(),
@@ -105,6 +108,13 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
             headers=tenant.headers,
         )
     )
+    template = _ok(
+        client.post(
+            "/v1/email-templates",
+            json={"name": "A's template", "subject": "Hi", "text": "Hello"},
+            headers=tenant.headers,
+        )
+    )
     number = _ok(
         client.post(
             "/v1/phone-numbers",
@@ -128,6 +138,7 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
         "endpoint_id": endpoint["id"],
         "delivery_id": delivery.id,
         "account_id": account["id"],
+        "template_id": template["id"],
     }
 
 
@@ -147,6 +158,7 @@ def _views(client: TestClient, tenant: Tenant, ids: dict[str, str]) -> list[Any]
             "/v1/webhooks/{endpoint_id}",
             "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}",
             "/v1/provider-accounts/{account_id}",
+            "/v1/email-templates/{template_id}",
         )
     ]
 
@@ -226,6 +238,7 @@ def test_lists_show_only_the_own_workspace(
         "/v1/dnc",
         "/v1/contact-folders",
         "/v1/batches",
+        "/v1/email-templates",
     ):
         mine = client.get(path, headers=tenant.headers).json()
         theirs = client.get(path, headers=other_tenant.headers).json()

@@ -15,6 +15,7 @@ from batchcall.contacts.api import router as contacts_router
 from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.dispatcher.api import router as provider_callbacks_router
 from batchcall.dispatcher.worker import BackgroundDispatcher
+from batchcall.email_templates.api import router as email_templates_router
 from batchcall.numbers.api import router as numbers_router
 from batchcall.provider_accounts.api import router as provider_accounts_router
 from batchcall.providers import registry
@@ -36,6 +37,7 @@ NATIVE_ROUTERS = (
     calls_router,
     webhooks_router,
     provider_accounts_router,
+    email_templates_router,
 )
 
 

@@ -10,7 +10,13 @@ from tests import routes
 from tests.support import Tenant, make_tenant
 
 # Writes that need the admin scope: the workspace's set-up, not its campaigns.
-ADMIN_PATHS = ("/v1/agents", "/v1/phone-numbers", "/v1/webhooks", "/v1/provider-accounts")
+ADMIN_PATHS = (
+    "/v1/agents",
+    "/v1/phone-numbers",
+    "/v1/webhooks",
+    "/v1/provider-accounts",
+    "/v1/email-templates",
+)
 # Reads that need it too: a provider account's settings are the workspace's set-up as well.
 ADMIN_READS = ("/v1/provider-accounts",)
 

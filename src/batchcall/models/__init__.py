@@ -18,6 +18,7 @@ from batchcall.models.call import (
     ProviderEvent,
 )
 from batchcall.models.contact import Contact, ContactFolder, DncEntry, contact_folder_members
+from batchcall.models.email import EmailSuppression, EmailTemplate
 from batchcall.models.idempotency import IdempotencyRecord
 from batchcall.models.installation import InstallationSecret
 from batchcall.models.phone_number import PhoneNumber
@@ -48,6 +49,8 @@ __all__ = [
     "ContactFolder",
     "DialCounter",
     "DncEntry",
+    "EmailSuppression",
+    "EmailTemplate",
     "IdempotencyRecord",
     "InstallationSecret",
     "PhoneNumber",
