@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("ingest", "csvread", "dispatch", "twilio", "memory")
+BENCHMARKS = ("ingest", "csvread", "dispatch", "twilio", "smtp", "memory")
 
 
 def main() -> None:

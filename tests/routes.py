@@ -17,6 +17,7 @@ WITHOUT_KEY = frozenset(
         "/v1/providers/{provider}/events",
         "/v1/providers/twilio/twiml/{attempt_id}",
         "/v1/providers/twilio/messages",
+        "/v1/unsubscribe",
     }
 )
 

@@ -153,6 +153,12 @@ EXCLUSIONS = (
         "document), and whether a base URL may be reached is the network's",
     ),
     Exclusion(
+        frozenset({"GET /v1/unsubscribe", "POST /v1/unsubscribe"}),
+        ACCEPTED,
+        r"This unsubscribe link is not valid",
+        "An unsubscribe token is any string in the document; only one this server signed names an address",
+    ),
+    Exclusion(
         frozenset({"POST /v1/email-templates", "PATCH /v1/email-templates/{template_id}"}),
         ACCEPTED,
         r"^(subject|html|text): (line \d+: |an email needs an html or a text body)",
@@ -253,6 +259,9 @@ def real_ids(client: TestClient, tenant: Tenant, runtime: Runtime) -> dict[str, 
     template = client.post(
         "/v1/email-templates", json={"name": "T", "subject": "Hi", "text": "Hi"}, headers=tenant.headers
     )
+    suppression = client.post(
+        "/v1/email-suppressions", json={"address": "a@example.com"}, headers=tenant.headers
+    )
     return {
         "agent_id": agent["id"],
         "batch_id": batch["id"],
@@ -264,6 +273,7 @@ def real_ids(client: TestClient, tenant: Tenant, runtime: Runtime) -> dict[str, 
         "folder_id": folder.json()["id"],
         "endpoint_id": endpoint.json()["id"],
         "template_id": template.json()["id"],
+        "suppression_id": suppression.json()["id"],
         "provider": runtime.settings.provider,
     }
 

@@ -64,6 +64,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/email-templates/{template_id}"): Case(),
     ("PATCH", "/v1/email-templates/{template_id}"): Case(json={"name": "taken over"}),
     ("DELETE", "/v1/email-templates/{template_id}"): Case(),
+    ("DELETE", "/v1/email-suppressions/{suppression_id}"): Case(),
     ("GET", "/v1/webhooks/{endpoint_id}"): Case(),
     ("PATCH", "/v1/webhooks/{endpoint_id}"): Case(json={"url": "https://b.example/hook"}),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Case(),
@@ -115,6 +116,9 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
             headers=tenant.headers,
         )
     )
+    suppression = _ok(
+        client.post("/v1/email-suppressions", json={"address": "a@example.com"}, headers=tenant.headers)
+    )
     number = _ok(
         client.post(
             "/v1/phone-numbers",
@@ -139,6 +143,7 @@ def ids_of_a(client: TestClient, runtime: Runtime, tenant: Tenant) -> dict[str, 
         "delivery_id": delivery.id,
         "account_id": account["id"],
         "template_id": template["id"],
+        "suppression_id": suppression["id"],
     }
 
 
@@ -239,6 +244,7 @@ def test_lists_show_only_the_own_workspace(
         "/v1/contact-folders",
         "/v1/batches",
         "/v1/email-templates",
+        "/v1/email-suppressions",
     ):
         mine = client.get(path, headers=tenant.headers).json()
         theirs = client.get(path, headers=other_tenant.headers).json()

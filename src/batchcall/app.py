@@ -1,11 +1,9 @@
 """The FastAPI application: routers, middleware, error handlers, and the dispatcher's lifetime."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 
 from batchcall import observability, openapi
 from batchcall.agents.api import router as agents_router
@@ -16,6 +14,8 @@ from batchcall.dialects import ROUTERS as DIALECT_ROUTERS
 from batchcall.dispatcher.api import router as provider_callbacks_router
 from batchcall.dispatcher.worker import BackgroundDispatcher
 from batchcall.email_templates.api import router as email_templates_router
+from batchcall.mail.api import router as unsubscribe_router
+from batchcall.mail.api import suppressions_router
 from batchcall.numbers.api import router as numbers_router
 from batchcall.provider_accounts.api import router as provider_accounts_router
 from batchcall.providers import registry
@@ -27,8 +27,6 @@ from batchcall.web.memory import ReleaseMemory
 from batchcall.webhooks.api import router as webhooks_router
 from batchcall.webhooks.sender import BackgroundSender
 
-log = logging.getLogger("batchcall.providers")
-
 NATIVE_ROUTERS = (
     agents_router,
     numbers_router,
@@ -38,27 +36,14 @@ NATIVE_ROUTERS = (
     webhooks_router,
     provider_accounts_router,
     email_templates_router,
+    suppressions_router,
 )
-
-
-def read_vendor_secrets(runtime: Runtime) -> None:
-    """Read the installation secrets the vendors' providers are built with, so that a route building one
-    inside its own transaction finds them read; with the database out of reach now, they are read when
-    first needed (and the server answers 503 meanwhile, as for anything else)."""
-    try:
-        for vendor in registry.vendors().values():
-            for name in vendor.installation_secrets:
-                runtime.installation_secret(name)
-    except SQLAlchemyError as error:
-        log.warning(
-            "vendor secrets not read at start, the database is out of reach: %s", type(error).__name__
-        )
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        read_vendor_secrets(runtime)
+        registry.read_installation_secrets(runtime)
         background = (
             (BackgroundDispatcher(runtime), BackgroundSender(runtime))
             if runtime.settings.run_dispatcher
@@ -95,6 +80,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router, prefix="/v1", dependencies=per_client)
     # Callbacks are signed, not keyed: they count per client only, in a count of their own.
     app.include_router(provider_callbacks_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
+    # An email's unsubscribe link is signed for its address, and needs no key either.
+    app.include_router(unsubscribe_router, prefix="/v1", dependencies=[Depends(limit_callback_client)])
     for vendor in registry.vendors().values():
         if vendor.router is not None:
             app.include_router(vendor.router, prefix="/v1", dependencies=[Depends(limit_callback_client)])

@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from batchcall.providers.simulated.config import SimulatedSettings
+from batchcall.providers.smtp.config import SmtpSettings
 from batchcall.providers.twilio.config import TwilioSettings
 
 
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     # Each vendor's own settings, read by its class from its own variables (BATCHCALL_SIM_* here).
     simulated: SimulatedSettings = Field(default_factory=SimulatedSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     # Fernet keys, comma-separated, that seal stored secrets (provider credentials): the first seals, all
     # open, so a key rotates by going first (kit/sealing.py). Without one, no secret can be stored.

@@ -170,6 +170,10 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/v1/providers/twilio/twiml/{attempt_id}"): {403, 413},
     # A text a person sent to a workspace's number: signed by one of this server's Twilio accounts or 403.
     ("POST", "/v1/providers/twilio/messages"): {403, 413},
+    # An email's unsubscribe link that is not one this server signed (answered as a page, by the route);
+    # the one-click POST carries a small form, not a large body.
+    ("GET", "/v1/unsubscribe"): {404},
+    ("POST", "/v1/unsubscribe"): {404, 413},
     # Secrets cannot be sealed or opened without the right BATCHCALL_SECRET_KEYS; a channel is taken.
     ("POST", "/v1/provider-accounts"): {409},
     ("GET", "/v1/provider-accounts"): {409},
@@ -248,12 +252,15 @@ def document(generate: Callable[[], Schema]) -> Schema:
     responses: dict[str, Schema] = {}
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
+            # A route's own error answer stays where it is a page for a person (text/html), not an envelope.
             answers = {
                 status: answer
                 for status, answer in operation["responses"].items()
-                if not status.startswith(("4", "5"))
+                if not status.startswith(("4", "5")) or "text/html" in answer.get("content", {})
             }
             for status, envelope in sorted(error_responses(method.upper(), path, operation).items()):
+                if str(status) in answers:
+                    continue
                 name = response_name(envelope, status)
                 responses.setdefault(name, shared_response(envelope, status))
                 answers[str(status)] = {"$ref": RESPONSES + name}

@@ -98,7 +98,7 @@ def test_a_secret_left_out_of_a_change_keeps_its_value_and_a_new_one_replaces_it
     ("body", "message"),
     [
         (twilio_account(vendor="twillio"), "vendor: 'twillio' is not a vendor this server has"),
-        (twilio_account(channels=["email"]), "channels: twilio serves voice, not email"),
+        (twilio_account(channels=["email"]), "channels: twilio serves sms, voice, not email"),
         (
             twilio_account(credentials={"account_sid": ACCOUNT_SID}),
             "credentials.auth_token: Field required",

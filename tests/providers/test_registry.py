@@ -9,7 +9,7 @@ from batchcall.providers import registry
 from batchcall.runtime import Runtime
 from batchcall.testing import free_port
 
-MISTAKE = "BATCHCALL_PROVIDER is 'twillio', which is not a provider; known: simulated, twilio"
+MISTAKE = "BATCHCALL_PROVIDER is 'twillio', which is not a provider; known: simulated, smtp, twilio"
 
 
 def test_a_runtime_is_not_made_for_a_provider_that_does_not_exist(settings: Settings) -> None:

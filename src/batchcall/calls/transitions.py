@@ -23,6 +23,7 @@ from batchcall.calls.views import DueCall, LiveAttempt, LiveCall
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
 from batchcall.models import RETRIED_BY_DEFAULT, TERMINAL, Call, CallStatus, Channel
+from batchcall.providers.base import EmailContent
 from batchcall.webhooks import service as webhooks
 from batchcall.webhooks.schemas import ENDED_EVENT, EventType
 
@@ -51,6 +52,8 @@ class Dial:
     prompt: str | None
     provider: str
     account_id: str | None = None
+    # An email's subject and parts, as rendered for it.
+    email: EmailContent | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,10 @@ class DueCall:
     attempt_count: int
     # As rendered for its first attempt.
     prompt: str | None
+    email_subject: str | None
+    email_template_name: str | None
+    email_template_id: str | None
+    email_template_params: dict[str, Any] | None
 
 
 DUE_CALL_COLUMNS = (
@@ -51,6 +55,10 @@ DUE_CALL_COLUMNS = (
     Call.variables,
     Call.attempt_count,
     Call.prompt,
+    Call.email_subject,
+    Call.email_template_name,
+    Call.email_template_id,
+    Call.email_template_params,
 )
 
 

@@ -12,15 +12,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from batchcall.agents.service import Prompt, prompt_of, render_prompt
+from batchcall.agents.service import Prompt, prompt_of
 from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Dial
 from batchcall.calls.views import DueCall
 from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, waiting, window
+from batchcall.dispatcher.content import Emails, message_of
+from batchcall.mail.suppressions import suppressed
 from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
 from batchcall.provider_accounts import service as provider_accounts
-from batchcall.providers.base import DialRequest
+from batchcall.providers.base import DialRequest, EmailContent
 
 log = logging.getLogger("batchcall.dispatcher")
 
@@ -42,28 +44,6 @@ class Claimer:
     limit: int
     # A rendered prompt longer than this is not dialled.
     max_prompt_chars: int
-
-
-def prompt_values(call: DueCall) -> dict[str, object]:
-    """What an agent's template may name: the row's variables and the person's own fields (where known)."""
-    person = {
-        "name": call.name,
-        "first_name": call.first_name,
-        "last_name": call.last_name,
-        "email": call.email,
-        "phone_number": call.to,
-    }
-    # A field the row left empty must not blank out a variable of the same name (C's dynamic_variables).
-    return {**call.variables, **{key: value for key, value in person.items() if value is not None}}
-
-
-def message_of(call: DueCall, agent_prompt: Prompt | None) -> str | None:
-    """What the call says: the agent's template for its channel (its sms_template for a text), rendered
-    with the row's values, or the row's own instruction when the agent has none."""
-    template = agent_prompt.texted() if agent_prompt and call.channel == Channel.SMS else agent_prompt
-    if template is not None and template.template:
-        return render_prompt(template, prompt_values(call))
-    return call.instruction
 
 
 def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Claimed:
@@ -118,6 +98,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
             workspace_id=batch.workspace_id,
             provider=dial.provider,
             account_id=dial.account_id,
+            email=dial.email,
         )
         for dial, row in zip(dials, rows, strict=True)
     ]
@@ -153,17 +134,24 @@ def _choose(
     Each goes through the provider of its channel: the workspace's account for it, else the default."""
     dials: list[Dial] = []
     routes = provider_accounts.routes(session, batch.workspace_id, claimer.provider)
+    emails = Emails(session, batch.workspace_id, fallback_subject=batch.name)
     while len(dials) < budget:
         calls = views.due_calls(session, batch.id, now, budget - len(dials), [d.call.id for d in dials])
         if not calls:
             break
         blocked = contacts.blocked_numbers(session, batch.workspace_id, {c.to for c in calls if c.to})
+        unsubscribed = suppressed(
+            session, batch.workspace_id, {c.email for c in calls if c.channel == Channel.EMAIL and c.email}
+        )
         skips: list[tuple[DueCall, str]] = []
         waits: list[tuple[DueCall, datetime, str]] = []
         out_of_callers = False
         for call in calls:
             if call.to is not None and call.to in blocked:
                 skips.append((call, f"{call.to} is on the do-not-call list"))
+                continue
+            if call.channel == Channel.EMAIL and call.email in unsubscribed:
+                skips.append((call, f"{call.email} unsubscribed from this workspace's email"))
                 continue
             if batch.respect_recipient_timezone and call.channel != Channel.EMAIL:
                 verdict = window.verdict(batch, call.to, now)
@@ -173,19 +161,22 @@ def _choose(
                 if verdict.at != now:
                     waits.append((call, verdict.at, verdict.reason))
                     continue
-            prompt = message_of(call, agent_prompt)
-            if prompt is not None and len(prompt) > claimer.max_prompt_chars:
-                skips.append((call, _too_long(prompt, claimer.max_prompt_chars)))
+            said = _said(call, agent_prompt, emails, claimer.max_prompt_chars)
+            if isinstance(said, str):
+                skips.append((call, said))
                 continue
             route = routes.get(call.channel)
             if route is None:
                 skips.append((call, _unserved(call.channel, claimer.provider)))
                 continue
-            from_number = rotation.choose(batch, capacity, call.from_number) if batch.from_numbers else None
-            if batch.from_numbers and from_number is None:
+            # An email goes from the account's address, and counts against no caller id.
+            by_phone = batch.from_numbers and call.channel != Channel.EMAIL
+            from_number = rotation.choose(batch, capacity, call.from_number) if by_phone else None
+            if by_phone and from_number is None:
                 out_of_callers = True
                 break
-            dials.append(Dial(call, from_number, prompt, *route))
+            prompt, email = said
+            dials.append(Dial(call, from_number, prompt, *route, email=email))
         transitions.skip(session, skips, now)
         transitions.defer(session, waits, now)
         claimed.skipped += len(skips)
@@ -193,6 +184,19 @@ def _choose(
         if out_of_callers:
             break
     return dials
+
+
+def _said(
+    call: DueCall, agent_prompt: Prompt | None, emails: Emails, max_prompt_chars: int
+) -> tuple[str | None, EmailContent | None] | str:
+    """What the call says (its prompt, and for an email the email), or why it cannot be sent."""
+    prompt = message_of(call, agent_prompt)
+    if prompt is not None and len(prompt) > max_prompt_chars:
+        return _too_long(prompt, max_prompt_chars)
+    if call.channel != Channel.EMAIL:
+        return prompt, None
+    email = emails.compose(call, prompt)
+    return email if isinstance(email, str) else (email.text, email)
 
 
 def _unserved(channel: str, default: str) -> str:

@@ -21,7 +21,8 @@ from batchcall.contacts import service as contacts
 from batchcall.dispatcher import breaker, repository, waiting
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
-from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus
+from batchcall.mail import suppressions
+from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus, Channel
 from batchcall.providers.base import MACHINE_ANSWERS, DialRequest, StatusEvent
 
 log = logging.getLogger("batchcall.dispatcher")
@@ -31,6 +32,7 @@ NOT_RETRIED = RetryDecision(None, "the outcome is unknown, and a redial could re
 # A dial the vendor refused with an error code of its own (an invalid number, an unsubscribed person) fails
 # the same way every time.
 REFUSED_FOR_GOOD = RetryDecision(None, "the provider refused the number for good")
+UNSUBSCRIBED = "unsubscribed with the provider"
 
 
 @dataclass
@@ -189,13 +191,16 @@ def _machine_ending(status: str, answered_by: str | None) -> str:
 
 def unsubscribe(session: Session, requests: Sequence[DialRequest], now: datetime) -> None:
     """The provider refused these dials because the person unsubscribed with it: no channel reaches them
-    again."""
+    again (an address no email)."""
     for request in requests:
+        if request.channel == Channel.EMAIL:
+            suppressions.suppress(session, request.workspace_id, request.to, UNSUBSCRIBED, now)
+            continue
         contacts.block_number(
             session,
             request.workspace_id,
             request.to,
-            "unsubscribed with the provider",
+            UNSUBSCRIBED,
             now,
             source=request.provider,
         )

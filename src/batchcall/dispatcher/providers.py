@@ -20,6 +20,8 @@ from batchcall.runtime import Runtime
 class ProviderPool:
     def __init__(self, runtime: Runtime, default: Provider | None = None) -> None:
         self._runtime = runtime
+        # Accounts' providers are built inside the claim's and the dials' transactions.
+        registry.read_installation_secrets(runtime)
         self.default = default or registry.create(runtime.settings.provider, runtime)
         # Process defaults of vendors other than this process's (attempts placed before a restart that
         # changed BATCHCALL_PROVIDER), by vendor.

@@ -7,12 +7,13 @@ email that says "Dear ," is worse than one not sent.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,11 +23,36 @@ from batchcall.email_templates.schemas import EmailTemplateCreate, EmailTemplate
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import EmailTemplate
+from batchcall.providers.base import EmailContent
 
 Part = Literal["subject", "html", "text"]
 
-_PLAIN = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_ESCAPED = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+# The most a rendered part may hold, and the largest operands a template may raise to a power or repeat a
+# text or list by: a template is a user's, and must not take the sender's memory with it.
+MAX_RENDERED_CHARS = 1_000_000
+MAX_EXPONENT = 64
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox (no attribute of Python's internals, ranges of at most 100,000), and neither a
+    power nor a repetition larger than a rendered part may be."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent above {MAX_EXPONENT}")
+        if operator == "*":
+            repeated = (str, list, tuple)
+            count = right if isinstance(left, repeated) else left if isinstance(right, repeated) else None
+            sequence = left if isinstance(left, repeated) else right
+            if isinstance(count, int) and len(sequence) * count > MAX_RENDERED_CHARS:
+                raise SecurityError(f"a repetition longer than {MAX_RENDERED_CHARS:,}")
+        return super().call_binop(context, operator, left, right)
+
+
+_PLAIN = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+_ESCAPED = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
 _ENVIRONMENTS: dict[Part, SandboxedEnvironment] = {"subject": _PLAIN, "html": _ESCAPED, "text": _PLAIN}
 
 
@@ -38,15 +64,6 @@ class TemplateFailed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedEmail:
-    """An email as its recipient reads it: a subject of one line, and the bodies the template has."""
-
-    subject: str
-    text: str | None
-    html: str | None
 
 
 @lru_cache(maxsize=128)
@@ -146,19 +163,29 @@ def delete(session: Session, workspace_id: str, template_id: str) -> None:
 
 def _render(template: EmailTemplate, part: Part, source: str, values: Mapping[str, object]) -> str:
     try:
-        return _compiled(part, source).render(values)
+        rendered = _compiled(part, source).render(values)
     # Whatever a template raises is the template's failure, not the sender's: a missing value, the
     # sandbox's SecurityError, and as much an expression of its own (1 / 0, a filter given the wrong type).
     except Exception as exc:
         raise TemplateFailed(f"email template '{template.name}': {part}: {exc}") from exc
+    if len(rendered) > MAX_RENDERED_CHARS:
+        raise TemplateFailed(
+            f"email template '{template.name}': {part}: renders {len(rendered):,} characters, over "
+            f"{MAX_RENDERED_CHARS:,}"
+        )
+    return rendered
 
 
-def render(template: EmailTemplate, values: Mapping[str, object]) -> RenderedEmail:
-    """The email ``template`` makes of ``values``. The subject comes out as one line, whatever line breaks
-    a value holds, so that no value can add a header to the message."""
+def one_line(subject: str) -> str:
+    """A subject as one header line, whatever line breaks it holds: no value can add a header."""
+    return " ".join(subject.split())
+
+
+def render(template: EmailTemplate, values: Mapping[str, object]) -> EmailContent:
+    """The email ``template`` makes of ``values``, its subject on one line."""
     subject = _render(template, "subject", template.subject, values)
-    return RenderedEmail(
-        subject=" ".join(subject.splitlines()).strip(),
+    return EmailContent(
+        subject=one_line(subject),
         text=None if template.text is None else _render(template, "text", template.text, values),
         html=None if template.html is None else _render(template, "html", template.html, values),
     )

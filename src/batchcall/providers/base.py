@@ -10,6 +10,15 @@ from batchcall.models import TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
+class EmailContent:
+    """An email as rendered for one attempt: its subject, and a plain text part, an HTML one, or both."""
+
+    subject: str
+    text: str | None
+    html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DialRequest:
     """One attempt to place: who to reach, from which caller id, with which prompt."""
 
@@ -23,6 +32,8 @@ class DialRequest:
     # The vendor that places it, and the workspace's account with it (None: the process default).
     provider: str = ""
     account_id: str | None = None
+    # For an email: what it says (``prompt`` is its text part).
+    email: EmailContent | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@
 """
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +14,12 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
 from batchcall import providers
 from batchcall.providers.base import Account, Provider
+
+log = logging.getLogger("batchcall.providers")
 
 if TYPE_CHECKING:
     # Only named: the runtime checks the configured name here when it is made.
@@ -78,6 +82,20 @@ def check(settings: "Settings") -> None:
     problem = missing(settings) if missing is not None else None
     if problem is not None:
         raise ProviderNotSetUp(f"BATCHCALL_PROVIDER is '{settings.provider}', but {problem}")
+
+
+def read_installation_secrets(runtime: "Runtime") -> None:
+    """Read the installation secrets the vendors' providers are built with, before any is built inside a
+    transaction of its own (a route's, a claim's), which on SQLite would wait for itself writing one the
+    first time. With the database out of reach now, they are read when first needed."""
+    try:
+        for vendor in vendors().values():
+            for name in vendor.installation_secrets:
+                runtime.installation_secret(name)
+    except SQLAlchemyError as error:
+        log.warning(
+            "vendor secrets not read at start, the database is out of reach: %s", type(error).__name__
+        )
 
 
 def create(name: str, runtime: "Runtime", account: Account | None = None) -> Provider:

@@ -3,8 +3,9 @@ subject on one line; a missing value or a reach out of the sandbox fails with th
 
 import pytest
 
-from batchcall.email_templates.service import RenderedEmail, TemplateFailed, render
+from batchcall.email_templates.service import TemplateFailed, render
 from batchcall.models import EmailTemplate
+from batchcall.providers.base import EmailContent
 
 
 def _template(
@@ -19,13 +20,11 @@ def test_values_fill_every_part() -> None:
         text="{% for item in items %}- {{ item }}\n{% endfor %}",
     )
     rendered = render(template, {"first_name": "Ada", "plan": "Pro", "seats": 3, "items": ["a", "b"]})
-    assert rendered == RenderedEmail(
-        subject="Hi Ada", text="- a\n- b\n", html="<p>Your Pro plan: 3 seats</p>"
-    )
+    assert rendered == EmailContent(subject="Hi Ada", text="- a\n- b\n", html="<p>Your Pro plan: 3 seats</p>")
 
 
 def test_a_part_the_template_lacks_is_none() -> None:
-    assert render(_template(text="Hello"), {"first_name": "Ada"}) == RenderedEmail("Hi Ada", "Hello", None)
+    assert render(_template(text="Hello"), {"first_name": "Ada"}) == EmailContent("Hi Ada", "Hello", None)
     assert render(_template(html="<p>Hello</p>"), {"first_name": "Ada"}).text is None
 
 
@@ -72,3 +71,17 @@ def test_reaching_out_of_the_sandbox_fails(source: str) -> None:
 def test_an_expression_of_the_template_that_fails_is_the_templates_failure() -> None:
     with pytest.raises(TemplateFailed, match=r"^email template 'welcome': text: division by zero$"):
         render(_template(text="{{ 1 / zero }}"), {"first_name": "Ada", "zero": 0})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'x' * 10000000000 }}",
+        "{{ [1, 2] * 999999999 }}",
+        "{{ 2 ** 99999999 }}",
+        "{% for _ in range(99999) %}{{ 'x' * 99 }}{% endfor %}",
+    ],
+)
+def test_a_template_cannot_take_the_senders_memory(source: str) -> None:
+    with pytest.raises(TemplateFailed, match=r"^email template 'welcome': text: "):
+        render(_template(text=source), {"first_name": "Ada"})

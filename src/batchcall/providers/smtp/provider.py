@@ -1,0 +1,185 @@
+"""Email through a workspace's own SMTP server, with ``aiosmtplib``.
+
+A message goes out with its rendered subject and parts, and a ``List-Unsubscribe`` link with
+``List-Unsubscribe-Post`` (RFC 8058 one-click). An SMTP server says at once whether it took a message, so
+the attempt ends as soon as it answers: taken (250) is a completed attempt, a 5xx a failed one with the
+server's reason, and a 4xx (greylisting, a busy mailbox) sends nothing and tries again later. The server's
+address is checked on every connection as every outbound target is, and the connection goes to the very
+address that check passed.
+"""
+
+import asyncio
+import socket
+from collections.abc import Mapping, Sequence
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+from batchcall.kit.clock import Clock
+from batchcall.kit.errors import Invalid
+from batchcall.kit.outbound import allowed_addresses
+from batchcall.mail import unsubscribe
+from batchcall.models import CallStatus, Channel
+from batchcall.providers.base import (
+    Account,
+    CallbackForged,
+    DialRequest,
+    NoStatus,
+    ProviderRejected,
+    ProviderUnavailable,
+    StatusEvent,
+    Verification,
+    status_event_id,
+)
+from batchcall.providers.smtp.config import SmtpCredentials, SmtpSettings, Tls
+
+NAME = "smtp"
+PREFIX = "smtp:"
+# Lines as long as RFC 5322 allows: the unsubscribe link is one long word, which a 78-character policy
+# would turn into an encoded-word no mail client reads as a link. Seven-bit parts (quoted-printable where
+# the text is not ASCII), which every server takes, with or without 8BITMIME.
+WIRE = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
+
+
+class SmtpProvider:
+    name = NAME
+
+    def __init__(
+        self,
+        account: Account,
+        settings: SmtpSettings,
+        clock: Clock,
+        public_url: str,
+        unsubscribe_key: bytes,
+        allow_private: bool,
+    ) -> None:
+        self._credentials = SmtpCredentials.model_validate(account.credentials)
+        self._settings = settings
+        self._clock = clock
+        self._public_url = public_url
+        self._unsubscribe_key = unsubscribe_key
+        self._allow_private = allow_private
+        # The endings of messages the server took, handed to the dispatcher on its next poll.
+        self._taken: list[StatusEvent] = []
+
+    def start_call(self, request: DialRequest) -> str:
+        if request.channel != Channel.EMAIL or request.email is None:
+            raise ProviderRejected("an SMTP account sends email only")
+        if not self._public_url:
+            raise ProviderRejected(
+                "BATCHCALL_PUBLIC_URL is not set, so the email could carry no working unsubscribe link"
+            )
+        message = self._message(request)
+        try:
+            asyncio.run(self._send(message, request.to))
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            [first, *_] = refused.recipients
+            raise self._refusal(first.code, first.message) from None
+        except aiosmtplib.SMTPResponseException as fault:
+            raise self._refusal(fault.code, fault.message) from None
+        except (aiosmtplib.SMTPException, OSError) as fault:
+            raise ProviderUnavailable(
+                f"the mail server could not be reached: {fault}", self._settings.retry_after_seconds
+            ) from None
+        provider_id = f"{PREFIX}{request.attempt_id}"
+        self._taken.append(self._taken_event(provider_id, request.attempt_id))
+        return provider_id
+
+    def _message(self, request: DialRequest) -> EmailMessage:
+        assert request.email is not None
+        own = self._credentials
+        message = EmailMessage(policy=WIRE)
+        message["From"] = formataddr((own.from_name or "", own.from_address))
+        message["To"] = request.to
+        message["Subject"] = request.email.subject
+        message["Date"] = format_datetime(self._clock.now())
+        message["Message-ID"] = f"<{request.attempt_id}@{own.from_address.rpartition('@')[2]}>"
+        link = unsubscribe.link(self._public_url, self._unsubscribe_key, request.workspace_id, request.to)
+        message["List-Unsubscribe"] = f"<{link}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(request.email.text or "")
+        if request.email.html is not None:
+            message.add_alternative(request.email.html, subtype="html")
+        return message
+
+    async def _send(self, message: EmailMessage, recipient: str) -> None:
+        """Send the message as this module writes it (aiosmtplib's own writing would fold the long link)."""
+        async with self._connected() as server:
+            await server.sendmail(self._credentials.from_address, [recipient], message.as_bytes(policy=WIRE))
+
+    def _connected(self) -> aiosmtplib.SMTP:
+        """A client for the server, on a socket connected to an address the outbound check allows (a
+        private one only where BATCHCALL_ALLOW_PRIVATE_TARGETS says so)."""
+        own = self._credentials
+        try:
+            addresses = allowed_addresses(own.host, allow_private=self._allow_private)
+        except Invalid as refused:
+            raise ProviderRejected(f"the mail server's host is refused: {refused.message}") from None
+        sock = socket.create_connection((addresses[0], own.port), timeout=self._settings.timeout_seconds)
+        return aiosmtplib.SMTP(
+            hostname=own.host,
+            sock=sock,
+            username=own.username,
+            password=own.password,
+            use_tls=own.tls == Tls.TLS,
+            start_tls=own.tls == Tls.STARTTLS,
+            timeout=self._settings.timeout_seconds,
+        )
+
+    def _refusal(self, code: int, reason: str) -> ProviderRejected | ProviderUnavailable:
+        described = f"the mail server answered {code} {reason.strip()}"
+        if 400 <= code < 500:
+            return ProviderUnavailable(described, self._settings.retry_after_seconds)
+        return ProviderRejected(described, code=str(code))
+
+    def _taken_event(self, provider_id: str, attempt_id: str | None) -> StatusEvent:
+        now = self._clock.now()
+        return StatusEvent(
+            event_id=status_event_id(provider_id, CallStatus.COMPLETED),
+            provider_call_id=provider_id,
+            status=CallStatus.COMPLETED,
+            occurred_at=now,
+            attempt_id=attempt_id,
+            ended_at=now,
+        )
+
+    def end_call(self, provider_call_id: str) -> None:
+        """A message the server took is out of reach."""
+
+    def fetch_status(self, provider_call_id: str) -> StatusEvent:
+        """An SMTP id is only given to a message the server took: it is delivered to the server."""
+        if not provider_call_id.startswith(PREFIX):
+            raise ProviderRejected(f"'{provider_call_id}' is not an SMTP message id")
+        return self._taken_event(provider_call_id, provider_call_id.removeprefix(PREFIX))
+
+    def lookup(self, attempt_ids: Sequence[str]) -> Mapping[str, StatusEvent | NoStatus]:
+        """An SMTP server keeps nothing one could ask about afterwards."""
+        return dict.fromkeys(attempt_ids, NoStatus.CANNOT_TELL)
+
+    def poll_events(self) -> Sequence[StatusEvent]:
+        taken, self._taken = self._taken, []
+        return taken
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, url: str = "") -> Sequence[StatusEvent]:
+        raise CallbackForged("an SMTP server sends no callbacks")
+
+    def verify(self, caller_ids: Sequence[str]) -> Verification:
+        """Connect, greet, upgrade to TLS and log in as a message would, sending nothing."""
+
+        async def greet() -> None:
+            async with self._connected() as server:
+                await server.noop()
+
+        own = self._credentials
+        try:
+            asyncio.run(greet())
+        except ProviderRejected as refused:
+            return Verification(False, refused.message)
+        except aiosmtplib.SMTPResponseException as fault:
+            return Verification(False, f"the mail server answered {fault.code} {fault.message.strip()}")
+        except (aiosmtplib.SMTPException, OSError) as fault:
+            return Verification(False, f"the mail server could not be reached: {fault}")
+        login = f" and took the login of {own.username}" if own.username else ""
+        return Verification(True, f"{own.host}:{own.port} answered over {own.tls}{login}", "active")
