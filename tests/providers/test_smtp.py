@@ -3,6 +3,7 @@ templates rendered in their sandbox, an unsubscribe link on every message that s
 one click, a 4xx tried again later and a 5xx failing the attempt with the server's reason."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
 from batchcall.runtime import Runtime
 from tests.dialling import start
-from tests.providers.mail_server import MailServer
+from tests.providers.mail_server import MailServer, self_signed
 from tests.providers.twilio_support import attempt_of
 from tests.support import Tenant, batch_of
 
@@ -214,3 +215,45 @@ def test_the_suppression_list_is_the_workspaces_to_read_and_keep(
     start(client, tenant, [{"email": ADA, "channel": "email", "instruction": "Hi"}], name="Again")
     dispatcher.tick()
     assert [message["To"] for message in mail.received] == [ADA]
+
+
+def test_emails_share_a_connection_and_one_the_server_let_go_is_opened_again(
+    client: TestClient, runtime: Runtime, tenant: Tenant, mail: MailServer, public: str
+) -> None:
+    connect(client, tenant, mail)
+    rows = [{"email": f"p{n}@example.com", "channel": "email", "instruction": "Hi"} for n in range(5)]
+    batch = start(client, tenant, rows)
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    assert (len(mail.received), mail.logins) == (5, 1)
+    mail.hang_up()
+    later = start(
+        client, tenant, [{"email": "q@example.com", "channel": "email", "instruction": "Hi"}], name="B"
+    )
+    dispatcher.tick()
+    dispatcher.tick()
+    assert (len(mail.received), mail.logins) == (6, 2)
+    assert batch_of(client, tenant, later["id"])["status"] == "completed"
+    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+
+
+def test_starttls_is_used_and_a_certificate_nothing_vouches_for_is_refused(
+    client: TestClient, runtime: Runtime, tenant: Tenant, tmp_path: Path, public: str
+) -> None:
+    certificate, key = self_signed(tmp_path)
+    with MailServer(tls=(certificate, key)).running() as secure:
+        account = connect(client, tenant, secure, tls="starttls")
+        verify = f"/v1/provider-accounts/{account['id']}/verify"
+        untrusted = client.post(verify, headers=tenant.headers).json()
+        assert untrusted["ok"] is False
+        assert "certificate" in untrusted["detail"].lower()
+        smtp = runtime.settings.smtp.model_copy(update={"ca_file": str(certificate)})
+        runtime.settings = runtime.settings.model_copy(update={"smtp": smtp})
+        trusted = client.post(verify, headers=tenant.headers).json()
+        assert trusted["ok"] is True, trusted
+        assert "starttls" in trusted["detail"]
+        start(client, tenant, [{"email": ADA, "channel": "email", "instruction": "Over TLS"}])
+        dispatcher = Dispatcher(runtime, worker_id="w")
+        dispatcher.tick()
+        dispatcher.tick()
+        assert [message["To"] for message in secure.received] == [ADA]

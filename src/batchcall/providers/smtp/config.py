@@ -11,6 +11,9 @@ class SmtpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATCHCALL_SMTP_", extra="ignore")
 
     timeout_seconds: float = Field(default=30.0, gt=0)
+    # The certificate authorities a server's TLS certificate may be signed by, as a PEM file, beside the
+    # system's: for a relay with a private CA. A certificate nothing vouches for is refused.
+    ca_file: str | None = None
     # How long a message the server answered 4xx (greylisted, mailbox busy, try later) waits to go again.
     retry_after_seconds: float = Field(default=300.0, gt=0)
 

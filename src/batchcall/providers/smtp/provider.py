@@ -1,15 +1,18 @@
 """Email through a workspace's own SMTP server, with ``aiosmtplib``.
 
 A message goes out with its rendered subject and parts, and a ``List-Unsubscribe`` link with
-``List-Unsubscribe-Post`` (RFC 8058 one-click). An SMTP server says at once whether it took a message, so
-the attempt ends as soon as it answers: taken (250) is a completed attempt, a 5xx a failed one with the
-server's reason, and a 4xx (greylisting, a busy mailbox) sends nothing and tries again later. The server's
-address is checked on every connection as every outbound target is, and the connection goes to the very
-address that check passed.
+``List-Unsubscribe-Post`` (RFC 8058 one-click), on a connection kept while messages follow one another. An
+SMTP server says at once whether it took a message, so the attempt ends as soon as it answers: taken (250)
+is a completed attempt, a 5xx a failed one with the server's reason, and a 4xx (greylisting, a busy
+mailbox) sends nothing and tries again later. The server's address is checked on every connection as every
+outbound target is, and the connection goes to the very address that check passed.
 """
 
 import asyncio
 import socket
+import threading
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from email import policy
 from email.message import EmailMessage
@@ -37,10 +40,38 @@ from batchcall.providers.smtp.config import SmtpCredentials, SmtpSettings, Tls
 
 NAME = "smtp"
 PREFIX = "smtp:"
+# How long a connection is kept for the next message: long enough for a claim's emails to share one, short
+# of the five minutes RFC 5321 lets a server wait before it drops an idle client, which would then fail a
+# message under way.
+KEEP_SECONDS = 30.0
+# A server's "service not available, closing the channel".
+CLOSING = 421
 # Lines as long as RFC 5322 allows: the unsubscribe link is one long word, which a 78-character policy
 # would turn into an encoded-word no mail client reads as a link. Seven-bit parts (quoted-printable where
 # the text is not ASCII), which every server takes, with or without 8BITMIME.
 WIRE = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
+
+
+class KeptConnection:
+    """One connection to the server, kept from message to message on an event loop of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.Runner()
+        self.server: aiosmtplib.SMTP | None = None
+        self.last_sent = 0.0
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.last_sent < KEEP_SECONDS
+
+    def drop(self) -> None:
+        """Let the connection go (the server may have closed it already)."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    def close(self) -> None:
+        self.drop()
+        self.loop.close()
 
 
 class SmtpProvider:
@@ -63,6 +94,10 @@ class SmtpProvider:
         self._allow_private = allow_private
         # The endings of messages the server took, handed to the dispatcher on its next poll.
         self._taken: list[StatusEvent] = []
+        self._kept = KeptConnection()
+        self._sending = threading.Lock()
+        # The connection and its loop end with the provider (an account changed, the process exits).
+        weakref.finalize(self, self._kept.close)
 
     def start_call(self, request: DialRequest) -> str:
         if request.channel != Channel.EMAIL or request.email is None:
@@ -72,17 +107,21 @@ class SmtpProvider:
                 "BATCHCALL_PUBLIC_URL is not set, so the email could carry no working unsubscribe link"
             )
         message = self._message(request)
-        try:
-            asyncio.run(self._send(message, request.to))
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            [first, *_] = refused.recipients
-            raise self._refusal(first.code, first.message) from None
-        except aiosmtplib.SMTPResponseException as fault:
-            raise self._refusal(fault.code, fault.message) from None
-        except (aiosmtplib.SMTPException, OSError) as fault:
-            raise ProviderUnavailable(
-                f"the mail server could not be reached: {fault}", self._settings.retry_after_seconds
-            ) from None
+        with self._sending:
+            try:
+                self._kept.loop.run(self._send(message, request.to))
+            except aiosmtplib.SMTPRecipientsRefused as refused:
+                [first, *_] = refused.recipients
+                raise self._refusal(first.code, first.message) from None
+            except aiosmtplib.SMTPResponseException as fault:
+                if fault.code == CLOSING:
+                    self._kept.drop()
+                raise self._refusal(fault.code, fault.message) from None
+            except (aiosmtplib.SMTPException, OSError) as fault:
+                self._kept.drop()
+                raise ProviderUnavailable(
+                    f"the mail server could not be reached: {fault}", self._settings.retry_after_seconds
+                ) from None
         provider_id = f"{PREFIX}{request.attempt_id}"
         self._taken.append(self._taken_event(provider_id, request.attempt_id))
         return provider_id
@@ -105,9 +144,28 @@ class SmtpProvider:
         return message
 
     async def _send(self, message: EmailMessage, recipient: str) -> None:
-        """Send the message as this module writes it (aiosmtplib's own writing would fold the long link)."""
-        async with self._connected() as server:
-            await server.sendmail(self._credentials.from_address, [recipient], message.as_bytes(policy=WIRE))
+        """Send the message as this module writes it (aiosmtplib's own writing would fold the long link),
+        on the kept connection while it is fresh, else on a new one."""
+        kept = self._kept
+        reused = kept.server is not None and kept.server.is_connected and kept.fresh()
+        if not reused:
+            await self._reconnect()
+        assert kept.server is not None
+        envelope = (self._credentials.from_address, [recipient], message.as_bytes(policy=WIRE))
+        try:
+            await kept.server.sendmail(*envelope)
+        except aiosmtplib.SMTPServerDisconnected:
+            if not reused:
+                raise
+            # The server let the kept connection go while it idled: the message never reached it.
+            await self._reconnect()
+            await kept.server.sendmail(*envelope)
+        kept.last_sent = time.monotonic()
+
+    async def _reconnect(self) -> None:
+        self._kept.drop()
+        self._kept.server = self._connected()
+        await self._kept.server.connect()
 
     def _connected(self) -> aiosmtplib.SMTP:
         """A client for the server, on a socket connected to an address the outbound check allows (a
@@ -125,6 +183,7 @@ class SmtpProvider:
             password=own.password,
             use_tls=own.tls == Tls.TLS,
             start_tls=own.tls == Tls.STARTTLS,
+            cert_bundle=self._settings.ca_file,
             timeout=self._settings.timeout_seconds,
         )
 

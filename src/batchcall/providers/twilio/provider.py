@@ -9,11 +9,12 @@ process's dials for a while; any other refusal is permanent, and 21610 (the pers
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -180,23 +181,19 @@ class TwilioProvider:
             if self._settings.machine_detection
             else {}
         )
-        try:
-            call = self._client.calls.create(
-                to=request.to,
-                from_=request.from_number,
-                url=urls.twiml_url(self._public_url, self._twiml_key, request.attempt_id),
-                method="POST",
-                status_callback=events,
-                status_callback_event=CALL_EVENTS,
-                status_callback_method="POST",
-                timeout=self._settings.ring_timeout_seconds,
-                **detection,
-            )
-        except TwilioRestException as fault:
-            raise self._fault(fault) from None
-        except (requests.ConnectionError, TwilioException) as fault:
-            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
-        sid: str = call.sid
+        create = partial(
+            self._client.calls.create,
+            to=request.to,
+            from_=request.from_number,
+            url=urls.twiml_url(self._public_url, self._twiml_key, request.attempt_id),
+            method="POST",
+            status_callback=events,
+            status_callback_event=CALL_EVENTS,
+            status_callback_method="POST",
+            timeout=self._settings.ring_timeout_seconds,
+            **detection,
+        )
+        sid: str = self._asked(create, unreached=requests.ConnectionError).sid
         return sid
 
     def _send_text(self, request: DialRequest) -> str:
@@ -208,19 +205,28 @@ class TwilioProvider:
                 "the text is empty: give the row an instruction or the agent an sms_template"
             )
         self._pacer.wait_turn()
+        send = partial(
+            self._client.messages.create,
+            to=request.to,
+            from_=request.from_number,
+            body=request.prompt,
+            status_callback=urls.events_url(self._public_url, request.attempt_id, self._account_id),
+        )
+        sid: str = self._asked(send, unreached=requests.ConnectionError).sid
+        return sid
+
+    def _asked(
+        self, request: Callable[[], Any], unreached: type[Exception] = requests.RequestException
+    ) -> Any:
+        """What Twilio answered ``request``, or the fault it answered as the dispatcher's. Creating a call
+        or a text passes ``unreached=requests.ConnectionError``: a request that timed out reading the answer
+        may have placed it, which only a callback can tell."""
         try:
-            message = self._client.messages.create(
-                to=request.to,
-                from_=request.from_number,
-                body=request.prompt,
-                status_callback=urls.events_url(self._public_url, request.attempt_id, self._account_id),
-            )
+            return request()
         except TwilioRestException as fault:
             raise self._fault(fault) from None
-        except (requests.ConnectionError, TwilioException) as fault:
+        except (unreached, TwilioException) as fault:
             raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
-        sid: str = message.sid
-        return sid
 
     def _fault(self, fault: TwilioRestException) -> ProviderUnavailable | ProviderRejected:
         described = f"Twilio {fault.code or fault.status}: {fault.msg}"
@@ -244,12 +250,7 @@ class TwilioProvider:
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         if provider_call_id.startswith(MESSAGE_SIDS):
             return self._fetch_text(provider_call_id)
-        try:
-            call = self._client.calls(provider_call_id).fetch()
-        except TwilioRestException as fault:
-            raise self._fault(fault) from None
-        except (requests.RequestException, TwilioException) as fault:
-            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        call = self._asked(self._client.calls(provider_call_id).fetch)
         status = status_of(call.status or "")
         final = status not in (CallStatus.RINGING, CallStatus.IN_PROGRESS)
         return StatusEvent(
@@ -268,12 +269,7 @@ class TwilioProvider:
     def _fetch_text(self, sid: str) -> StatusEvent:
         """A text's status; one the carrier took and never confirmed counts as delivered once it has
         waited ``sms_receipt_wait_seconds`` for the receipt."""
-        try:
-            message = self._client.messages(sid).fetch()
-        except TwilioRestException as fault:
-            raise self._fault(fault) from None
-        except (requests.RequestException, TwilioException) as fault:
-            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        message = self._asked(self._client.messages(sid).fetch)
         status = message_status_of(message.status or "")
         now = self._clock.now()
         sent_at = message.date_sent
