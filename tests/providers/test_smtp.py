@@ -2,6 +2,7 @@
 templates rendered in their sandbox, an unsubscribe link on every message that suppresses the address in
 one click, a 4xx tried again later and a 5xx failing the attempt with the server's reason."""
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
+from batchcall.models import Base, WebhookDelivery
 from batchcall.runtime import Runtime
 from tests.dialling import start
 from tests.providers.mail_server import MailServer, self_signed
@@ -57,7 +60,10 @@ def test_emails_go_out_through_the_workspaces_mail_server(
     tenant: Tenant,
     mail: MailServer,
     public: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.post("/v1/webhooks", json={"url": "https://hooks.example/calls"}, headers=tenant.headers)
     account = connect(client, tenant, mail)
     assert "password" not in account["credentials"]
     assert account["secrets_set"] == ["password"]
@@ -137,6 +143,18 @@ def test_emails_go_out_through_the_workspaces_mail_server(
     dispatcher.tick()
     assert emails_of(client, tenant, batch["id"])[GREYLISTED]["status"] == "completed"
     assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+    with runtime.sessions() as session:
+        sent = session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.event_type == "call.failed")
+        ).all()
+        stored = "\n".join(
+            repr(row) for table in Base.metadata.sorted_tables for row in session.execute(table.select())
+        )
+    [failed] = sent
+    assert (failed["data"]["attempt"]["provider"], failed["data"]["attempt"]["error_code"]) == ("smtp", "550")
+    # The login's password went to the server, and nowhere else in clear.
+    assert mail.password not in caplog.text
+    assert mail.password not in stored
 
 
 def test_the_unsubscribe_link_suppresses_the_address_in_one_click_and_only_then(
