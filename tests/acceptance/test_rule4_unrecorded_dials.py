@@ -201,3 +201,33 @@ def test_a_dial_nobody_can_tell_of_ends_unknown_after_the_timeout_counted_and_no
     ).json()["data"]
     assert sorted(d["payload"]["data"]["id"] for d in deliveries) == sorted(c["id"] for c in calls)
     assert {d["event_type"] for d in deliveries} == {"call.unknown"}
+
+
+class FailingOnce(SimulatedProvider):
+    """A provider whose first dial to ``number`` fails in a way no rule foresaw, before it places anything."""
+
+    def __init__(self, runtime: Runtime, number: str) -> None:
+        super().__init__(runtime.settings, runtime.clock)
+        self.failing = number
+
+    def start_call(self, request: DialRequest) -> str:
+        if request.to == self.failing:
+            self.failing = ""
+            raise RuntimeError("a fault of the provider's code")
+        return super().start_call(request)
+
+
+def test_a_dial_that_failed_unforeseen_loses_none_of_the_others_and_is_reconciled(
+    client: TestClient, tenant: Tenant, runtime: Runtime, clock: ManualClock
+) -> None:
+    rows = [{"phone_number": number(i)} for i in range(5)]
+    batch = start(client, tenant, rows, max_concurrent_calls=5)
+    worker = Dispatcher(runtime, FailingOnce(runtime, number(2)), worker_id="w")
+    assert worker.tick().dialled == 5
+    assert len(ledger(runtime)) == 4
+    done = run_until_done(worker, clock, client, tenant, batch["id"])
+    assert done["counters"]["completed"] == 5
+    assert {call["attempts"] for call in calls_of(client, tenant, batch["id"])} == {1}
+    placed = Counter(line["attempt_id"] for line in ledger(runtime))
+    assert len(placed) == 5
+    assert set(placed.values()) == {1}

@@ -57,6 +57,8 @@ class MailServer:
     # What the server answers a recipient, instead of taking it: "451 4.7.1 Greylisted, try again later".
     refusals: dict[str, str] = field(default_factory=dict)
     received: list[EmailMessage] = field(default_factory=list)
+    # Recipients whose message the server keeps and then hangs up on, before saying it took it.
+    lost_answers: set[str] = field(default_factory=set)
     # Each message as it came over the wire.
     raw: list[bytes] = field(default_factory=list)
     port: int = 0
@@ -113,6 +115,8 @@ class MailServer:
         self.received.append(message)
         self._clients.append(server)
         self.raw.append(envelope.original_content)
+        if self.lost_answers & set(envelope.rcpt_tos):
+            server.transport.close()
         return "250 Message accepted for delivery"
 
     def hang_up(self) -> None:

@@ -10,11 +10,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from batchcall.db import unit_of_work
 from batchcall.dispatcher.loop import Dispatcher
 from batchcall.kit.clock import ManualClock
-from batchcall.models import Base, WebhookDelivery
+from batchcall.mail.suppressions import suppressed
+from batchcall.models import Base, Call, WebhookDelivery
 from batchcall.runtime import Runtime
 from tests.dialling import start
 from tests.providers.mail_server import MailServer, self_signed
@@ -171,6 +173,9 @@ def test_the_unsubscribe_link_suppresses_the_address_in_one_click_and_only_then(
     assert "<form" in asked.text
     forged = client.post(path.replace("token=", "token=x"), data={"List-Unsubscribe": "One-Click"})
     assert forged.status_code == 404
+    for garbled in ("x.é", "é", "." * 10_000):
+        assert client.get("/v1/unsubscribe", params={"token": garbled}).status_code == 404
+        assert client.post("/v1/unsubscribe", params={"token": garbled}).status_code == 404
     # Opening the link (a scanner, a preview) did not unsubscribe: a second email still goes out.
     batch = start(client, tenant, [{"email": ADA, "channel": "email", "instruction": "Again"}], name="Second")
     dispatcher = Dispatcher(runtime, worker_id="w")
@@ -224,6 +229,8 @@ def test_the_suppression_list_is_the_workspaces_to_read_and_keep(
     )
     [listed] = client.get("/v1/email-suppressions", headers=tenant.headers).json()["data"]
     assert (listed["address"], listed["reason"]) == (ADA, "asked by phone")
+    with runtime.sessions() as session:
+        assert suppressed(session, tenant.workspace_id, {"Ada@Example.com", "ADA@EXAMPLE.COM", BOB}) == {ADA}
     dispatcher = Dispatcher(runtime, worker_id="w")
     start(client, tenant, [{"email": ADA, "channel": "email", "instruction": "Hi"}])
     dispatcher.tick()
@@ -275,3 +282,46 @@ def test_starttls_is_used_and_a_certificate_nothing_vouches_for_is_refused(
         dispatcher.tick()
         dispatcher.tick()
         assert [message["To"] for message in secure.received] == [ADA]
+
+
+def test_an_email_whose_answer_was_lost_is_never_sent_twice(
+    client: TestClient, runtime: Runtime, clock: ManualClock, tenant: Tenant, mail: MailServer, public: str
+) -> None:
+    connect(client, tenant, mail)
+    mail.lost_answers = {ADA}
+    rows = [{"email": address, "channel": "email", "instruction": "Hi"} for address in (ADA, BOB)]
+    batch = start(client, tenant, rows)
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    # The server hung up on Ada's message after taking it; Bob's went on a new connection.
+    assert [message["To"] for message in mail.received] == [ADA, BOB]
+    for _ in range(3):
+        clock.advance(runtime.settings.lease_seconds + 1)
+        dispatcher.tick()
+    assert len(mail.received) == 2
+    clock.advance(runtime.settings.unconfirmed_dial_timeout_seconds)
+    dispatcher.tick()
+    assert len(mail.received) == 2
+    emails = emails_of(client, tenant, batch["id"])
+    assert (emails[ADA]["status"], emails[BOB]["status"]) == ("unknown", "completed")
+    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+
+
+def test_an_address_the_server_could_not_be_given_fails_alone(
+    client: TestClient, runtime: Runtime, tenant: Tenant, mail: MailServer, public: str
+) -> None:
+    """A row stored before addresses had to be ASCII fails with the reason, and the next email still goes
+    out on the same connection."""
+    connect(client, tenant, mail)
+    rows = [{"email": address, "channel": "email", "instruction": "Hi"} for address in (ADA, BOB)]
+    batch = start(client, tenant, rows)
+    with unit_of_work(runtime.sessions) as session:
+        session.execute(update(Call).where(Call.email == ADA).values(email="adá@example.com"))
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    dispatcher.tick()
+    assert [message["To"] for message in mail.received] == [BOB]
+    emails = emails_of(client, tenant, batch["id"])
+    assert emails["adá@example.com"]["status"] == "failed"
+    attempt = attempt_of(client, tenant, emails["adá@example.com"]["id"])
+    assert "write it in ASCII" in attempt["error"]

@@ -219,6 +219,44 @@ def test_a_refusal_for_good_fails_the_call_without_a_retry(
     assert [entry["phone_number"] for entry in listed] == ([HUMAN] if blocked else [])
 
 
+def test_a_call_twilio_answered_too_late_is_left_to_its_callbacks_and_never_placed_twice(
+    client: TestClient,
+    runtime: Runtime,
+    clock: ManualClock,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+) -> None:
+    patient = runtime.settings.twilio.model_copy(update={"request_timeout_seconds": 0.3})
+    runtime.settings = runtime.settings.model_copy(update={"twilio": patient})
+    connect(client, tenant, twilio, account)
+    batch = start(client, tenant, [{"phone_number": HUMAN}, {"phone_number": BUSY}])
+    twilio.slow_answers = [2.0]
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    assert dispatcher.tick().dialled == 2
+    # Twilio placed both; the answer for the first came after the client had stopped waiting.
+    assert len(twilio.calls) == 2
+    recorded = [
+        attempt_of(client, tenant, call["id"])["provider_call_id"]
+        for call in calls_of(client, tenant, batch["id"]).values()
+    ]
+    assert sorted(sid is None for sid in recorded) == [False, True]
+    for _ in range(3):
+        clock.advance(runtime.settings.lease_seconds + 1)
+        dispatcher.tick()
+    assert len(twilio.calls) == 2
+    for call in list(twilio.calls.values()):
+        twilio.play(call.sid)
+    dispatcher.tick()
+    calls = calls_of(client, tenant, batch["id"])
+    assert {to: (call["status"], call["attempts"]) for to, call in calls.items()} == {
+        HUMAN: ("completed", 1),
+        BUSY: ("busy", 1),
+    }
+    assert batch_of(client, tenant, batch["id"])["status"] == "completed"
+
+
 def test_a_call_whose_worker_died_is_reconciled_by_asking_twilio_for_it(
     client: TestClient,
     runtime: Runtime,

@@ -13,6 +13,7 @@ import json
 import random
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,6 +134,8 @@ class FakeTwilio:
         self.message_outcomes: dict[str, MessageOutcome] = {}
         # Errors the next call creations answer, first first: (HTTP status, Twilio code, message).
         self.failures: list[tuple[int, int, str]] = []
+        # How long the next call creations wait before answering, first first: the call is placed at once.
+        self.slow_answers: list[float] = []
         self.requests: list[tuple[str, str]] = []
         # (URL, status) of every request this server made to the application.
         self.answers: list[tuple[str, int]] = []
@@ -238,6 +241,9 @@ class FakeTwilio:
             return error(400, 21610, "Attempt to send to unsubscribed recipient")
         call = Call("CA" + secrets.token_hex(16), account, form)
         self.calls[call.sid] = call
+        with self._lock:
+            delay = self.slow_answers.pop(0) if self.slow_answers else 0.0
+        time.sleep(delay)
         return 201, call.resource()
 
     def _create_message(self, account: Account, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:

@@ -150,7 +150,7 @@ def _choose(
             if call.to is not None and call.to in blocked:
                 skips.append((call, f"{call.to} is on the do-not-call list"))
                 continue
-            if call.channel == Channel.EMAIL and call.email in unsubscribed:
+            if call.channel == Channel.EMAIL and call.email and call.email.lower() in unsubscribed:
                 skips.append((call, f"{call.email} unsubscribed from this workspace's email"))
                 continue
             if batch.respect_recipient_timezone and call.channel != Channel.EMAIL:

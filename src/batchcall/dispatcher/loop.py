@@ -33,6 +33,7 @@ from batchcall.providers.base import (
     NoStatus,
     Provider,
     ProviderRejected,
+    ProviderUnanswered,
     ProviderUnavailable,
     StatusEvent,
 )
@@ -46,11 +47,13 @@ RECONCILE_LIMIT = 500
 DIAL_BUDGET_SECONDS = 0.5
 # Until the provider's dial time is measured, claims are at most this large.
 FIRST_CLAIM = 100
-# Why a recovered attempt ends unknown: its worker stopped before recording the provider's id for the dial,
-# the provider cannot be asked about it by our attempt id, and no callback came in time.
+# Why a recovered attempt ends unknown: the provider's id for the dial was never recorded (its worker
+# stopped first, or the provider did not answer), the provider cannot be asked about it by our attempt id,
+# and no callback came in time.
 UNKNOWN_DIAL = (
-    "the worker stopped before recording the provider's confirmation of the dial, and neither the provider "
-    "nor a callback said how it went; not redialled, as it may have reached the person"
+    "the provider's confirmation of the dial was never recorded (the worker stopped, or the provider did "
+    "not answer), and neither the provider nor a callback said how it went; not redialled, as it may have "
+    "reached the person"
 )
 # Why a recovered attempt is undone: the provider has no record of it, so the dial never went out.
 NEVER_PLACED = "the dial never reached the provider"
@@ -298,8 +301,13 @@ class Dispatcher:
         return max(1, min(self.claimer.limit, int(DIAL_BUDGET_SECONDS / max(self.dial_seconds, 1e-6))))
 
     def dial(self, requests: list[DialRequest]) -> None:
-        """Hand each claimed attempt to the provider, then record what it said, all in one transaction."""
+        """Hand each claimed attempt to the provider, then record what it said, all in one transaction.
+
+        A dial the provider left unanswered, or that failed in a way no rule foresaw, may have been placed:
+        it is recorded as nothing, and its lease lapses so that reconciling asks the provider about it;
+        the other dials of the pass go on and are recorded."""
         placed: list[tuple[str, str, str]] = []
+        unanswered: list[str] = []
         unavailable: dict[str, float] = {}
         refused: list[tuple[str, str]] = []
         refused_for_good: list[tuple[str, str, str]] = []
@@ -324,6 +332,13 @@ class Dispatcher:
                     refused_for_good.append((request.attempt_id, reason, fault.code))
                 if fault.opted_out:
                     unsubscribed.append(request)
+            except ProviderUnanswered as fault:
+                unanswered.append(request.call_id)
+                log.warning("provider did not answer: %s", fault.message, extra={"call_id": request.call_id})
+            except Exception:
+                unanswered.append(request.call_id)
+                log.exception("dialling failed", extra={"call_id": request.call_id})
+        self.heartbeat.release(unanswered)
         took = (time.perf_counter() - started) / len(requests)
         self.dial_seconds = took if self.dial_seconds is None else 0.7 * self.dial_seconds + 0.3 * took
         now = self._now()

@@ -22,9 +22,9 @@ from batchcall.ingest.phone import PhoneError, check_country_code, country_disag
 from batchcall.ingest.storable import NUL_MESSAGE, contains_nul
 from batchcall.ingest.times import MAX_ZONE_CHARS, parse_when, zone
 from batchcall.kit.errors import validation_message
+from batchcall.mail.addresses import address_fault, is_address
 from batchcall.models import Channel
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCALAR = str | int | float | bool
 # An email subject is one header line: RFC 5322 allows 998 characters.
 MAX_SUBJECT_CHARS = 998
@@ -305,11 +305,12 @@ def _draft(parsed: RowIn, faults: _Faults, rules: RowRules) -> CallDraft | None:
             faults.error("timezone", str(exc))
     to, country_code = _number(parsed, channel, rules, faults)
     email = parsed.email
-    if email is not None and not _EMAIL.match(email):
+    if email is not None and not is_address(email):
+        fault = f"'{email}' {address_fault(email)}"
         if off_email:
-            faults.warning("email", f"'{email}' is not an email address")
+            faults.warning("email", fault)
         else:
-            faults.error("email", f"'{email}' is not an email address")
+            faults.error("email", fault)
         email = None
     elif not off_email and email is None:
         faults.error("email", "is required for channel email")

@@ -3,11 +3,11 @@ from datetime import datetime
 from pydantic import Field
 
 from batchcall.kit.schema import Read, Write
-from batchcall.providers.smtp.config import ADDRESS
+from batchcall.mail.addresses import ADDRESS, MAX_ADDRESS_CHARS
 
 
 class SuppressionCreate(Write):
-    address: str = Field(pattern=ADDRESS, max_length=320)
+    address: str = Field(pattern=ADDRESS, max_length=MAX_ADDRESS_CHARS)
     reason: str = Field(default="", max_length=1000)
 
 

@@ -49,11 +49,11 @@ def listed(
 
 
 def suppressed(session: Session, workspace_id: str, addresses: Iterable[str]) -> set[str]:
-    """Those of ``addresses`` on the workspace's list, as given (whatever their case)."""
-    by_lower = {address.lower(): address for address in addresses}
-    if not by_lower:
+    """Those of ``addresses`` on the workspace's list, lower-cased: an address is one whatever its case."""
+    lowered = {address.lower() for address in addresses}
+    if not lowered:
         return set()
     query = select(EmailSuppression.address).where(
-        EmailSuppression.workspace_id == workspace_id, EmailSuppression.address.in_(by_lower)
+        EmailSuppression.workspace_id == workspace_id, EmailSuppression.address.in_(lowered)
     )
-    return {by_lower[found] for found in session.scalars(query)}
+    return set(session.scalars(query))

@@ -21,7 +21,8 @@ def token(key: bytes, workspace_id: str, address: str) -> str:
 def read(key: bytes, given: str) -> tuple[str, str] | None:
     """The workspace and address a token of this server names, or None for any other string."""
     claim, _, signature = given.partition(".")
-    if not signature or not hmac.compare_digest(_signature(key, claim), signature):
+    # Compared as bytes: a token may hold any character, and compare_digest takes only ASCII strings.
+    if not signature or not hmac.compare_digest(_signature(key, claim).encode(), signature.encode()):
         return None
     try:
         workspace_id, address = json.loads(base64.urlsafe_b64decode(claim + "=" * (-len(claim) % 4)))

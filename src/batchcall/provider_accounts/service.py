@@ -44,11 +44,16 @@ def _credentials(vendor: registry.Vendor, given: dict[str, Any]) -> dict[str, An
     try:
         checked = vendor.credentials.model_validate(given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        reason = validation_message(first)
-        raise Invalid(f"credentials.{where}: {reason}" if where else f"credentials: {reason}") from None
+        raise Invalid(_credentials_fault(exc)) from None
     return checked.model_dump(exclude_none=True)
+
+
+def _credentials_fault(exc: ValidationError) -> str:
+    """The first thing wrong with credentials, named by its field."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    reason = validation_message(first)
+    return f"credentials.{where}: {reason}" if where else f"credentials: {reason}"
 
 
 def _check_channels(
@@ -207,7 +212,8 @@ def reseal_all(session: Session, sealer: Sealer) -> int:
 
 
 def provider_of(account: ProviderAccount, runtime: Runtime) -> Provider:
-    """The account's provider, built with its secrets opened."""
+    """The account's provider, built with its secrets opened; ProviderRejected when its credentials no
+    longer pass the vendor's rules (stored before a rule was tightened), so they are changed, not used."""
     opened = Account(
         account.id,
         account.vendor,
@@ -215,7 +221,12 @@ def provider_of(account: ProviderAccount, runtime: Runtime) -> Provider:
         account.api_base_url,
         account.calls_per_second,
     )
-    return registry.create(account.vendor, runtime, opened)
+    try:
+        return registry.create(account.vendor, runtime, opened)
+    except ValidationError as fault:
+        raise ProviderRejected(
+            f"provider account {account.id} needs its credentials changed: {_credentials_fault(fault)}"
+        ) from None
 
 
 def named_provider(session: Session, runtime: Runtime, vendor: str, account_id: str | None) -> Provider:

@@ -102,6 +102,12 @@ class ProviderUnavailable(ProviderError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class ProviderUnanswered(ProviderError):
+    """A request that went out and got no answer: the provider may have placed the call (or taken the
+    message), and only a callback or a look-up can tell. Nothing is recorded of it, and it is never placed
+    again before the provider is asked."""
+
+
 class ProviderRejected(ProviderError):
     """A permanent fault: this attempt cannot succeed; it ends failed with the message as its reason.
 

@@ -162,7 +162,17 @@ def test_email_needs_an_address_and_no_number() -> None:
     assert error({"channel": "email", "phone_number": "+14155550123"}).field == "email"
 
 
-BAD_ADDRESSES = ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com"]
+# The last two would close an SMTP command's brackets or add a recipient to the To header.
+BAD_ADDRESSES = [
+    "ada",
+    "ada@",
+    "@example.com",
+    "ada@example",
+    "a da@example.com",
+    "a@b@c.com",
+    "ada>@example.com",
+    "ada,bob@example.com",
+]
 
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
@@ -177,6 +187,19 @@ def test_a_malformed_email_on_an_email_row_is_an_error(address: str) -> None:
     found = error({"email": address}, EMAIL)
     assert found.field == "email"
     assert address.strip() in found.message
+
+
+@pytest.mark.parametrize("address", ["o'brien+news@mail.example.co.uk", "ada@xn--bcher-kva.ch"])
+def test_an_address_in_any_of_the_characters_smtp_carries_is_taken(address: str) -> None:
+    assert draft({"email": address}, EMAIL).email == address
+
+
+def test_an_address_in_other_characters_is_refused_saying_how_to_write_it() -> None:
+    found = error({"email": "josé@bücher.ch"}, EMAIL)
+    assert found.message == (
+        "'josé@bücher.ch' is not an email address batchcall can send to: write it in ASCII (a domain in its "
+        "xn-- form)"
+    )
 
 
 def test_fields_an_email_needs_are_warnings_on_a_phone_row_and_errors_on_an_email_row() -> None:

@@ -6,6 +6,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from batchcall.mail.addresses import ADDRESS, MAX_ADDRESS_CHARS
+
 
 class SmtpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATCHCALL_SMTP_", extra="ignore")
@@ -16,9 +18,6 @@ class SmtpSettings(BaseSettings):
     ca_file: str | None = None
     # How long a message the server answered 4xx (greylisted, mailbox busy, try later) waits to go again.
     retry_after_seconds: float = Field(default=300.0, gt=0)
-
-
-ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class Tls(StrEnum):
@@ -40,7 +39,7 @@ class SmtpCredentials(BaseModel):
     tls: Tls = Tls.STARTTLS
     username: str | None = Field(default=None, min_length=1, max_length=320)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
-    from_address: str = Field(pattern=ADDRESS, max_length=320)
+    from_address: str = Field(pattern=ADDRESS, max_length=MAX_ADDRESS_CHARS)
     # Shown beside the address ("Acme Clinic <reminders@acme.example>"); one line.
     from_name: str | None = Field(default=None, max_length=200, pattern=r"^[^\r\n]*$")
 

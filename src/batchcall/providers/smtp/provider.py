@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from typing import Any
 
 import aiosmtplib
 
@@ -24,6 +25,7 @@ from batchcall.kit.clock import Clock
 from batchcall.kit.errors import Invalid
 from batchcall.kit.outbound import allowed_addresses
 from batchcall.mail import unsubscribe
+from batchcall.mail.addresses import address_fault, is_address
 from batchcall.models import CallStatus, Channel
 from batchcall.providers.base import (
     Account,
@@ -31,6 +33,7 @@ from batchcall.providers.base import (
     DialRequest,
     NoStatus,
     ProviderRejected,
+    ProviderUnanswered,
     ProviderUnavailable,
     StatusEvent,
     Verification,
@@ -52,12 +55,26 @@ CLOSING = 421
 WIRE = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
 
 
+class Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, telling whether a message's DATA began: a connection lost after that may have
+    delivered the message, one lost before it cannot have."""
+
+    data_began = False
+
+    async def data(self, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.data_began = True
+        return await super().data(*args, **kwargs)
+
+
 class KeptConnection:
     """One connection to the server, kept from message to message on an event loop of its own."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.Runner()
-        self.server: aiosmtplib.SMTP | None = None
+        # A loop of its own rather than an asyncio.Runner: closing a Runner runs the loop once more, which
+        # cannot be done when the provider is let go inside another running loop (a garbage collection
+        # on a server's thread).
+        self.loop = asyncio.new_event_loop()
+        self.server: Client | None = None
         self.last_sent = 0.0
 
     def fresh(self) -> bool:
@@ -106,10 +123,12 @@ class SmtpProvider:
             raise ProviderRejected(
                 "BATCHCALL_PUBLIC_URL is not set, so the email could carry no working unsubscribe link"
             )
+        if not is_address(request.to):
+            raise ProviderRejected(f"'{request.to}' {address_fault(request.to)}")
         message = self._message(request)
         with self._sending:
             try:
-                self._kept.loop.run(self._send(message, request.to))
+                self._kept.loop.run_until_complete(self._send(message, request.to))
             except aiosmtplib.SMTPRecipientsRefused as refused:
                 [first, *_] = refused.recipients
                 raise self._refusal(first.code, first.message) from None
@@ -118,10 +137,19 @@ class SmtpProvider:
                     self._kept.drop()
                 raise self._refusal(fault.code, fault.message) from None
             except (aiosmtplib.SMTPException, OSError) as fault:
+                sent = self._kept.server is not None and self._kept.server.data_began
                 self._kept.drop()
+                if sent:
+                    raise ProviderUnanswered(
+                        f"the mail server went away before it said whether it took the email: {fault}"
+                    ) from None
                 raise ProviderUnavailable(
                     f"the mail server could not be reached: {fault}", self._settings.retry_after_seconds
                 ) from None
+            except BaseException:
+                # Whatever else broke mid-message, the next one must not find this one's envelope open.
+                self._kept.drop()
+                raise
         provider_id = f"{PREFIX}{request.attempt_id}"
         self._taken.append(self._taken_event(provider_id, request.attempt_id))
         return provider_id
@@ -144,30 +172,34 @@ class SmtpProvider:
         return message
 
     async def _send(self, message: EmailMessage, recipient: str) -> None:
-        """Send the message as this module writes it (aiosmtplib's own writing would fold the long link),
-        on the kept connection while it is fresh, else on a new one."""
+        """Send the message once, as this module writes it (aiosmtplib's own writing would fold the long
+        link): on the kept connection while it is fresh and the server still answers on it, else on a new
+        one. It is never sent again here: once its DATA began, the server may have it."""
         kept = self._kept
-        reused = kept.server is not None and kept.server.is_connected and kept.fresh()
-        if not reused:
+        if not await self._answering(kept.server):
             await self._reconnect()
         assert kept.server is not None
-        envelope = (self._credentials.from_address, [recipient], message.as_bytes(policy=WIRE))
-        try:
-            await kept.server.sendmail(*envelope)
-        except aiosmtplib.SMTPServerDisconnected:
-            if not reused:
-                raise
-            # The server let the kept connection go while it idled: the message never reached it.
-            await self._reconnect()
-            await kept.server.sendmail(*envelope)
+        kept.server.data_began = False
+        await kept.server.sendmail(self._credentials.from_address, [recipient], message.as_bytes(policy=WIRE))
         kept.last_sent = time.monotonic()
+
+    async def _answering(self, server: "Client | None") -> bool:
+        """Whether the kept connection can carry the next message: fresh, and answering a NOOP (a server
+        may let an idle client go at any time)."""
+        if server is None or not server.is_connected or not self._kept.fresh():
+            return False
+        try:
+            await server.noop()
+        except (aiosmtplib.SMTPException, OSError):
+            return False
+        return True
 
     async def _reconnect(self) -> None:
         self._kept.drop()
         self._kept.server = self._connected()
         await self._kept.server.connect()
 
-    def _connected(self) -> aiosmtplib.SMTP:
+    def _connected(self) -> Client:
         """A client for the server, on a socket connected to an address the outbound check allows (a
         private one only where BATCHCALL_ALLOW_PRIVATE_TARGETS says so)."""
         own = self._credentials
@@ -176,7 +208,7 @@ class SmtpProvider:
         except Invalid as refused:
             raise ProviderRejected(f"the mail server's host is refused: {refused.message}") from None
         sock = socket.create_connection((addresses[0], own.port), timeout=self._settings.timeout_seconds)
-        return aiosmtplib.SMTP(
+        return Client(
             hostname=own.host,
             sock=sock,
             username=own.username,

@@ -23,6 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from urllib3.exceptions import ConnectTimeoutError, SSLError
 
 from batchcall.kit.clock import Clock
 from batchcall.models import CallStatus, Channel
@@ -33,6 +34,7 @@ from batchcall.providers.base import (
     NoStatus,
     ProviderError,
     ProviderRejected,
+    ProviderUnanswered,
     ProviderUnavailable,
     StatusEvent,
     Verification,
@@ -76,6 +78,8 @@ MESSAGE_STATUS_OF = {
     "undelivered": CallStatus.FAILED,
     "failed": CallStatus.FAILED,
     "canceled": CallStatus.FAILED,
+    # Some of a long text's parts reached the phone: the person has most of it.
+    "partially_delivered": CallStatus.COMPLETED,
 }
 # The SID prefixes of Twilio's messages (SMS, MMS); a call's is CA.
 MESSAGE_SIDS = ("SM", "MM")
@@ -95,6 +99,13 @@ def message_status_of(twilio_status: str) -> CallStatus:
     if status is None:
         raise ProviderRejected(f"Twilio reported an unknown message status '{twilio_status}'")
     return status
+
+
+def _unsent(fault: requests.RequestException) -> bool:
+    """Whether a request failed before Twilio could read it (no connection made, no such host, TLS
+    refused), so that it placed nothing."""
+    reason = getattr(fault.args[0], "reason", None) if fault.args else None
+    return isinstance(reason, (ConnectTimeoutError, SSLError))
 
 
 def cost_micros(price: str | None) -> int | None:
@@ -193,7 +204,7 @@ class TwilioProvider:
             timeout=self._settings.ring_timeout_seconds,
             **detection,
         )
-        sid: str = self._asked(create, unreached=requests.ConnectionError).sid
+        sid: str = self._asked(create, creates=True).sid
         return sid
 
     def _send_text(self, request: DialRequest) -> str:
@@ -212,20 +223,22 @@ class TwilioProvider:
             body=request.prompt,
             status_callback=urls.events_url(self._public_url, request.attempt_id, self._account_id),
         )
-        sid: str = self._asked(send, unreached=requests.ConnectionError).sid
+        sid: str = self._asked(send, creates=True).sid
         return sid
 
-    def _asked(
-        self, request: Callable[[], Any], unreached: type[Exception] = requests.RequestException
-    ) -> Any:
-        """What Twilio answered ``request``, or the fault it answered as the dispatcher's. Creating a call
-        or a text passes ``unreached=requests.ConnectionError``: a request that timed out reading the answer
-        may have placed it, which only a callback can tell."""
+    def _asked(self, request: Callable[[], Any], creates: bool = False) -> Any:
+        """What Twilio answered ``request``, or the fault it answered as the dispatcher's. A request that
+        ``creates`` a call or a text and was lost once Twilio could read it (a timeout waiting for the
+        answer, a connection dropped meanwhile) may have placed it: only a callback can tell."""
         try:
             return request()
         except TwilioRestException as fault:
             raise self._fault(fault) from None
-        except (unreached, TwilioException) as fault:
+        except requests.RequestException as fault:
+            if creates and not _unsent(fault):
+                raise ProviderUnanswered(f"Twilio did not answer: {fault}") from None
+            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
+        except TwilioException as fault:
             raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
 
     def _fault(self, fault: TwilioRestException) -> ProviderUnavailable | ProviderRejected:
