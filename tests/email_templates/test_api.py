@@ -1,5 +1,6 @@
 """Email templates through the native API: created, listed, read, changed and deleted; a name taken in
-the workspace is 409; a part that does not compile, or a template without a body, is 422 naming the field.
+the workspace is 409; a part that does not compile, that uses what an email template may not (what lets a
+short template do unbounded work), or a template without a body, is 422 naming the field.
 Who may reach a template is tests/test_tenancy.py and tests/auth; render alone is
 tests/rules/email_templates."""
 
@@ -136,6 +137,42 @@ def test_a_part_that_does_not_compile_is_422_naming_the_field_and_the_line(
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["subject", "text"]
     assert client.get(f"/v1/email-templates/{template['id']}", headers=tenant.headers).json() == template
+
+
+def test_a_part_using_what_an_email_template_may_not_is_422_naming_the_field_the_line_and_what(
+    client: TestClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    before = snapshot(runtime)
+    for field, source, line, what in (
+        ("text", "Hi\n{% macro m() %}{{ m() }}{{ m() }}{% endmacro %}", 2, "{% macro %}"),
+        ("html", "{% call m() %}{% endcall %}", 1, "{% call %}"),
+        ("text", "{% set s %}{{ s }}{{ s }}{% endset %}", 1, "{% set %} blocks"),
+        ("text", "{% filter upper %}hi{% endfilter %}", 1, "{% filter %}"),
+        ("html", "{% for x in tree recursive %}{{ loop(x) }}{% endfor %}", 1, "recursive loops"),
+        ("text", "{% block b %}{{ self.b() }}{% endblock %}", 1, "{% block %}"),
+        ("text", '{% extends "base" %}', 1, "{% extends %}"),
+        ("text", '{% include "header" %}', 1, "{% include %}"),
+        ("text", '{% import "macros" as m %}', 1, "{% import %}"),
+        ("text", '{% from "macros" import m %}', 1, "{% from %}"),
+        ("subject", "{{ '' | center(999999999) }}", 1, "the filter 'center'"),
+        ("text", "Hi\n\n{{ first_name | indent(999999999) }}", 3, "the filter 'indent'"),
+        ("text", "{{ first_name | wordwrap(5) }}", 1, "the filter 'wordwrap'"),
+        ("text", "{{ first_name | batch(999999999, 'x') | list }}", 1, "the filter 'batch'"),
+        ("text", "{{ first_name | pprint }}", 1, "the filter 'pprint'"),
+        ("text", "{% if first_name is someday %}{% endif %}", 1, "the test 'someday'"),
+    ):
+        refused = _create(client, tenant, **{field: source})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["field"] == field
+        assert error["message"] == f"line {line}: an email template cannot use {what}"
+    # Nested deeper than Jinja2 can compile (it would have been a 500).
+    refused = _create(client, tenant, text="{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"field": "text", "message": "line 1: an email template cannot nest this deeply"}
+    ]
+    assert snapshot(runtime) == before
 
 
 def test_a_template_without_a_body_is_422_naming_html_and_text(

@@ -1,5 +1,6 @@
-"""Email templates: every part compiled in Jinja2's sandbox when it is stored, so one that cannot render
-is refused with its field and line; and rendered in that sandbox when an email is sent.
+"""Email templates: every part compiled in Jinja2's sandbox when it is stored, so one that cannot render,
+or uses what lets a short template do unbounded work, is refused with its field and line; and rendered in
+that sandbox, within a budget of time and memory, when an email is sent (sandbox.py).
 
 The subject and the text body are rendered as written, the HTML body with its values HTML-escaped. A
 value a template names but the row does not give is an error (StrictUndefined), not an empty string: an
@@ -9,16 +10,14 @@ email that says "Dear ," is worse than one not sent.
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateSyntaxError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from batchcall.email_templates import repository
+from batchcall.email_templates import repository, sandbox
+from batchcall.email_templates.sandbox import BoundedSandbox
 from batchcall.email_templates.schemas import EmailTemplateCreate, EmailTemplateUpdate
 from batchcall.kit.errors import Conflict, Invalid
 from batchcall.kit.tenancy import get_owned
@@ -27,33 +26,9 @@ from batchcall.providers.base import EmailContent
 
 Part = Literal["subject", "html", "text"]
 
-# The most a rendered part may hold, and the largest operands a template may raise to a power or repeat a
-# text or list by: a template is a user's, and must not take the sender's memory with it.
-MAX_RENDERED_CHARS = 1_000_000
-MAX_EXPONENT = 64
-
-
-class BoundedSandbox(SandboxedEnvironment):
-    """Jinja2's sandbox (no attribute of Python's internals, ranges of at most 100,000), and neither a
-    power nor a repetition larger than a rendered part may be."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"an exponent above {MAX_EXPONENT}")
-        if operator == "*":
-            repeated = (str, list, tuple)
-            count = right if isinstance(left, repeated) else left if isinstance(right, repeated) else None
-            sequence = left if isinstance(left, repeated) else right
-            if isinstance(count, int) and len(sequence) * count > MAX_RENDERED_CHARS:
-                raise SecurityError(f"a repetition longer than {MAX_RENDERED_CHARS:,}")
-        return super().call_binop(context, operator, left, right)
-
-
-_PLAIN = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
-_ESCAPED = BoundedSandbox(undefined=StrictUndefined, autoescape=True)
-_ENVIRONMENTS: dict[Part, SandboxedEnvironment] = {"subject": _PLAIN, "html": _ESCAPED, "text": _PLAIN}
+_PLAIN = BoundedSandbox(autoescape=False)
+_ESCAPED = BoundedSandbox(autoescape=True)
+_ENVIRONMENTS: dict[Part, BoundedSandbox] = {"subject": _PLAIN, "html": _ESCAPED, "text": _PLAIN}
 
 
 class TemplateFailed(Exception):
@@ -70,7 +45,7 @@ class TemplateFailed(Exception):
 def _compiled(part: Part, source: str) -> Template:
     """``source`` compiled for ``part``; kept, because a campaign renders the same template for every row
     and compiling costs far more than rendering."""
-    return _ENVIRONMENTS[part].from_string(source)
+    return _ENVIRONMENTS[part].compile_bounded(source)
 
 
 def _parts(template: EmailTemplate) -> dict[Part, str | None]:
@@ -86,7 +61,8 @@ def _refusal(faults: Mapping[str, str]) -> Invalid:
 
 
 def _check(template: EmailTemplate) -> None:
-    """Refuse a template a part of which does not compile, or that has no body."""
+    """Refuse a template a part of which does not compile or uses what the sandbox does not allow (see
+    sandbox.py), or that has no body."""
     faults: dict[str, str] = {}
     for part, source in _parts(template).items():
         if source is None:
@@ -163,17 +139,12 @@ def delete(session: Session, workspace_id: str, template_id: str) -> None:
 
 def _render(template: EmailTemplate, part: Part, source: str, values: Mapping[str, object]) -> str:
     try:
-        rendered = _compiled(part, source).render(values)
+        return sandbox.render(_compiled(part, source), values)
     # Whatever a template raises is the template's failure, not the sender's: a missing value, the
-    # sandbox's SecurityError, and as much an expression of its own (1 / 0, a filter given the wrong type).
+    # sandbox's SecurityError (its budget spent among them), and as much an expression of its own (1 / 0,
+    # a filter given the wrong type). So is a template stored before the sandbox refused what it uses.
     except Exception as exc:
         raise TemplateFailed(f"email template '{template.name}': {part}: {exc}") from exc
-    if len(rendered) > MAX_RENDERED_CHARS:
-        raise TemplateFailed(
-            f"email template '{template.name}': {part}: renders {len(rendered):,} characters, over "
-            f"{MAX_RENDERED_CHARS:,}"
-        )
-    return rendered
 
 
 def one_line(subject: str) -> str:
