@@ -40,7 +40,8 @@ WORKERS = 4
 # Busy and no answer are retried once; voicemail, opt-out and the rest end at the first dial.
 SUFFIXES = ["0001", "0002", "0004", "0005", "1234", "5678", "4321", "8765", "2468", "1357"]
 # Of the workers in the order they start, which die in the middle of a dial (the provider has it, the
-# store not), and after how many dials of their own (a range to draw from); the others live until killed.
+# store not), and after how many dials of their own (a range to draw from); they run first, by themselves,
+# and the others live until killed.
 CRASHES_AFTER: dict[int, tuple[int, int]] = {0: (3, 12), 1: (3, 12)}
 RANDOM_KILLS = 2
 # How soon dialling must resume once the database accepts connections again.
@@ -127,11 +128,25 @@ class Fleet:
         self.running.append(Worker(name, process, log, crash_after))
 
     def replace_the_dead(self) -> None:
-        for worker in [w for w in self.running if w.process.poll() is not None]:
+        for _ in range(self._bury_the_dead()):
+            self.spawn()
+
+    def await_the_crashes(self, deadline: float) -> None:
+        """Wait until every worker set to crash has died, replacing none: alone, each has dials of its own
+        to crash in (among others, one may lose every claim to them and never dial)."""
+        while any(worker.crash_after is not None for worker in self.running):
+            assert time.monotonic() < deadline, f"the workers set to crash did not: {self.exits}"
+            self._bury_the_dead()
+            time.sleep(0.05)
+
+    def _bury_the_dead(self) -> int:
+        """Take the workers that died off the running, keeping their exit codes; answers how many."""
+        dead = [w for w in self.running if w.process.poll() is not None]
+        for worker in dead:
             self.exits.append(worker.process.returncode)
             self.running.remove(worker)
             worker.log.close()
-            self.spawn()
+        return len(dead)
 
     def kill_one(self) -> bool:
         """SIGKILL a running worker at random, not one set to crash by itself, while another runs on;
@@ -210,9 +225,12 @@ def test_workers_killed_mid_dial_and_a_database_restart_change_no_outcome(
     back: datetime | None = None
     # The campaign takes well under a minute; the limit only stops one that hangs.
     deadline = time.monotonic() + 120
-    for _ in range(WORKERS):
-        fleet.spawn()
     try:
+        for _ in CRASHES_AFTER:
+            fleet.spawn()
+        fleet.await_the_crashes(deadline)
+        for _ in range(WORKERS):
+            fleet.spawn()
         while _status(runtime, batch_id) != "completed":
             assert time.monotonic() < deadline, (
                 f"not completed: {_progress(runtime, batch_id)}, {fleet.exits}"
