@@ -221,12 +221,13 @@ def test_the_suppression_list_is_the_workspaces_to_read_and_keep(
     assert added.json()["address"] == ADA
     again = client.post("/v1/email-suppressions", json={"address": ADA}, headers=tenant.headers)
     assert again.json()["id"] == added.json()["id"]
-    assert (
-        client.post(
-            "/v1/email-suppressions", json={"address": "not-an-address"}, headers=tenant.headers
-        ).status_code
-        == 422
-    )
+    for wrong, fault in (
+        ("not-an-address", "'not-an-address' is not an email address"),
+        ("josé@example.com", "'josé@example.com' is not an email address batchcall can send to"),
+    ):
+        refused = client.post("/v1/email-suppressions", json={"address": wrong}, headers=tenant.headers)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["message"].startswith(fault)
     [listed] = client.get("/v1/email-suppressions", headers=tenant.headers).json()["data"]
     assert (listed["address"], listed["reason"]) == (ADA, "asked by phone")
     with runtime.sessions() as session:

@@ -7,6 +7,9 @@ SMTP command's angle brackets or a header's address list (``<``, ``>``, ``,``, s
 """
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 ADDRESS = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 MAX_ADDRESS_CHARS = 320
@@ -25,3 +28,17 @@ def address_fault(text: str) -> str:
     if not text.isascii() and _LOOKS_LIKE_ONE.match(text):
         return "is not an email address batchcall can send to: write it in ASCII (a domain in its xn-- form)"
     return "is not an email address"
+
+
+def _checked(text: str) -> str:
+    if not is_address(text):
+        raise ValueError(f"'{text}' {address_fault(text)}")
+    return text
+
+
+# An address in a request body: the rule's pattern in the schema, and its own words when it is broken.
+EmailAddress = Annotated[
+    str,
+    Field(max_length=MAX_ADDRESS_CHARS, json_schema_extra={"pattern": ADDRESS}),
+    AfterValidator(_checked),
+]

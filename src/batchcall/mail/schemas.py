@@ -3,11 +3,11 @@ from datetime import datetime
 from pydantic import Field
 
 from batchcall.kit.schema import Read, Write
-from batchcall.mail.addresses import ADDRESS, MAX_ADDRESS_CHARS
+from batchcall.mail.addresses import EmailAddress
 
 
 class SuppressionCreate(Write):
-    address: str = Field(pattern=ADDRESS, max_length=MAX_ADDRESS_CHARS)
+    address: EmailAddress
     reason: str = Field(default="", max_length=1000)
 
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from batchcall.mail.addresses import ADDRESS, MAX_ADDRESS_CHARS
+from batchcall.mail.addresses import EmailAddress
 
 
 class SmtpSettings(BaseSettings):
@@ -39,7 +39,7 @@ class SmtpCredentials(BaseModel):
     tls: Tls = Tls.STARTTLS
     username: str | None = Field(default=None, min_length=1, max_length=320)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
-    from_address: str = Field(pattern=ADDRESS, max_length=MAX_ADDRESS_CHARS)
+    from_address: EmailAddress
     # Shown beside the address ("Acme Clinic <reminders@acme.example>"); one line.
     from_name: str | None = Field(default=None, max_length=200, pattern=r"^[^\r\n]*$")
 
