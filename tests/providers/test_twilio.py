@@ -3,6 +3,7 @@ the calls, the server fetches their TwiML and posts their callbacks signed as Tw
 calls end as Twilio said, with its price, duration and answering-machine verdict."""
 
 import random
+import socket
 from typing import Any
 
 import pytest
@@ -176,6 +177,38 @@ def test_a_throttle_places_nothing_and_the_call_is_dialled_again_later(
     dispatcher.tick()
     assert {call.one("To") for call in twilio.calls.values()} == {HUMAN, MACHINE}
     assert [method for method, path in twilio.requests if path.endswith("/Calls.json")].count("POST") == 3
+
+
+def test_a_call_twilio_could_not_be_reached_for_is_dialled_again_later(
+    client: TestClient,
+    runtime: Runtime,
+    clock: ManualClock,
+    tenant: Tenant,
+    twilio: FakeTwilio,
+    account: Account,
+    public: str,
+) -> None:
+    created = connect(client, tenant, twilio, account)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    path = f"/v1/provider-accounts/{created['id']}"
+    assert client.patch(path, json={"api_base_url": closed}, headers=tenant.headers).status_code == 200
+    batch = start(client, tenant, [{"phone_number": HUMAN}])
+    dispatcher = Dispatcher(runtime, worker_id="w")
+    dispatcher.tick()
+    # Nothing listened: the dial went nowhere, and is not an attempt.
+    [call] = calls_of(client, tenant, batch["id"]).values()
+    assert (call["status"], call["attempts"]) == ("queued", 0)
+    clock.advance(16)
+    restored = client.patch(path, json={"api_base_url": twilio.base_url}, headers=tenant.headers)
+    assert restored.status_code == 200
+    dispatcher.tick()
+    [placed] = twilio.calls.values()
+    twilio.play(placed.sid)
+    dispatcher.tick()
+    [call] = calls_of(client, tenant, batch["id"]).values()
+    assert (call["status"], call["attempts"]) == ("completed", 1)
 
 
 @pytest.mark.parametrize(

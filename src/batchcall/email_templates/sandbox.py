@@ -51,6 +51,9 @@ MAX_CHARS = 10 * MAX_RENDERED_CHARS
 MAX_LOOP_STEPS = 500_000
 MAX_INT_BITS = 4096
 MAX_ROUND_DIGITS = 100
+# What an item of a list a template builds costs, in the characters the budget counts: its slot in the
+# list and the smallest object in it take some 64 bytes, where a character of a text takes one to four.
+ITEM_CHARS = 64
 
 
 class _Budget:
@@ -315,6 +318,9 @@ def _bounded_method(
             budget.afford(max(len(args[0]) - 1, 0) * len(receiver))
         elif isinstance(receiver, str) and name == "replace":
             budget.afford(_replacement_length(receiver, *args))
+        elif name in ("split", "rsplit", "splitlines"):
+            # As many items as there are characters and one, at worst.
+            budget.afford((len(receiver) + 1) * ITEM_CHARS)
         elif name in ("strip", "lstrip", "rstrip") and args and isinstance(args[0], str):
             # Python looks each character stripped up among those given.
             budget.spend(len(receiver) * len(args[0]))
@@ -342,15 +348,36 @@ _METHODS = frozenset(
 )
 
 
-def _charged(function: Callable[..., Any]) -> Callable[..., Any]:
+def _value_at(args: tuple[Any, ...]) -> int:
+    """Where in a filter's ``args`` its value is: first, after what Jinja2 passes some filters before it."""
+    return next(
+        (at for at, a in enumerate(args) if not isinstance(a, (Environment, EvalContext, Context))),
+        len(args),
+    )
+
+
+def _charged(
+    function: Callable[..., Any], *, builds_list: bool = False, loops: bool = False
+) -> Callable[..., Any]:
     """A filter or test that goes through its value and arguments, paying for them and for its result.
+    One that ``builds_list`` reserves ITEM_CHARS an item of its value before it builds the list; one that
+    ``loops`` over its value in Python (select, map, unique ...) pays for each item it takes as a loop's
+    step; and whatever yields items lazily pays for each it yields, however it is gone through after.
     Jinja2's marks (pass_eval_context and the like) are kept, so Jinja2 calls it as it did the original."""
 
     def charged(*args: Any, **kwargs: Any) -> Any:
         budget = _current()
         for argument in (*args, *kwargs.values()):
             budget.spend_on(argument)
+        at = _value_at(args)
+        value = args[at] if at < len(args) else None
+        if builds_list and isinstance(value, abc.Sized):
+            budget.afford(len(value) * ITEM_CHARS)
+        if loops and isinstance(value, abc.Iterable) and not isinstance(value, abc.Mapping):
+            args = (*args[:at], _counted(value, 1), *args[at + 1 :])
         result = function(*args, **kwargs)
+        if isinstance(result, Iterator):
+            return _counted(result, 1)
         budget.spend_on(result)
         return result
 
@@ -433,11 +460,13 @@ def _on_numbers(name: str, test: Callable[..., bool]) -> Callable[..., bool]:
 # their value; most go through it and are paid for as they do; the rest are bounded versions of Jinja2's.
 _FILTERS_AT_A_GLANCE = ("attr", "count", "d", "default", "first", "last", "length")
 _FILTERS_GOING_THROUGH = (
-    *("abs", "capitalize", "dictsort", "e", "escape", "filesizeformat", "float", "forceescape"),
-    *("groupby", "int", "items", "list", "lower", "map", "max", "min", "reject", "rejectattr"),
-    *("reverse", "safe", "select", "selectattr", "sort", "string", "striptags", "title"),
-    *("truncate", "unique", "upper", "urlencode", "wordcount"),
+    *("abs", "capitalize", "e", "escape", "filesizeformat", "float", "forceescape", "int", "items"),
+    *("lower", "max", "min", "safe", "string", "striptags", "title", "truncate", "upper", "urlencode"),
+    "wordcount",
 )
+# Those that build a list of what they are given, and those that go through it item by item in Python.
+_FILTERS_BUILDING_LISTS = ("dictsort", "groupby", "list", "reverse", "sort")
+_FILTERS_LOOPING = ("map", "reject", "rejectattr", "select", "selectattr", "unique")
 _FILTERS_BOUNDED: dict[str, Callable[..., Any]] = {
     "format": _format,
     "join": _join,
@@ -465,6 +494,8 @@ def _email_filters(jinja: Mapping[str, Callable[..., Any]]) -> dict[str, Callabl
     return {
         **{name: jinja[name] for name in _FILTERS_AT_A_GLANCE},
         **{name: _charged(jinja[name]) for name in _FILTERS_GOING_THROUGH},
+        **{name: _charged(jinja[name], builds_list=True) for name in _FILTERS_BUILDING_LISTS},
+        **{name: _charged(jinja[name], loops=True) for name in _FILTERS_LOOPING},
         **{name: _charged(function) for name, function in _FILTERS_BOUNDED.items()},
     }
 

@@ -202,6 +202,14 @@ BITS = "it makes a whole number of more than 4,096 bits"
             OUTPUT,
             id="output",
         ),
+        pytest.param('{{ "zz" in ("ā" * 4900000)|select("string") }}', LOOPS, id="a lazy filter searched"),
+        pytest.param(
+            '{{ "zz" in ("ā" * 4900000)' + '|select("string")' * 10 + " }}", LOOPS, id="lazy filters chained"
+        ),
+        pytest.param('{{ ("ā" * 4900000)|reject("string")|list }}', LOOPS, id="a lazy filter yielding none"),
+        pytest.param('{{ ("ā" * 4900000)|sort|length }}', MEMORY, id="a list sorted"),
+        pytest.param('{{ ("ā" * 4900000)|groupby(0)|length }}', MEMORY, id="a list grouped"),
+        pytest.param('{{ ("ā," * 2400000).split(",")|length }}', MEMORY, id="a text split"),
     ],
 )
 def test_a_template_cannot_take_the_senders_time_or_memory(source: str, cause: str) -> None:

@@ -146,6 +146,10 @@ class SmtpProvider:
                 raise ProviderUnavailable(
                     f"the mail server could not be reached: {fault}", self._settings.retry_after_seconds
                 ) from None
+            except ValueError as fault:
+                # aiosmtplib refuses an address it cannot write to the server before it writes anything.
+                self._kept.drop()
+                raise ProviderRejected(f"the email could not be given to the mail server: {fault}") from None
             except BaseException:
                 # Whatever else broke mid-message, the next one must not find this one's envelope open.
                 self._kept.drop()

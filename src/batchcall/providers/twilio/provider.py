@@ -7,6 +7,7 @@ map onto the dispatcher's: a throttle (429, 20429) or a server fault places noth
 process's dials for a while; any other refusal is permanent, and 21610 (the person unsubscribed) says so.
 """
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, SSLError
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from batchcall.kit.clock import Clock
 from batchcall.models import CallStatus, Channel
@@ -102,10 +104,14 @@ def message_status_of(twilio_status: str) -> CallStatus:
 
 
 def _unsent(fault: requests.RequestException) -> bool:
-    """Whether a request failed before Twilio could read it (no connection made, no such host, TLS
-    refused), so that it placed nothing."""
+    """Whether a request failed before Twilio could read it, so that it placed nothing: no connection was
+    made (refused, timed out connecting, no such host), or Twilio's certificate was refused. Any other TLS
+    fault may have come while the request went or its answer came, as may a dropped connection."""
     reason = getattr(fault.args[0], "reason", None) if fault.args else None
-    return isinstance(reason, (ConnectTimeoutError, SSLError))
+    if isinstance(reason, ConnectTimeoutError):
+        return True
+    cause = reason.args[0] if isinstance(reason, SSLError) and reason.args else None
+    return isinstance(cause, (ssl.SSLCertVerificationError, CertificateError))
 
 
 def cost_micros(price: str | None) -> int | None:
