@@ -303,6 +303,16 @@ def _replacement_length(text: str, old: object, new: object, count: object = -1)
     return len(text) + matches * max(len(new) - len(old), 0)
 
 
+def _join_length(items: int, separator: str) -> int:
+    """How many characters the separators of a join of ``items`` add."""
+    return max(items - 1, 0) * len(separator)
+
+
+def _strip_work(text: abc.Sized, chars: str) -> int:
+    """What stripping ``chars`` off ``text`` costs: Python looks each character up among ``chars``."""
+    return len(text) * len(chars)
+
+
 def _bounded_method(
     receiver: str | list[object] | tuple[object, ...], method: Callable[..., Any]
 ) -> Callable[..., Any]:
@@ -315,15 +325,14 @@ def _bounded_method(
         budget.spend_on(receiver)
         if isinstance(receiver, str) and name == "join" and len(args) == 1:
             args = (list(args[0]),)
-            budget.afford(max(len(args[0]) - 1, 0) * len(receiver))
+            budget.afford(_join_length(len(args[0]), receiver))
         elif isinstance(receiver, str) and name == "replace":
             budget.afford(_replacement_length(receiver, *args))
         elif name in ("split", "rsplit", "splitlines"):
             # As many items as there are characters and one, at worst.
             budget.afford((len(receiver) + 1) * ITEM_CHARS)
         elif name in ("strip", "lstrip", "rstrip") and args and isinstance(args[0], str):
-            # Python looks each character stripped up among those given.
-            budget.spend(len(receiver) * len(args[0]))
+            budget.spend(_strip_work(receiver, args[0]))
         result = method(*args, **kwargs)
         budget.spend_on(result)
         return result
@@ -389,7 +398,7 @@ def _join(eval_ctx: EvalContext, value: Iterable[object], d: object = "", attrib
     """Jinja2's join, once the budget allows for the separators."""
     items = list(value)
     separator = escape(d) if eval_ctx.autoescape else str(d)
-    _current().afford(max(len(items) - 1, 0) * len(separator))
+    _current().afford(_join_length(len(items), separator))
     return sync_do_join(eval_ctx, items, d, attribute)  # type: ignore[arg-type]
 
 
@@ -421,7 +430,7 @@ def _trim(value: object, chars: object = None) -> str:
     """Jinja2's trim, paying for looking each character stripped up among ``chars``."""
     text = soft_str(value)
     if isinstance(chars, str):
-        _current().spend(len(text) * len(chars))
+        _current().spend(_strip_work(text, chars))
     return text.strip(chars)  # type: ignore[arg-type]
 
 

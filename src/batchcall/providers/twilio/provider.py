@@ -240,11 +240,9 @@ class TwilioProvider:
             return request()
         except TwilioRestException as fault:
             raise self._fault(fault) from None
-        except requests.RequestException as fault:
-            if creates and not _unsent(fault):
+        except (requests.RequestException, TwilioException) as fault:
+            if creates and isinstance(fault, requests.RequestException) and not _unsent(fault):
                 raise ProviderUnanswered(f"Twilio did not answer: {fault}") from None
-            raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
-        except TwilioException as fault:
             raise ProviderUnavailable(f"Twilio could not be reached: {fault}", FAULT_SECONDS) from None
 
     def _fault(self, fault: TwilioRestException) -> ProviderUnavailable | ProviderRejected:
