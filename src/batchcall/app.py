@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from batchcall import observability, openapi
+from batchcall.agent_sessions.api import router as agent_sessions_router
 from batchcall.agents.api import router as agents_router
 from batchcall.batches.api import router as batches_router
 from batchcall.calls.api import router as calls_router
@@ -20,6 +21,7 @@ from batchcall.numbers.api import router as numbers_router
 from batchcall.provider_accounts.api import router as provider_accounts_router
 from batchcall.providers import registry
 from batchcall.ratelimit import Limiter, limit_callback_client, limit_client
+from batchcall.results.api import router as results_router
 from batchcall.runtime import Runtime
 from batchcall.web import pages
 from batchcall.web.http import BodySizeLimit, install_error_handlers
@@ -33,6 +35,8 @@ NATIVE_ROUTERS = (
     contacts_router,
     batches_router,
     calls_router,
+    results_router,
+    agent_sessions_router,
     webhooks_router,
     provider_accounts_router,
     email_templates_router,

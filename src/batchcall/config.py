@@ -99,6 +99,9 @@ class Settings(BaseSettings):
 
     # Provider callbacks signed with a timestamp older (or newer) than this are refused as stale.
     callback_tolerance_seconds: float = Field(default=300.0, gt=0)
+    # How long an agent's session token works from the moment its call is answered: long enough to read
+    # the session, hold the conversation and post the result, and no longer.
+    agent_session_seconds: float = Field(default=3600.0, gt=0)
     # How long dialect C's signed tasks_url stays valid.
     tasks_url_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
 

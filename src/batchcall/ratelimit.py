@@ -14,6 +14,7 @@ from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import HTTPConnection
 
 from batchcall.config import Settings
 from batchcall.kit.errors import RateLimited
@@ -75,16 +76,16 @@ class Limiter:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-def limiter_of(request: Request) -> Limiter:
+def limiter_of(request: HTTPConnection) -> Limiter:
     limiter: Limiter = request.app.state.limiter
     return limiter
 
 
-def client_address(request: Request) -> str:
+def client_address(request: HTTPConnection) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _settings(request: Request) -> Settings:
+def _settings(request: HTTPConnection) -> Settings:
     return runtime_of(request).settings
 
 
@@ -95,7 +96,7 @@ def limit_client(request: Request) -> None:
     )
 
 
-def limit_callback_client(request: Request) -> None:
+def limit_callback_client(request: HTTPConnection) -> None:
     """A provider's callbacks count against its address apart from API requests, so a campaign's burst of
     status callbacks and the API traffic of one address (or one proxy) never crowd each other out."""
     limiter_of(request).hit(

@@ -6,27 +6,37 @@ Twilio documents: the account, its incoming phone numbers, calls (create, fetch,
 callbacks (and the asynchronous answering-machine verdict), each signed with ``X-Twilio-Signature`` as
 Twilio signs it, in any order and as often as the test asks; a message likewise reports sent, then
 delivered or not; and a person can text one of the account's numbers.
+
+An answered call whose TwiML says ``<Connect><Stream>`` runs its Media Stream before the call ends, as
+Twilio does: a WebSocket to the stream's URL, signed, carrying Twilio's documented messages both ways.
 """
 
 import base64
+import itertools
 import json
 import random
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import httpx
 from twilio.request_validator import RequestValidator
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 API = "/2010-04-01/Accounts"
+# What the contact says on a Media Stream: a few 20 ms frames of mu-law silence (160 bytes at 8 kHz).
+CONTACT_FRAMES = 5
+SILENCE_FRAME = base64.b64encode(b"\xff" * 160).decode()
 
 
 @dataclass
@@ -57,6 +67,14 @@ class Call:
     answered_by: str | None = None
     duration: int | None = None
     price: str | None = None
+    # The Media Stream of its <Connect><Stream>: every message the other side sent on it, when the first of
+    # its audio came (by time.monotonic()), the HTTP status that refused the WebSocket (0: no connection at
+    # all), and whether the fake stopped the stream because the other side never hung up.
+    stream_sid: str | None = None
+    stream_received: list[dict[str, Any]] = field(default_factory=list)
+    first_agent_audio_at: float | None = None
+    stream_refused: int | None = None
+    stream_stopped_by_twilio: bool = False
 
     def one(self, name: str) -> str:
         return self.params.get(name, [""])[0]
@@ -123,6 +141,93 @@ class Message:
 def error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
     body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
     return status, body | {"status": status}
+
+
+def stream_of(twiml: str) -> tuple[str, dict[str, str]] | None:
+    """The URL and the ``<Parameter>``s of the TwiML's ``<Connect><Stream>``; None when it has none, or is no
+    XML at all (an error answer)."""
+    try:
+        response = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        return None
+    stream = response.find("./Connect/Stream")
+    if stream is None:
+        return None
+    parameters = {item.get("name", ""): item.get("value", "") for item in stream.findall("Parameter")}
+    return stream.get("url", ""), parameters
+
+
+def read_message(data: str | bytes) -> dict[str, Any]:
+    """One message of the other side; what is not a JSON object is kept as it came, for the test to see."""
+    try:
+        message = json.loads(data)
+    except ValueError:
+        message = None
+    return message if isinstance(message, dict) else {"unreadable": data}
+
+
+class MediaStream:
+    """One Media Stream on its open WebSocket, in Twilio's messages: the contact's side of the conversation,
+    and a reader that keeps what the other side sends and answers its marks while the contact speaks."""
+
+    def __init__(self, call: Call, websocket: ClientConnection, parameters: Mapping[str, str]) -> None:
+        self.call = call
+        self.websocket = websocket
+        self.parameters = dict(parameters)
+        self.sid = "MZ" + secrets.token_hex(16)
+        self._sequence_numbers = itertools.count(1)
+        # The reader answers marks while the contact speaks: numbers must go out in the order they are given.
+        self._sending = threading.Lock()
+
+    def send(self, event: str, body: dict[str, Any]) -> None:
+        with self._sending:
+            number = str(next(self._sequence_numbers))
+            message = {"event": event, "sequenceNumber": number, **body, "streamSid": self.sid}
+            self.websocket.send(json.dumps(message))
+
+    def run(self, while_streaming: Callable[[], None] | None, stream_seconds: float) -> None:
+        """Connected, start, the test's hook, the contact's frames; then wait up to ``stream_seconds`` for the
+        other side to hang up, and stop the stream if it does not."""
+        call = self.call
+        call.stream_sid = self.sid
+        self.websocket.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        start = {
+            "accountSid": call.account.sid,
+            "streamSid": self.sid,
+            "callSid": call.sid,
+            "tracks": ["inbound"],
+            "customParameters": self.parameters,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+        self.send("start", {"start": start})
+        reader = threading.Thread(target=self._read, name=f"media-stream-{self.sid}", daemon=True)
+        reader.start()
+        if while_streaming is not None:
+            while_streaming()
+        with suppress(ConnectionClosed):
+            for chunk in range(1, CONTACT_FRAMES + 1):
+                media = {"track": "inbound", "chunk": str(chunk), "timestamp": str(20 * (chunk - 1))}
+                self.send("media", {"media": media | {"payload": SILENCE_FRAME}})
+        reader.join(stream_seconds)
+        if reader.is_alive():
+            call.stream_stopped_by_twilio = True
+            with suppress(ConnectionClosed):
+                self.send("stop", {"stop": {"accountSid": call.account.sid, "callSid": call.sid}})
+            self.websocket.close()
+            reader.join()
+
+    def _read(self) -> None:
+        """Keep every message until the WebSocket closes; a mark is answered at once, as Twilio answers it
+        once the audio before it has played (the fake plays audio instantly, so a clear never finds a mark
+        still pending)."""
+        with suppress(ConnectionClosed):
+            while True:
+                message = read_message(self.websocket.recv())
+                if message.get("event") == "media" and self.call.first_agent_audio_at is None:
+                    self.call.first_agent_audio_at = time.monotonic()
+                self.call.stream_received.append(message)
+                if message.get("event") == "mark":
+                    self.send("mark", {"mark": {"name": message.get("mark", {}).get("name", "")}})
 
 
 class FakeTwilio:
@@ -324,9 +429,43 @@ class FakeTwilio:
         self.answers.append((url, response.status_code))
         return response
 
-    def play(self, sid: str, *, shuffled: random.Random | None = None, twice: bool = False) -> None:
-        """Take the call to its end as Twilio would: fetch the TwiML once answered, then post the status
-        callbacks (and the asynchronous machine verdict) it asked for; in a shuffled order, or each twice."""
+    def stream(
+        self,
+        call: Call,
+        url: str,
+        parameters: Mapping[str, str],
+        *,
+        while_streaming: Callable[[], None] | None = None,
+        stream_seconds: float = 10.0,
+    ) -> None:
+        """Run the call's Media Stream to ``url`` as Twilio runs a ``<Connect><Stream>``: the WebSocket
+        handshake signed over the URL as written (no parameters), then connected, start (``parameters`` as
+        its customParameters), ``while_streaming``, the contact's frames, until the other side closes or
+        ``stream_seconds`` pass. A WebSocket that cannot be opened is recorded in ``call.stream_refused``."""
+        signature = self.sign(url, {}, call.account.auth_token)
+        try:
+            websocket = connect(url, additional_headers={"X-Twilio-Signature": signature})
+        except InvalidStatus as rejection:
+            call.stream_refused = rejection.response.status_code
+            return
+        except (OSError, InvalidHandshake):
+            call.stream_refused = 0
+            return
+        with websocket:
+            MediaStream(call, websocket, parameters).run(while_streaming, stream_seconds)
+
+    def play(
+        self,
+        sid: str,
+        *,
+        shuffled: random.Random | None = None,
+        twice: bool = False,
+        while_streaming: Callable[[], None] | None = None,
+        stream_seconds: float = 10.0,
+    ) -> None:
+        """Take the call to its end as Twilio would: fetch the TwiML once answered, run the Media Stream its
+        ``<Connect><Stream>`` asks for (see ``stream``), then post the status callbacks (and the asynchronous
+        machine verdict) it asked for; in a shuffled order, or each twice."""
         call = self.calls[sid]
         outcome = self.outcomes.get(call.one("To"), Outcome())
         answered = outcome.status == "completed"
@@ -343,6 +482,12 @@ class FakeTwilio:
                 call.one("Url"), common | {"CallStatus": "in-progress"}, call.account.auth_token
             )
             call.twiml = twiml.text
+            media_stream = stream_of(twiml.text) if twiml.is_success else None
+            if media_stream is not None:
+                url, parameters = media_stream
+                self.stream(
+                    call, url, parameters, while_streaming=while_streaming, stream_seconds=stream_seconds
+                )
         stages = ["initiated", "ringing", *(["in-progress"] if answered else []), outcome.status]
         asked = set(call.params.get("StatusCallbackEvent", []))
         now = format_datetime(datetime.now(UTC), usegmt=True)

@@ -11,7 +11,14 @@ router = APIRouter(tags=["agents"], route_class=UnitOfWorkRoute)
 
 @router.post("/agents", status_code=201)
 def create_agent(request: Request, body: AgentCreate, principal: Admin, session: DbSession) -> AgentRead:
-    agent = service.create(session, principal.workspace_id, body, runtime_of(request).clock.now())
+    runtime = runtime_of(request)
+    agent = service.create(
+        session,
+        principal.workspace_id,
+        body,
+        runtime.clock.now(),
+        allow_private=runtime.settings.allow_private_targets,
+    )
     return AgentRead.model_validate(agent)
 
 
@@ -32,8 +39,12 @@ def get_agent(agent_id: str, principal: Reader, session: DbSession) -> AgentRead
 
 
 @router.patch("/agents/{agent_id}")
-def update_agent(agent_id: str, body: AgentUpdate, principal: Admin, session: DbSession) -> AgentRead:
-    return AgentRead.model_validate(service.update(session, principal.workspace_id, agent_id, body))
+def update_agent(
+    agent_id: str, request: Request, body: AgentUpdate, principal: Admin, session: DbSession
+) -> AgentRead:
+    allow_private = runtime_of(request).settings.allow_private_targets
+    agent = service.update(session, principal.workspace_id, agent_id, body, allow_private=allow_private)
+    return AgentRead.model_validate(agent)
 
 
 @router.delete("/agents/{agent_id}", status_code=204)

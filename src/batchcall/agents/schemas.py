@@ -1,10 +1,13 @@
 from datetime import datetime
 from typing import Annotated, Any
 
+import jsonschema_rs
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from batchcall.bounds import PromptText, StoredJson, within_json_bounds
 from batchcall.kit.schema import Read, Write
+from batchcall.models import Transport
+from batchcall.results.dispositions import MAX_OWN_DISPOSITIONS, Disposition
 
 VariableName = Annotated[str, Field(min_length=1, max_length=255)]
 VariableNames = Annotated[list[VariableName], Field(max_length=1000)]
@@ -26,6 +29,43 @@ SMS_DESCRIPTION = (
 )
 
 
+def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema a result's data can be checked against: valid for its draft (2020-12 unless it says),
+    and complete in itself, since no schema is ever fetched from elsewhere."""
+    try:
+        jsonschema_rs.meta.validate(schema)
+        jsonschema_rs.validator_for(schema, offline=True)
+    except jsonschema_rs.ValidationError as fault:
+        raise ValueError(f"is not a usable JSON Schema: {fault.message}") from None
+    return schema
+
+
+ResultSchema = Annotated[StoredJson, AfterValidator(_json_schema)]
+StreamUrl = Annotated[str, Field(max_length=2048, description="The agent's WebSocket: a ws:// or wss:// URL")]
+SipUri = Annotated[
+    str,
+    Field(
+        max_length=1024,
+        pattern=r"^sips?:[^\s?]+$",
+        description="The agent's SIP URI (sip:agent@sip.example.com), without headers: the bridge adds them",
+    ),
+]
+OwnDispositions = Annotated[list[Disposition], Field(max_length=MAX_OWN_DISPOSITIONS)]
+MaxCallbacks = Annotated[int, Field(ge=0, le=10)]
+
+TRANSPORT_DESCRIPTION = (
+    "How an answered call reaches the agent: 'say' speaks the rendered prompt; 'stream' connects the call's "
+    "audio to stream_url over Twilio Media Streams; 'sip' bridges the call to sip_uri"
+)
+RESULT_SCHEMA_DESCRIPTION = "A JSON Schema the data of the agent's results must satisfy"
+DISPOSITIONS_DESCRIPTION = "The workspace's own dispositions for this agent, beside the standard ones"
+RETRY_DESCRIPTION = (
+    "Dispositions after which the call is tried again, under its batch's retry delay, window and attempt "
+    "limit (do_not_call never is)"
+)
+CALLBACKS_DESCRIPTION = "How many callbacks (a result's callback_at) one call may have"
+
+
 class AgentCreate(Write):
     name: str = Field(min_length=1, max_length=255)
     prompt_template: PromptText = Field(
@@ -36,6 +76,13 @@ class AgentCreate(Write):
     defaults: VariableDefaults = Field(default_factory=dict, description=DEFAULTS_DESCRIPTION)
     language: str = Field(default="en", min_length=2, max_length=16)
     voice: StoredJson = Field(default_factory=dict)
+    transport: Transport = Field(default=Transport.SAY, description=TRANSPORT_DESCRIPTION)
+    stream_url: StreamUrl | None = None
+    sip_uri: SipUri | None = None
+    result_schema: ResultSchema | None = Field(default=None, description=RESULT_SCHEMA_DESCRIPTION)
+    dispositions: OwnDispositions = Field(default_factory=list, description=DISPOSITIONS_DESCRIPTION)
+    retry_dispositions: OwnDispositions = Field(default_factory=list, description=RETRY_DESCRIPTION)
+    max_callbacks: MaxCallbacks = Field(default=2, description=CALLBACKS_DESCRIPTION)
     active: bool = True
     ready: bool = True
 
@@ -48,6 +95,13 @@ class AgentUpdate(Write):
     defaults: VariableDefaults | None = Field(default=None, description=DEFAULTS_DESCRIPTION)
     language: str | None = Field(default=None, min_length=2, max_length=16)
     voice: StoredJson | None = None
+    transport: Transport | None = Field(default=None, description=TRANSPORT_DESCRIPTION)
+    stream_url: StreamUrl | None = None
+    sip_uri: SipUri | None = None
+    result_schema: ResultSchema | None = Field(default=None, description=RESULT_SCHEMA_DESCRIPTION)
+    dispositions: OwnDispositions | None = Field(default=None, description=DISPOSITIONS_DESCRIPTION)
+    retry_dispositions: OwnDispositions | None = Field(default=None, description=RETRY_DESCRIPTION)
+    max_callbacks: MaxCallbacks | None = Field(default=None, description=CALLBACKS_DESCRIPTION)
     active: bool | None = None
     ready: bool | None = None
 
@@ -61,6 +115,13 @@ class AgentRead(Read):
     defaults: dict[str, Any]
     language: str
     voice: dict[str, Any]
+    transport: str
+    stream_url: str | None
+    sip_uri: str | None
+    result_schema: dict[str, Any] | None
+    dispositions: list[str]
+    retry_dispositions: list[str]
+    max_callbacks: int
     active: bool
     ready: bool
     created_at: datetime

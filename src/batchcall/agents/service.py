@@ -2,24 +2,53 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
 from batchcall.agents import repository
 from batchcall.agents.schemas import AgentCreate, AgentUpdate
+from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Agent
+from batchcall.models import Agent, Transport
+from batchcall.results.dispositions import DO_NOT_CALL, allowed
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 
 
-def create(session: Session, workspace_id: str, data: AgentCreate, now: datetime) -> Agent:
+def create(
+    session: Session, workspace_id: str, data: AgentCreate, now: datetime, *, allow_private: bool = False
+) -> Agent:
     agent = Agent(workspace_id=workspace_id, created_at=now, **data.model_dump())
+    _check_bridge(agent, allow_private)
     session.add(agent)
     session.flush()
     return agent
+
+
+def _check_bridge(agent: Agent, allow_private: bool) -> None:
+    """Refuse an agent its calls could not reach (a transport without its address, an address this server
+    may not connect to) or whose retry dispositions are none of its own."""
+    if agent.transport == Transport.STREAM:
+        if not agent.stream_url:
+            _refuse("stream_url", "a 'stream' agent needs the WebSocket URL its calls are connected to")
+        try:
+            outbound.check_url(
+                agent.stream_url, allow_private=allow_private, schemes=outbound.WEBSOCKET_SCHEMES
+            )
+        except outbound.TargetRefused as refusal:
+            _refuse("stream_url", refusal.message)
+    if agent.transport == Transport.SIP and not agent.sip_uri:
+        _refuse("sip_uri", "a 'sip' agent needs the SIP URI its calls are bridged to")
+    retriable = [code for code in allowed(agent.dispositions) if code != DO_NOT_CALL]
+    unknown = [code for code in agent.retry_dispositions if code not in retriable]
+    if unknown:
+        _refuse("retry_dispositions", f"{', '.join(unknown)} cannot retry: use any of {', '.join(retriable)}")
+
+
+def _refuse(field: str, message: str) -> NoReturn:
+    raise Invalid(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
 def get(session: Session, workspace_id: str, agent_id: str) -> Agent:
@@ -41,11 +70,14 @@ def require_callable(agent: Agent) -> None:
         raise Invalid(unfit)
 
 
-def update(session: Session, workspace_id: str, agent_id: str, data: AgentUpdate) -> Agent:
+def update(
+    session: Session, workspace_id: str, agent_id: str, data: AgentUpdate, *, allow_private: bool = False
+) -> Agent:
     agent = get(session, workspace_id, agent_id)
     for name, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(agent, name, value)
+    _check_bridge(agent, allow_private)
     session.flush()
     return agent
 

@@ -5,6 +5,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Annotated, Any
 
 import orjson
@@ -29,6 +30,7 @@ from batchcall.ingest.rows import MAX_COUNTRY_CHARS
 from batchcall.kit.errors import Invalid
 from batchcall.kit.pagination import Limit, Offset, Page
 from batchcall.models import CallStatus, Channel
+from batchcall.results import service as results
 from batchcall.web.routing import UnitOfWorkRoute, runtime_of
 
 router = APIRouter(tags=["calls"], route_class=UnitOfWorkRoute)
@@ -172,6 +174,10 @@ EXPORT_COLUMNS = (
     "metadata",
 )
 EXPORT_HEADERS = {"from_number": "from", "attempt_count": "attempts", "source_row": "row"}
+# The agent's result of the call's latest attempt that has one.
+RESULT_COLUMNS = ("disposition", "summary", "data", "opt_out", "callback_at", "transcript")
+RESULT_HEADERS = {"data": "result_data"}
+EXPORT_CHUNK = 2_000
 
 
 @router.get("/batches/{batch_id}/export", response_class=StreamingResponse)
@@ -189,16 +195,23 @@ def _export_lines(sessions: sessionmaker[Session], batch_id: str) -> Iterator[st
     """CSV text in pieces, read with a session of its own: the response outlives the request's."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([EXPORT_HEADERS.get(c, c) for c in EXPORT_COLUMNS])
+    writer.writerow(
+        [EXPORT_HEADERS.get(c, c) for c in EXPORT_COLUMNS]
+        + [RESULT_HEADERS.get(c, c) for c in RESULT_COLUMNS]
+    )
     with sessions() as session:
-        for call in ingestion.iter_calls(session, batch_id):
-            writer.writerow(
-                [_cell(call.metadata_ if c == "metadata" else getattr(call, c)) for c in EXPORT_COLUMNS]
-            )
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        found = ingestion.iter_calls(session, batch_id)
+        while calls := list(islice(found, EXPORT_CHUNK)):
+            reported = results.latest_of_calls(session, [call.id for call in calls])
+            for call in calls:
+                result = reported.get(call.id)
+                writer.writerow(
+                    [_cell(call.metadata_ if c == "metadata" else getattr(call, c)) for c in EXPORT_COLUMNS]
+                    + [_cell(getattr(result, c) if result else None) for c in RESULT_COLUMNS]
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     yield buffer.getvalue()
 
 
@@ -274,5 +287,7 @@ def _cell(value: object) -> str:
 @router.get("/calls/{call_id}")
 def get_call(call_id: str, principal: Reader, session: DbSession) -> CallDetail:
     call = ingestion.get(session, principal.workspace_id, call_id)
-    attempts = [AttemptRead.of(a, call.prompt) for a in ingestion.attempts_of(session, call)]
-    return CallDetail.of(CallSummary.model_validate(call), attempts)
+    attempts = ingestion.attempts_of(session, call)
+    reported = results.of_attempts(session, [attempt.id for attempt in attempts])
+    answered = [AttemptRead.of(a, call.prompt, reported.get(a.id)) for a in attempts]
+    return CallDetail.of(CallSummary.model_validate(call), answered)

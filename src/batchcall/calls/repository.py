@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -94,6 +94,36 @@ def requeue(session: Session, batch_id: str, statuses: Iterable[str], now: datet
     return _move_all(session, batch_id, statuses, values)
 
 
+def end_waiting_of_person(
+    session: Session, workspace_id: str, number: str | None, address: str | None, reason: str, now: datetime
+) -> list[MovedRow]:
+    """Cancel, with ``reason``, every call of the workspace still waiting to reach the number or the email
+    address, in any batch; answers the calls it changed."""
+    reaches = [Call.to == number] if number else []
+    reaches += [func.lower(Call.email) == address.lower()] if address else []
+    if not reaches:
+        return []
+    moved: list[MovedRow] = []
+    for before in WAITING:
+        statement = (
+            update(Call)
+            .where(Call.workspace_id == workspace_id, Call.status == before, or_(*reaches))
+            .values(
+                status=CallStatus.CANCELED,
+                skip_reason=reason,
+                updated_at=now,
+                completed_at=now,
+                next_attempt_at=None,
+            )
+            .returning(Call.id, Call.batch_id, Call.workspace_id)
+            .execution_options(synchronize_session=False)
+        )
+        moved.extend(
+            (call_id, batch, workspace, before) for call_id, batch, workspace in session.execute(statement)
+        )
+    return moved
+
+
 def _move_all(
     session: Session, batch_id: str, statuses: Iterable[str], values: dict[str, Any]
 ) -> list[MovedRow]:
@@ -112,6 +142,15 @@ def _move_all(
             (call_id, batch, workspace, before) for call_id, batch, workspace in session.execute(statement)
         )
     return moved
+
+
+def record_agent_audio(session: Session, attempt_id: str, seconds: float) -> None:
+    session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.agent_audio_after_seconds.is_(None))
+        .values(agent_audio_after_seconds=seconds)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_placed(

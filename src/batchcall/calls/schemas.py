@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from batchcall.ingest.rows import MAX_COUNTRY_CHARS
 from batchcall.kit.schema import Read
 from batchcall.models import Attempt as AttemptRow
+from batchcall.models import CallResult
+from batchcall.results.schemas import ResultRead
 
 
 class RowErrorOut(Read):
@@ -75,20 +77,23 @@ class AttemptSummary(Read):
     duration_seconds: float | None
     cost_micros: int | None = Field(description="The provider's price, in millionths of the currency")
     currency: str | None
+    agent_audio_after_seconds: float | None = Field(
+        description="How long after the call's media stream began the agent first spoke"
+    )
 
 
 class AttemptRead(AttemptSummary):
     prompt: str | None = Field(description="The agent's prompt as rendered for this attempt")
-    transcript: str | None
-    summary: str | None
+    result: ResultRead | None = Field(default=None, description="What the agent reported of the conversation")
 
     @classmethod
-    def of(cls, attempt: AttemptRow, call_prompt: str | None) -> "AttemptRead":
-        """The attempt with the prompt rendered for it: its own where it differs from its call's, which is
-        kept once on the call."""
+    def of(cls, attempt: AttemptRow, call_prompt: str | None, result: CallResult | None) -> "AttemptRead":
+        """The attempt with the prompt rendered for it (its own where it differs from its call's, which is
+        kept once on the call) and its agent's result."""
         answer = cls.model_validate(attempt)
         if attempt.prompt is None:
             answer.prompt = call_prompt
+        answer.result = ResultRead.model_validate(result) if result is not None else None
         return answer
 
 
@@ -129,7 +134,9 @@ class CallSummary(Read):
 
 class CallDetail(CallSummary):
     attempts: list[AttemptRead]  # type: ignore[assignment]
+    result: ResultRead | None = Field(description="The agent's result of the latest attempt that has one")
 
     @classmethod
     def of(cls, summary: CallSummary, attempts: list[AttemptRead]) -> "CallDetail":
-        return cls(**summary.model_dump(exclude={"attempts"}), attempts=attempts)
+        result = next((a.result for a in reversed(attempts) if a.result is not None), None)
+        return cls(**summary.model_dump(exclude={"attempts"}), attempts=attempts, result=result)

@@ -22,8 +22,10 @@ from batchcall.calls.schemas import AttemptSummary, CallSummary
 from batchcall.calls.views import DueCall, LiveAttempt, LiveCall
 from batchcall.dispatcher.retry import RetryDecision
 from batchcall.kit.ids import new_id
-from batchcall.models import RETRIED_BY_DEFAULT, TERMINAL, Call, CallStatus, Channel
+from batchcall.models import RETRIED_BY_DEFAULT, TERMINAL, Attempt, Call, CallResult, CallStatus, Channel
 from batchcall.providers.base import EmailContent
+from batchcall.results import repository as results
+from batchcall.results.schemas import ResultRead
 from batchcall.webhooks import service as webhooks
 from batchcall.webhooks.schemas import ENDED_EVENT, EventType
 
@@ -168,6 +170,7 @@ def _queue_events(session: Session, moves: Sequence[Move]) -> None:
     session.flush()
     calls = repository.calls_by_id(session, [move.call_id for move in heard])
     attempts = repository.current_attempts(session, list(calls.values()))
+    reported = results.latest_of_calls(session, [move.call_id for move in heard if move.after in TERMINAL])
     for move in heard:
         call = calls.get(move.call_id)
         if call is None:
@@ -178,15 +181,29 @@ def _queue_events(session: Session, moves: Sequence[Move]) -> None:
         wanted = [event for event in events if webhooks.listening(session, call.workspace_id, event)]
         if not wanted:
             continue
-        data = CallSummary.model_validate(call).model_dump(mode="json", by_alias=True)
-        # Seed E: the row's metadata comes back to the caller as requestMetadata.
-        data |= {"previous_status": move.before, "requestMetadata": data["metadata"]}
-        attempt = attempts.get(call.id)
-        data["attempt"] = (
-            AttemptSummary.model_validate(attempt).model_dump(mode="json", by_alias=True) if attempt else None
-        )
+        data = _payload(call, attempts.get(call.id), reported.get(call.id)) | {"previous_status": move.before}
         for event in wanted:
             webhooks.enqueue(session, call.workspace_id, event, data, call.updated_at)
+
+
+def _payload(call: Call, attempt: Attempt | None, result: CallResult | None) -> dict[str, Any]:
+    """A call as its webhook events carry it: the call, its current attempt, the agent's result."""
+    data = CallSummary.model_validate(call).model_dump(mode="json", by_alias=True)
+    # Seed E: the row's metadata comes back to the caller as requestMetadata.
+    data["requestMetadata"] = data["metadata"]
+    data["attempt"] = (
+        AttemptSummary.model_validate(attempt).model_dump(mode="json", by_alias=True) if attempt else None
+    )
+    data["result"] = ResultRead.model_validate(result).model_dump(mode="json") if result else None
+    return data
+
+
+def announce_result(session: Session, call: Call, result: CallResult, now: datetime) -> None:
+    """Queue the ``call.result`` event of a result just posted, for the endpoints that subscribe."""
+    if not webhooks.listening(session, call.workspace_id, EventType.CALL_RESULT):
+        return
+    attempt = repository.current_attempts(session, [call]).get(call.id)
+    webhooks.enqueue(session, call.workspace_id, EventType.CALL_RESULT, _payload(call, attempt, result), now)
 
 
 def start_attempts(
@@ -245,8 +262,7 @@ def start_attempts(
                 "currency": None,
                 "answered_by": None,
                 "error_code": None,
-                "transcript": None,
-                "summary": None,
+                "agent_audio_after_seconds": None,
             }
         )
     repository.overwrite_calls(session, first_calls)
@@ -362,6 +378,7 @@ def finish(
                 "next_attempt_at": retry.at,
                 "completed_at": None if retry.at is not None else now,
                 "updated_at": now,
+                "callbacks": call.callbacks + 1 if retry.callback else call.callbacks,
             }
         )
         details: dict[str, object] = {"outcome": ending.outcome, "retry": retry.reason}
@@ -430,6 +447,32 @@ def cancel_waiting(session: Session, batch_id: str, now: datetime) -> int:
     moved = repository.end_waiting(session, batch_id, CallStatus.CANCELED, now)
     _publish(session, [Move(*row, CallStatus.CANCELED) for row in moved], now, one_line=True, settle=False)
     return len(moved)
+
+
+def cancel_for_person(
+    session: Session, workspace_id: str, number: str | None, address: str | None, reason: str, now: datetime
+) -> int:
+    """The person asked not to be contacted: every call of theirs not yet started, in every batch of the
+    workspace, ends canceled with ``reason``."""
+    moved = repository.end_waiting_of_person(session, workspace_id, number, address, reason, now)
+    _publish(session, [Move(*row, CallStatus.CANCELED) for row in moved], now, one_line=True, reason=reason)
+    return len(moved)
+
+
+def call_again(session: Session, call: Call, retry: RetryDecision, now: datetime) -> None:
+    """A call that ended, or waits for a retry, is tried again at ``retry.at`` (a callback the person asked
+    for, or a disposition its agent retries); a callback counts against the call's callbacks."""
+    assert retry.at is not None
+    move = _move(call, CallStatus.QUEUED, retry=retry.reason, retry_at=retry.at.isoformat())
+    call.status = CallStatus.QUEUED
+    call.next_attempt_at = retry.at
+    call.completed_at = None
+    call.updated_at = now
+    if retry.callback:
+        call.callbacks += 1
+    batches.wake(session, {call.batch_id})
+    if move.before != CallStatus.QUEUED:
+        _publish(session, [move], now)
 
 
 def expire_waiting(session: Session, batch_id: str, now: datetime) -> int:

@@ -72,7 +72,9 @@ class LiveCall:
     status: str
     attempt_count: int
     max_retries: int | None
+    callbacks: int
     to: str | None
+    email: str | None
 
 
 LIVE_CALL_COLUMNS = (
@@ -82,7 +84,9 @@ LIVE_CALL_COLUMNS = (
     Call.status,
     Call.attempt_count,
     Call.max_retries,
+    Call.callbacks,
     Call.to,
+    Call.email,
 )
 
 

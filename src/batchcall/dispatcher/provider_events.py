@@ -24,6 +24,7 @@ from batchcall.kit.ids import new_id
 from batchcall.mail import suppressions
 from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus, Channel
 from batchcall.providers.base import MACHINE_ANSWERS, DialRequest, StatusEvent
+from batchcall.results import service as results
 
 log = logging.getLogger("batchcall.dispatcher")
 
@@ -207,18 +208,20 @@ def unsubscribe(session: Session, requests: Sequence[DialRequest], now: datetime
 
 
 def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], now: datetime) -> None:
-    """End the attempts; the retry rules decide whether each call waits for another."""
+    """End the attempts; the agent's result where it posted one, else the retry rules, decide whether
+    each call waits for another."""
     policies = repository.retry_policies(session, [found.call.batch_id for found, _ in endings])
+    decisions = results.decide_endings(
+        session,
+        [(found.call, found.attempt, ending.outcome, ending.ended_at) for found, ending in endings],
+        policies,
+        now,
+    )
     transitions.finish(
         session,
         [
-            (
-                found.call,
-                found.attempt,
-                ending,
-                policies[found.call.batch_id].decide(found.call, ending.outcome, ending.ended_at),
-            )
-            for found, ending in endings
+            (found.call, found.attempt, ending, decision)
+            for (found, ending), decision in zip(endings, decisions, strict=True)
         ],
         now,
     )

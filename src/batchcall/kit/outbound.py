@@ -20,6 +20,7 @@ from batchcall.kit.errors import Invalid
 
 ALLOW_SETTING = "BATCHCALL_ALLOW_PRIVATE_TARGETS"
 SCHEMES = frozenset({"http", "https"})
+WEBSOCKET_SCHEMES = frozenset({"ws", "wss"})
 # The well-known NAT64 prefix: a gateway turns these into the IPv4 address in their last 32 bits.
 NAT64 = IPv6Network("64:ff9b::/96")
 EXCERPT_CHARS = 200
@@ -54,11 +55,11 @@ def is_public(address: IPAddress) -> bool:
     return reached.is_global and not (reached.is_multicast or reached.is_reserved or reached.is_unspecified)
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s), or whose host is or resolves to an address that is not public.
-    A name that does not resolve passes: DNS may be down or not set up yet, and every connection checks
-    the name again before it is made."""
-    host = _host(url)
+def check_url(url: str, *, allow_private: bool, schemes: frozenset[str] = SCHEMES) -> None:
+    """Refuse a URL not of ``schemes`` (http and https unless told), or whose host is or resolves to an
+    address that is not public. A name that does not resolve passes: DNS may be down or not set up yet,
+    and every connection checks the name again before it is made."""
+    host = _host(url, schemes)
     if allow_private:
         return
     try:
@@ -96,13 +97,13 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return " ".join(printable.split())[:limit]
 
 
-def _host(url: str) -> str:
+def _host(url: str, schemes: frozenset[str]) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as fault:
         raise TargetRefused(f"{excerpt(url)} is not a valid URL: {fault}") from None
-    if parsed.scheme not in SCHEMES:
-        raise TargetRefused(f"{excerpt(url)} is not an http or https URL")
+    if parsed.scheme not in schemes:
+        raise TargetRefused(f"{excerpt(url)} is not a URL of {' or '.join(sorted(schemes))}")
     if not parsed.raw_host:
         raise TargetRefused(f"{excerpt(url)} has no host")
     return parsed.raw_host.decode("ascii")

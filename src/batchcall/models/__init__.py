@@ -1,6 +1,6 @@
 """The store's tables, one module per aggregate."""
 
-from batchcall.models.agent import Agent
+from batchcall.models.agent import Agent, Transport
 from batchcall.models.base import Base
 from batchcall.models.batch import Batch, BatchStatus, Channel, DialCounter, Rotation
 from batchcall.models.call import (
@@ -23,6 +23,7 @@ from batchcall.models.idempotency import IdempotencyRecord
 from batchcall.models.installation import InstallationSecret
 from batchcall.models.phone_number import PhoneNumber
 from batchcall.models.provider_account import ProviderAccount
+from batchcall.models.result import CallResult
 from batchcall.models.submission import RejectedRow
 from batchcall.models.webhook import WebhookDelivery, WebhookEndpoint
 from batchcall.models.workspace import ApiKey, Workspace
@@ -43,6 +44,7 @@ __all__ = [
     "Batch",
     "BatchStatus",
     "Call",
+    "CallResult",
     "CallStatus",
     "Channel",
     "Contact",
@@ -58,6 +60,7 @@ __all__ = [
     "ProviderEvent",
     "RejectedRow",
     "Rotation",
+    "Transport",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Workspace",

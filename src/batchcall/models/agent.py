@@ -1,10 +1,22 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from batchcall.models.base import Base, IdMixin
+
+
+class Transport(StrEnum):
+    """How an answered call reaches the agent."""
+
+    # The call speaks the rendered prompt and hangs up: reminders, and tests.
+    SAY = "say"
+    # The call's audio goes to the agent's WebSocket over Twilio Media Streams, through this server's bridge.
+    STREAM = "stream"
+    # The call is bridged to the agent's SIP URI.
+    SIP = "sip"
 
 
 class Agent(IdMixin, Base):
@@ -21,6 +33,16 @@ class Agent(IdMixin, Base):
     defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(16), default="en")
     voice: Mapped[dict[str, Any]]
+    transport: Mapped[str] = mapped_column(String(8), default=Transport.SAY)
+    stream_url: Mapped[str | None] = mapped_column(Text)
+    sip_uri: Mapped[str | None] = mapped_column(Text)
+    # What the agent's results may say: a JSON Schema their data must satisfy, the workspace's own
+    # dispositions beside the standard ones, the dispositions that retry the call, and how many callbacks
+    # one call may ask for.
+    result_schema: Mapped[dict[str, Any] | None]
+    dispositions: Mapped[list[str]] = mapped_column(default=list)
+    retry_dispositions: Mapped[list[str]] = mapped_column(default=list)
+    max_callbacks: Mapped[int] = mapped_column(default=2)
     active: Mapped[bool] = mapped_column(default=True)
     ready: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

@@ -135,6 +135,8 @@ class Call(IdMixin, Base):
     skip_reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(32))
     attempt_count: Mapped[int] = mapped_column(default=0)
+    # How many attempts the person asked for with a callback time (they count against no retry budget).
+    callbacks: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None]
@@ -179,8 +181,8 @@ class Attempt(IdMixin, Base):
     # Who or what answered, as the provider's answering-machine detection told (Twilio's AnsweredBy).
     answered_by: Mapped[str | None] = mapped_column(String(32))
     error_code: Mapped[str | None] = mapped_column(String(32))
-    transcript: Mapped[str | None] = mapped_column(Text)
-    summary: Mapped[str | None] = mapped_column(Text)
+    # How long after the media stream began the agent first spoke (the stream bridge measures it).
+    agent_audio_after_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class ProviderEvent(IdMixin, Base):

@@ -8,18 +8,19 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from batchcall.bounds import SETTINGS_IN_EFFECT
 from batchcall.idempotency import service as idempotency
 from batchcall.runtime import Runtime
 
 
-def runtime_of(request: Request) -> Runtime:
+def runtime_of(request: HTTPConnection) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def public_base(request: Request) -> str:
+def public_base(request: HTTPConnection) -> str:
     """The base URL callers reach this server at: ``BATCHCALL_PUBLIC_URL``, else the one this request used."""
     return runtime_of(request).settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
 

@@ -24,6 +24,8 @@ class EventType(StrEnum):
     CALL_EXPIRED = "call.expired"
     CALL_SKIPPED = "call.skipped"
     CALL_UNKNOWN = "call.unknown"
+    # The agent posted what came of the conversation.
+    CALL_RESULT = "call.result"
     BATCH_STATUS_CHANGED = "batch.status_changed"
 
 

@@ -17,10 +17,19 @@ POLICY = RetryPolicy(max_retry_attempts=2, retry_delay_seconds=300, retry_on=("b
 
 @dataclass(frozen=True)
 class Call:
-    """What the policy reads of a call: the attempts it has had, and its row's own retry limit."""
+    """What the policy reads of a call: the attempts it has had, its row's own retry limit, and the
+    callbacks the person asked for (which add to the attempts allowed)."""
 
     attempt_count: int
     max_retries: int | None = None
+    callbacks: int = 0
+
+
+def test_a_callback_the_person_asked_for_takes_nothing_from_the_retry_budget() -> None:
+    assert POLICY.attempts_allowed(Call(attempt_count=4, callbacks=1)) == 4
+    after_delay = ENDED + timedelta(seconds=300)
+    assert POLICY.decide(Call(attempt_count=3, callbacks=1), "busy", ENDED).at == after_delay
+    assert POLICY.decide(Call(attempt_count=4, callbacks=1), "busy", ENDED).at is None
 
 
 def test_an_outcome_named_in_retry_on_is_tried_again_after_the_delay() -> None:

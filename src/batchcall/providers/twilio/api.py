@@ -2,35 +2,38 @@
 URL signed for the attempt), and the texts people send to the workspaces' numbers (a STOP among them).
 
 Twilio's TwiML request is checked twice: the URL's token (only this server can make it) and Twilio's own
-``X-Twilio-Signature`` with the auth token of the account that placed the call. The agent issue puts the
-AI agent here; for now the call says the prompt rendered for it.
+``X-Twilio-Signature`` with the auth token of the account that placed the call. What it answers depends on
+the batch's agent: a ``stream`` agent's call is connected to this server's media bridge (``media.py``), which
+connects it to the agent; a ``sip`` agent's is bridged to its SIP URI; otherwise the call says its prompt.
 """
 
 import re
 from collections.abc import Callable, Mapping
 from functools import partial
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, Stream, VoiceResponse
 
+from batchcall.agent_sessions import service as agent_sessions
 from batchcall.auth.dependencies import DbSession
 from batchcall.contacts import service as contacts
 from batchcall.kit.errors import Conflict, Forbidden, NotFound
-from batchcall.models import Attempt, Call
+from batchcall.models import Agent, Attempt, Batch, Call, Transport
 from batchcall.numbers import repository as numbers
 from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers import registry
 from batchcall.providers.base import CallbackForged, Provider, ProviderRejected
-from batchcall.providers.twilio import urls
+from batchcall.providers.twilio import media, urls
 from batchcall.providers.twilio.provider import NAME, TwilioProvider
 from batchcall.runtime import Runtime
 from batchcall.web.http import read_body
 from batchcall.web.routing import UnitOfWorkRoute, public_url_of, runtime_of
 
 router = APIRouter(tags=["providers"], route_class=UnitOfWorkRoute)
+router.add_api_websocket_route("/providers/twilio/media/{attempt_id}", media.media_stream)
 
 MAX_TWIML_REQUEST_BYTES = 64 * 1024
 REFUSED = "TwiML refused: the URL or its signature is not Twilio's for this call"
@@ -60,12 +63,43 @@ async def twiml(attempt_id: str, request: Request, session: DbSession, token: st
         raise Forbidden(REFUSED) from None
     call = session.get(Call, attempt.call_id)
     assert call is not None
-    prompt = attempt.prompt or call.prompt or call.instruction
+    batch = session.get(Batch, call.batch_id)
+    agent = session.get(Agent, batch.agent_id) if batch is not None and batch.agent_id else None
     answer = VoiceResponse()
-    if prompt:
-        answer.say(prompt)
+    if agent is not None and agent.transport == Transport.STREAM:
+        answer.append(_stream(runtime, key, call.id, attempt_id))
+    elif agent is not None and agent.transport == Transport.SIP and agent.sip_uri:
+        answer.append(_sip(runtime, agent.sip_uri, call.id, attempt_id))
+    else:
+        prompt = attempt.prompt or call.prompt or call.instruction
+        if prompt:
+            answer.say(prompt)
     answer.hangup()
     return Response(str(answer), media_type="application/xml")
+
+
+# The SIP headers a bridged call carries to the agent (Twilio passes X- headers given on the SIP URI).
+CALL_ID_HEADER = "X-BatchCall-Call-Id"
+TOKEN_HEADER = "X-BatchCall-Token"
+
+
+def _stream(runtime: Runtime, key: bytes, call_id: str, attempt_id: str) -> Connect:
+    """The answered call's audio, streamed to this server's bridge, which connects it to the agent; the
+    call id and the agent's session token travel as the stream's parameters."""
+    stream = Stream(url=urls.media_url(runtime.settings.public_url.rstrip("/"), key, attempt_id))
+    stream.parameter(name="call_id", value=call_id)
+    stream.parameter(name="token", value=agent_sessions.issue(runtime, attempt_id))
+    connect = Connect()
+    connect.append(stream)
+    return connect
+
+
+def _sip(runtime: Runtime, sip_uri: str, call_id: str, attempt_id: str) -> Dial:
+    """The answered call bridged to the agent's SIP URI, with the call id and the session token as headers."""
+    headers = {CALL_ID_HEADER: call_id, TOKEN_HEADER: agent_sessions.issue(runtime, attempt_id)}
+    dial = Dial(answer_on_bridge=True)
+    dial.sip(f"{sip_uri}?{urlencode(headers)}")
+    return dial
 
 
 # What a person texts to stop every message (Twilio's own opt-out keywords, with Advanced Opt-Out's),

@@ -386,18 +386,23 @@ class TwilioProvider:
     def verified(self, headers: Mapping[str, str], body: bytes, url: str) -> dict[str, str]:
         """The form fields of a request Twilio made to ``url``; raises CallbackForged unless its
         ``X-Twilio-Signature`` is this account's for that URL and those fields."""
-        signature = {name.lower(): value for name, value in headers.items()}.get("x-twilio-signature")
-        if not signature:
-            raise CallbackForged("the request carries no X-Twilio-Signature")
         try:
             params = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
         except UnicodeDecodeError:
             raise CallbackForged("the request body is not form-encoded text") from None
-        if not RequestValidator(self._auth_token).validate(url, params, signature):
-            raise CallbackForged("X-Twilio-Signature does not match this account's auth token and the URL")
+        self.check_signature(headers, url, params)
         if params.get("AccountSid") != self._account_sid:
             raise CallbackForged("the request is for another Twilio account")
         return params
+
+    def check_signature(self, headers: Mapping[str, str], url: str, params: Mapping[str, str]) -> None:
+        """Raises CallbackForged unless ``X-Twilio-Signature`` is this account's for the URL and the form
+        fields (none for a WebSocket, whose handshake Twilio signs by its URL alone)."""
+        signature = {name.lower(): value for name, value in headers.items()}.get("x-twilio-signature")
+        if not signature:
+            raise CallbackForged("the request carries no X-Twilio-Signature")
+        if not RequestValidator(self._auth_token).validate(url, dict(params), signature):
+            raise CallbackForged("X-Twilio-Signature does not match this account's auth token and the URL")
 
     def _priced(self, event: StatusEvent) -> StatusEvent:
         """The final event with Twilio's price for the call, where Twilio has it already (it can come

@@ -3,6 +3,7 @@ process's own (``BATCHCALL_TWILIO_*``) for a one-tenant box."""
 
 from typing import TYPE_CHECKING
 
+from batchcall.agent_sessions.tokens import SESSION_KEY
 from batchcall.providers.base import Account, Provider, ProviderRejected
 from batchcall.providers.registry import Vendor
 from batchcall.providers.twilio.api import router
@@ -56,7 +57,7 @@ VENDOR = Vendor(
     credentials=TwilioCredentials,
     secrets=SECRETS,
     build=_build,
-    installation_secrets=(TWIML_KEY,),
+    installation_secrets=(TWIML_KEY, SESSION_KEY),
     default_missing=default_missing,
     router=router,
 )

@@ -1,0 +1,167 @@
+"""The media bridge: Twilio's Media Stream of an answered call, connected to the agent's WebSocket.
+
+Twilio opens the stream at the URL the call's TwiML named (signed for the attempt) and signs the handshake
+with ``X-Twilio-Signature``; the bridge checks both, connects to the agent's ``stream_url`` (a public address
+only, unless private targets are allowed) and relays every message each way as it is, so the agent speaks
+Twilio's Media Streams protocol and reads the call id and its session token from ``start``'s
+``customParameters``. On the way it times the silence: how long after the stream began the agent's first
+audio came (the whole stream, when it never spoke), kept on the attempt.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+import websockets
+from fastapi import WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+from starlette.status import WS_1008_POLICY_VIOLATION
+from websockets.asyncio.client import ClientConnection
+
+from batchcall.calls import repository as calls
+from batchcall.db import unit_of_work
+from batchcall.kit import outbound
+from batchcall.kit.errors import NotFound
+from batchcall.models import Agent, Attempt, Batch, Call, Transport
+from batchcall.provider_accounts import service as provider_accounts
+from batchcall.providers.base import CallbackForged
+from batchcall.providers.twilio import urls
+from batchcall.providers.twilio.provider import NAME, TwilioProvider
+from batchcall.runtime import Runtime
+from batchcall.web.routing import public_base, runtime_of
+
+log = logging.getLogger("batchcall.providers.twilio")
+
+# An audio frame is a few hundred bytes; nothing an agent sends needs more.
+MAX_MESSAGE_BYTES = 256 * 1024
+CONNECT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    attempt_id: str
+    stream_url: str
+
+
+async def media_stream(websocket: WebSocket, attempt_id: str, token: str = "") -> None:
+    runtime = runtime_of(websocket)
+    url = urls.as_websocket(public_base(websocket)) + websocket.url.path
+    url += f"?{websocket.url.query}" if websocket.url.query else ""
+    bridge = await run_in_threadpool(_bridge_of, runtime, attempt_id, token, dict(websocket.headers), url)
+    if bridge is None:
+        # Refused before the handshake completes: Twilio (or whoever asked) is answered 403.
+        await websocket.close(code=WS_1008_POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    try:
+        agent = await _connect(bridge.stream_url, runtime.settings.allow_private_targets)
+    except (OSError, TimeoutError, websockets.WebSocketException, outbound.TargetRefused) as fault:
+        log.warning("the agent of attempt %s could not be reached: %s", attempt_id, fault)
+        await websocket.close()
+        return
+    async with agent:
+        await _relay(websocket, agent, runtime, attempt_id)
+
+
+def _bridge_of(
+    runtime: Runtime, attempt_id: str, token: str, headers: dict[str, str], url: str
+) -> Bridge | None:
+    """The agent a genuine stream of the attempt goes to, or None when the stream is not Twilio's for a
+    ``stream`` agent's call."""
+    key = runtime.installation_secret(urls.TWIML_KEY)
+    if not urls.token_matches(key, attempt_id, token, urls.MEDIA):
+        return None
+    with unit_of_work(runtime.sessions) as session:
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is None or attempt.provider != NAME:
+            return None
+        try:
+            provider = provider_accounts.named_provider(session, runtime, NAME, attempt.provider_account_id)
+        except NotFound:
+            return None
+        assert isinstance(provider, TwilioProvider)
+        try:
+            provider.check_signature(headers, url, {})
+        except CallbackForged:
+            return None
+        call = session.get(Call, attempt.call_id)
+        batch = session.get(Batch, call.batch_id) if call is not None else None
+        agent = session.get(Agent, batch.agent_id) if batch is not None and batch.agent_id else None
+        if agent is None or agent.transport != Transport.STREAM or not agent.stream_url:
+            return None
+        return Bridge(attempt_id, agent.stream_url)
+
+
+async def _connect(stream_url: str, allow_private: bool) -> ClientConnection:
+    """A WebSocket to the agent, opened to an address of its host this server may reach."""
+    host = websockets.uri.parse_uri(stream_url).host
+    addresses = await asyncio.to_thread(outbound.allowed_addresses, host, allow_private=allow_private)
+    return await websockets.connect(
+        stream_url,
+        host=addresses[0],
+        proxy=None,
+        open_timeout=CONNECT_SECONDS,
+        max_size=MAX_MESSAGE_BYTES,
+    )
+
+
+async def _relay(twilio: WebSocket, agent: ClientConnection, runtime: Runtime, attempt_id: str) -> None:
+    """Relay messages each way until either side ends the stream, timing the agent's first audio."""
+    clock = runtime.clock
+    began: list[datetime] = []
+    spoke = asyncio.Event()
+
+    def record(seconds: float) -> None:
+        with unit_of_work(runtime.sessions) as session:
+            calls.record_agent_audio(session, attempt_id, seconds)
+
+    async def from_twilio() -> None:
+        while True:
+            message = await twilio.receive_text()
+            if not began and _event_of(message) == "start":
+                began.append(clock.now())
+            await agent.send(message)
+            if _event_of(message) == "stop":
+                return
+
+    async def from_agent() -> None:
+        async for message in agent:
+            if isinstance(message, bytes):
+                continue
+            if began and not spoke.is_set() and _event_of(message) == "media":
+                spoke.set()
+                await run_in_threadpool(record, (clock.now() - began[0]).total_seconds())
+            await twilio.send_text(message)
+
+    sides = [asyncio.create_task(from_twilio()), asyncio.create_task(from_agent())]
+    try:
+        await asyncio.wait(sides, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for side in sides:
+            side.cancel()
+        outcomes = await asyncio.gather(*sides, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(
+                outcome, (WebSocketDisconnect, websockets.ConnectionClosed, asyncio.CancelledError)
+            ):
+                log.warning("the media stream of attempt %s broke: %s", attempt_id, outcome)
+    if began and not spoke.is_set():
+        # The agent never spoke: the person heard silence for the whole stream.
+        await run_in_threadpool(record, (clock.now() - began[0]).total_seconds())
+    try:
+        await twilio.close()
+    except RuntimeError:
+        # Twilio closed it first.
+        pass
+
+
+def _event_of(message: str) -> str | None:
+    """The Media Streams event a message carries (``start``, ``media``, ``stop`` ...)."""
+    try:
+        parsed = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return None
+    event = parsed.get("event") if isinstance(parsed, dict) else None
+    return event if isinstance(event, str) else None
