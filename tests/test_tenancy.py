@@ -31,6 +31,7 @@ class Case:
 # (method, path) -> the request B sends, with the ids of A filled into the path.
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/agents/{agent_id}"): Case(),
+    ("POST", "/v1/calls/{call_id}/result"): Case(json={"disposition": "interested"}),
     ("PATCH", "/v1/agents/{agent_id}"): Case(json={"name": "taken over"}),
     ("DELETE", "/v1/agents/{agent_id}"): Case(),
     ("GET", "/v1/phone-numbers/{number_id}"): Case(),

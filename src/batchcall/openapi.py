@@ -162,6 +162,10 @@ EXTRA_STATUSES: dict[tuple[str, str], set[int]] = {
     ("POST", "/v1/batch-calls/{batch_id}/schedule"): {409},
     ("POST", "/v1/batch-calls/{batch_id}/pause"): {409},
     ("POST", "/v1/batch-calls/{batch_id}/resume"): {409},
+    # A result of a call never dialled, or a different result of an attempt that has one.
+    ("POST", "/v1/calls/{call_id}/result"): {409},
+    # An agent's session: its token, not a key (401 when it is not genuine or has expired).
+    ("GET", "/v1/agent-sessions/{token}"): {401},
     # Signed instead of keyed: a tasks link that is not valid (401) or has expired (403); a provider callback
     # unsigned or wrongly signed (403), too large (413), or not an event (422).
     ("GET", "/batch-call/{batch_call_id}/tasks"): {401, 403},

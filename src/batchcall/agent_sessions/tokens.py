@@ -8,6 +8,7 @@ installation secret, so that any process can check it and nobody can make one.
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ PREFIX = "as_"
 MAX_TOKEN_CHARS = 160
 REFUSED = "This agent session token is not valid"
 EXPIRED = "This agent session token has expired"
+EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,9 @@ def read(key: bytes, token: str, now: datetime) -> SessionToken:
         raise Unauthorized(REFUSED)
     attempt_id, _, rest = token.removeprefix(PREFIX).partition(".")
     expires_text, _, mac = rest.partition(".")
-    if not expires_text.isdigit() or not hmac.compare_digest(_mac(key, attempt_id, int(expires_text)), mac):
+    if not EXPIRY.fullmatch(expires_text) or not hmac.compare_digest(
+        _mac(key, attempt_id, int(expires_text)), mac
+    ):
         raise Unauthorized(REFUSED)
     expires_at = datetime.fromtimestamp(int(expires_text), UTC)
     if now >= expires_at:

@@ -29,14 +29,31 @@ SMS_DESCRIPTION = (
 )
 
 
+# The drafts a result_schema may name in ``$schema``: their meta-schemas are built in, so none is fetched.
+DRAFTS = frozenset(
+    {
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-07/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "https://json-schema.org/draft/2020-12/schema",
+    }
+)
+
+
 def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema a result's data can be checked against: valid for its draft (2020-12 unless it says),
-    and complete in itself, since no schema is ever fetched from elsewhere."""
+    """A JSON Schema a result's data can be checked against: of a known draft (2020-12 unless it says),
+    valid for it, and complete in itself, since no schema is ever fetched from elsewhere."""
+    draft = schema.get("$schema")
+    if draft is not None and (not isinstance(draft, str) or draft.removesuffix("#") not in DRAFTS):
+        raise ValueError(f"$schema names no draft this server knows: use one of {', '.join(sorted(DRAFTS))}")
     try:
         jsonschema_rs.meta.validate(schema)
         jsonschema_rs.validator_for(schema, offline=True)
     except jsonschema_rs.ValidationError as fault:
         raise ValueError(f"is not a usable JSON Schema: {fault.message}") from None
+    except jsonschema_rs.ReferencingError as fault:
+        raise ValueError(f"is not a usable JSON Schema: {fault}") from None
     return schema
 
 

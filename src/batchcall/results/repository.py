@@ -9,7 +9,8 @@ from batchcall.models import Attempt, CallResult
 
 
 def attempt_numbered(session: Session, call_id: str, number: int) -> Attempt | None:
-    return session.scalar(select(Attempt).where(Attempt.call_id == call_id, Attempt.number == number))
+    query = select(Attempt).where(Attempt.call_id == call_id, Attempt.number == number)
+    return session.scalar(query.execution_options(populate_existing=True))
 
 
 def of_attempt(session: Session, attempt_id: str) -> CallResult | None:

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from batchcall.bounds import StoredJson
 from batchcall.kit.schema import Read, Write
@@ -9,6 +9,8 @@ from batchcall.results.dispositions import Disposition
 
 MAX_TEXT_CHARS = 20_000
 MAX_TURNS = 5_000
+# What all the turns of a transcript may say together: hours of conversation, and no more.
+MAX_TRANSCRIPT_CHARS = 500_000
 # A call lasts at most a day; a turn's time is counted from the answer.
 MAX_TURN_SECONDS = 86_400
 
@@ -37,6 +39,12 @@ class ResultCreate(Write):
         description="The person asked to be called at this time: the next attempt goes then, or at the first "
         "lawful time after it",
     )
+
+    @model_validator(mode="after")
+    def _transcript_bounded(self) -> "ResultCreate":
+        if sum(len(turn.text) for turn in self.transcript) > MAX_TRANSCRIPT_CHARS:
+            raise ValueError(f"transcript: its turns say more than {MAX_TRANSCRIPT_CHARS} characters in all")
+        return self
 
 
 class Effects(BaseModel):

@@ -20,8 +20,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import jsonschema_rs
+import orjson
 from sqlalchemy.orm import Session
 
+from batchcall.batches import repository as batches
 from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import transitions
 from batchcall.calls.views import LiveAttempt, LiveCall
@@ -126,15 +128,17 @@ def follow_up(
 def post(session: Session, poster: Poster, call_id: str, body: ResultCreate, now: datetime) -> CallResult:
     """Store the result of the call's attempt (the token's, or with a key the latest) and act on it; the
     same result posted again answers the one stored."""
-    call = get_owned(session, Call, poster.workspace_id, call_id, "Call")
-    attempt = _attempt_of(session, call, poster)
-    batch = session.get(Batch, call.batch_id)
+    get_owned(session, Call, poster.workspace_id, call_id, "Call")
+    # The call's ending takes the same locks, call then batch: a result and the end of its call take turns,
+    # and everything below is read as it stands once they are held.
+    call = dispatch_repository.lock_calls(session, [call_id])[call_id]
+    batch = batches.lock(session, call.batch_id)
     assert batch is not None
+    attempt = _attempt_of(session, call, poster)
     agent = session.get(Agent, batch.agent_id) if batch.agent_id else None
     _check(body, agent, now)
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    # The call's ending takes the same lock: a result and the end of its call take turns.
-    call = dispatch_repository.lock_calls(session, [call.id])[call.id]
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(canonical).hexdigest()
     stored = repository.of_attempt(session, attempt.id)
     if stored is not None:
         if stored.body_hash == digest:
@@ -175,7 +179,7 @@ def post(session: Session, poster: Poster, call_id: str, body: ResultCreate, now
 def _attempt_of(session: Session, call: Call, poster: Poster) -> Attempt:
     """The attempt a result is for: the session token's own, or the call's latest."""
     if poster.attempt_id is not None:
-        attempt = session.get(Attempt, poster.attempt_id)
+        attempt = session.get(Attempt, poster.attempt_id, populate_existing=True)
         if attempt is None or attempt.call_id != call.id:
             raise NotFound(f"Call {call.id} not found")
         return attempt
@@ -193,6 +197,8 @@ def _check(body: ResultCreate, agent: Agent | None, now: datetime) -> None:
         _refuse([("disposition", f"'{body.disposition}' is none of {', '.join(codes)}")])
     if body.callback_at is not None and body.callback_at > now + timedelta(days=MAX_CALLBACK_DAYS):
         _refuse([("callback_at", f"is more than {MAX_CALLBACK_DAYS} days ahead")])
+    if body.callback_at is not None and body.callback_at < now - timedelta(days=1):
+        _refuse([("callback_at", "is more than a day ago")])
     if agent is None or agent.result_schema is None:
         return
     validator = jsonschema_rs.validator_for(agent.result_schema, offline=True)
@@ -270,9 +276,8 @@ def decide_endings(
         policy = policies[call.batch_id]
         result = results.get(attempt.id)
         decision = None
-        if result is not None:
-            batch = session.get(Batch, call.batch_id)
-            assert batch is not None
+        batch = session.get(Batch, call.batch_id) if result is not None else None
+        if result is not None and batch is not None and batch.status != BatchStatus.CANCELED:
             agent = session.get(Agent, batch.agent_id) if batch.agent_id else None
             decision = follow_up(Ask.of(result), AgentRules.of(agent), policy, call, batch, ended_at, now)
             if decision is not None:

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from batchcall.calls import repository as calls
 from batchcall.db import unit_of_work
 from batchcall.kit import outbound
-from batchcall.kit.errors import NotFound
+from batchcall.kit.errors import Invalid, NotFound
 from batchcall.models import Agent, Attempt, Batch, Call, Transport
 from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers.base import CallbackForged
@@ -55,14 +55,23 @@ async def media_stream(websocket: WebSocket, attempt_id: str, token: str = "") -
         await websocket.close(code=WS_1008_POLICY_VIOLATION)
         return
     await websocket.accept()
+    # The person is on the line from here: the silence is timed from now.
+    began = runtime.clock.now()
     try:
         agent = await _connect(bridge.stream_url, runtime.settings.allow_private_targets)
-    except (OSError, TimeoutError, websockets.WebSocketException, outbound.TargetRefused) as fault:
+    except (OSError, TimeoutError, ValueError, websockets.WebSocketException, Invalid) as fault:
         log.warning("the agent of attempt %s could not be reached: %s", attempt_id, fault)
+        await run_in_threadpool(_record_silence, runtime, attempt_id, began)
         await websocket.close()
         return
     async with agent:
-        await _relay(websocket, agent, runtime, attempt_id)
+        await _relay(websocket, agent, runtime, attempt_id, began)
+
+
+def _record_silence(runtime: Runtime, attempt_id: str, began: datetime) -> None:
+    """How long the person waited for the agent's first audio, from ``began`` until now."""
+    with unit_of_work(runtime.sessions) as session:
+        calls.record_agent_audio(session, attempt_id, (runtime.clock.now() - began).total_seconds())
 
 
 def _bridge_of(
@@ -107,33 +116,29 @@ async def _connect(stream_url: str, allow_private: bool) -> ClientConnection:
     )
 
 
-async def _relay(twilio: WebSocket, agent: ClientConnection, runtime: Runtime, attempt_id: str) -> None:
-    """Relay messages each way until either side ends the stream, timing the agent's first audio."""
-    clock = runtime.clock
-    began: list[datetime] = []
-    spoke = asyncio.Event()
-
-    def record(seconds: float) -> None:
-        with unit_of_work(runtime.sessions) as session:
-            calls.record_agent_audio(session, attempt_id, seconds)
+async def _relay(
+    twilio: WebSocket, agent: ClientConnection, runtime: Runtime, attempt_id: str, began: datetime
+) -> None:
+    """Relay messages each way until either side ends the stream, timing the agent's first audio: it goes
+    on to Twilio first, and is recorded beside."""
+    recorded: list[asyncio.Future[None]] = []
 
     async def from_twilio() -> None:
         while True:
             message = await twilio.receive_text()
-            if not began and _event_of(message) == "start":
-                began.append(clock.now())
             await agent.send(message)
-            if _event_of(message) == "stop":
+            if '"stop"' in message and _event_of(message) == "stop":
                 return
 
     async def from_agent() -> None:
         async for message in agent:
             if isinstance(message, bytes):
                 continue
-            if began and not spoke.is_set() and _event_of(message) == "media":
-                spoke.set()
-                await run_in_threadpool(record, (clock.now() - began[0]).total_seconds())
             await twilio.send_text(message)
+            if not recorded and _event_of(message) == "media":
+                recorded.append(
+                    asyncio.ensure_future(run_in_threadpool(_record_silence, runtime, attempt_id, began))
+                )
 
     sides = [asyncio.create_task(from_twilio()), asyncio.create_task(from_agent())]
     try:
@@ -147,9 +152,8 @@ async def _relay(twilio: WebSocket, agent: ClientConnection, runtime: Runtime, a
                 outcome, (WebSocketDisconnect, websockets.ConnectionClosed, asyncio.CancelledError)
             ):
                 log.warning("the media stream of attempt %s broke: %s", attempt_id, outcome)
-    if began and not spoke.is_set():
-        # The agent never spoke: the person heard silence for the whole stream.
-        await run_in_threadpool(record, (clock.now() - began[0]).total_seconds())
+    # The first audio's wait, or, when the agent never spoke, the whole stream's silence.
+    await (recorded[0] if recorded else run_in_threadpool(_record_silence, runtime, attempt_id, began))
     try:
         await twilio.close()
     except RuntimeError:
