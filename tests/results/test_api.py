@@ -127,6 +127,12 @@ def test_a_result_the_agent_cannot_give_is_refused_naming_the_field_and_writes_n
 def test_an_agent_is_refused_a_result_schema_that_is_not_one_or_needs_fetching(
     client: TestClient, tenant: Tenant
 ) -> None:
+    for uri in ("sip:agent@sip.example.com?X-Token=1", "https://agent.example.com", "sip: agent"):
+        refused = client.post(
+            "/v1/agents", json={"name": "A", "transport": "sip", "sip_uri": uri}, headers=tenant.headers
+        )
+        assert refused.status_code == 422, uri
+        assert refused.json()["message"].startswith("sip_uri: is not a SIP URI"), refused.json()
     for schema in (
         {"type": "nothing"},
         {"$ref": "http://127.0.0.1:9/schema.json"},

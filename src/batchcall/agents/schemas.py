@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -59,11 +60,23 @@ def _json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 ResultSchema = Annotated[StoredJson, AfterValidator(_json_schema)]
 StreamUrl = Annotated[str, Field(max_length=2048, description="The agent's WebSocket: a ws:// or wss:// URL")]
+SIP_URI = re.compile(r"^sips?:[^\s?]+$")
+
+
+def _sip_uri(uri: str) -> str:
+    if not SIP_URI.match(uri):
+        raise ValueError(
+            "is not a SIP URI such as sip:agent@sip.example.com (without headers: the bridge adds them)"
+        )
+    return uri
+
+
 SipUri = Annotated[
     str,
+    AfterValidator(_sip_uri),
     Field(
         max_length=1024,
-        pattern=r"^sips?:[^\s?]+$",
+        json_schema_extra={"pattern": SIP_URI.pattern},
         description="The agent's SIP URI (sip:agent@sip.example.com), without headers: the bridge adds them",
     ),
 ]
