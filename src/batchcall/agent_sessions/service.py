@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from batchcall.agent_sessions import tokens
 from batchcall.agent_sessions.schemas import AgentSession, SessionAgent, SessionBatch, SessionContact
+from batchcall.agents import service as agents
 from batchcall.auth.service import Principal
 from batchcall.kit.errors import Unauthorized
-from batchcall.models import Agent, Attempt, Batch, Call
+from batchcall.models import Attempt, Batch, Call
 from batchcall.results.dispositions import allowed
 from batchcall.runtime import Runtime
 
@@ -40,7 +41,7 @@ def open_session(session: Session, runtime: Runtime, token: str, base_url: str) 
     read, attempt, call = _opened(session, runtime, token)
     batch = session.get(Batch, call.batch_id)
     assert batch is not None
-    agent = session.get(Agent, batch.agent_id) if batch.agent_id else None
+    agent = agents.of_batch(session, batch.id)
     return AgentSession(
         call_id=call.id,
         attempt_id=attempt.id,

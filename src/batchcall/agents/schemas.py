@@ -7,7 +7,7 @@ from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, 
 
 from batchcall.bounds import PromptText, StoredJson, within_json_bounds
 from batchcall.kit.schema import Read, Write
-from batchcall.models import Transport
+from batchcall.models.agent import DEFAULT_MAX_CALLBACKS, Transport
 from batchcall.results.dispositions import MAX_OWN_DISPOSITIONS, Disposition
 
 VariableName = Annotated[str, Field(min_length=1, max_length=255)]
@@ -112,7 +112,7 @@ class AgentCreate(Write):
     result_schema: ResultSchema | None = Field(default=None, description=RESULT_SCHEMA_DESCRIPTION)
     dispositions: OwnDispositions = Field(default_factory=list, description=DISPOSITIONS_DESCRIPTION)
     retry_dispositions: OwnDispositions = Field(default_factory=list, description=RETRY_DESCRIPTION)
-    max_callbacks: MaxCallbacks = Field(default=2, description=CALLBACKS_DESCRIPTION)
+    max_callbacks: MaxCallbacks = Field(default=DEFAULT_MAX_CALLBACKS, description=CALLBACKS_DESCRIPTION)
     active: bool = True
     ready: bool = True
 

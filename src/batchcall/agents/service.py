@@ -2,7 +2,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -11,7 +11,7 @@ from batchcall.agents.schemas import AgentCreate, AgentUpdate
 from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Agent, Transport
+from batchcall.models import Agent, Batch, Transport
 from batchcall.results.dispositions import DO_NOT_CALL, allowed
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
@@ -32,27 +32,31 @@ def _check_bridge(agent: Agent, allow_private: bool) -> None:
     may not connect to) or whose retry dispositions are none of its own."""
     if agent.transport == Transport.STREAM:
         if not agent.stream_url:
-            _refuse("stream_url", "a 'stream' agent needs the WebSocket URL its calls are connected to")
+            message = "a 'stream' agent needs the WebSocket URL its calls are connected to"
+            raise Invalid.of_fields([("stream_url", message)])
         try:
             outbound.check_url(
                 agent.stream_url, allow_private=allow_private, schemes=outbound.WEBSOCKET_SCHEMES
             )
         except outbound.TargetRefused as refusal:
-            _refuse("stream_url", refusal.message)
+            raise Invalid.of_fields([("stream_url", refusal.message)]) from None
     if agent.transport == Transport.SIP and not agent.sip_uri:
-        _refuse("sip_uri", "a 'sip' agent needs the SIP URI its calls are bridged to")
+        raise Invalid.of_fields([("sip_uri", "a 'sip' agent needs the SIP URI its calls are bridged to")])
     retriable = [code for code in allowed(agent.dispositions) if code != DO_NOT_CALL]
     unknown = [code for code in agent.retry_dispositions if code not in retriable]
     if unknown:
-        _refuse("retry_dispositions", f"{', '.join(unknown)} cannot retry: use any of {', '.join(retriable)}")
-
-
-def _refuse(field: str, message: str) -> NoReturn:
-    raise Invalid(f"{field}: {message}", errors=[{"field": field, "message": message}])
+        message = f"{', '.join(unknown)} cannot retry: use any of {', '.join(retriable)}"
+        raise Invalid.of_fields([("retry_dispositions", message)])
 
 
 def get(session: Session, workspace_id: str, agent_id: str) -> Agent:
     return get_owned(session, Agent, workspace_id, agent_id, "Agent")
+
+
+def of_batch(session: Session, batch_id: str) -> Agent | None:
+    """The agent a batch's calls speak with, where it names one."""
+    batch = session.get(Batch, batch_id)
+    return session.get(Agent, batch.agent_id) if batch is not None and batch.agent_id else None
 
 
 def unfit_to_call(agent_id: str, active: bool, ready: bool) -> str | None:

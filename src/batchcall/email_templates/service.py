@@ -52,14 +52,6 @@ def _parts(template: EmailTemplate) -> dict[Part, str | None]:
     return {"subject": template.subject, "html": template.html, "text": template.text}
 
 
-def _refusal(faults: Mapping[str, str]) -> Invalid:
-    """A 422 naming each field, in the shape a body's validation errors are answered in."""
-    return Invalid(
-        "; ".join(f"{field}: {message}" for field, message in faults.items()),
-        errors=[{"field": field, "message": message} for field, message in faults.items()],
-    )
-
-
 def _check(template: EmailTemplate) -> None:
     """Refuse a template a part of which does not compile or uses what the sandbox does not allow (see
     sandbox.py), or that has no body."""
@@ -75,7 +67,7 @@ def _check(template: EmailTemplate) -> None:
     if not template.html and not template.text:
         faults["html"] = faults["text"] = "an email needs an html or a text body, or both"
     if faults:
-        raise _refusal(faults)
+        raise Invalid.of_fields(faults.items())
 
 
 def _flush(session: Session, name: str) -> None:

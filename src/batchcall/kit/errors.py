@@ -1,5 +1,6 @@
 """Errors that carry their HTTP status and a message a user can act on."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic_core import ErrorDetails
@@ -25,6 +26,16 @@ class Invalid(AppError):
 
     status_code = 422
     code = "invalid"
+
+    @classmethod
+    def of_fields(cls, faults: Iterable[tuple[str, str]]) -> "Invalid":
+        """A 422 naming each field at fault (field, message), in the shape a body's validation errors are
+        answered in."""
+        listed = list(faults)
+        return cls(
+            "; ".join(f"{field}: {message}" for field, message in listed),
+            errors=[{"field": field, "message": message} for field, message in listed],
+        )
 
 
 class NotFound(AppError):

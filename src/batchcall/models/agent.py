@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from batchcall.models.base import Base, IdMixin
 
+# How many callbacks (a time the person asked to be called at) one call may have, unless its agent says.
+DEFAULT_MAX_CALLBACKS = 2
+
 
 class Transport(StrEnum):
     """How an answered call reaches the agent."""
@@ -42,7 +45,7 @@ class Agent(IdMixin, Base):
     result_schema: Mapped[dict[str, Any] | None]
     dispositions: Mapped[list[str]] = mapped_column(default=list)
     retry_dispositions: Mapped[list[str]] = mapped_column(default=list)
-    max_callbacks: Mapped[int] = mapped_column(default=2)
+    max_callbacks: Mapped[int] = mapped_column(default=DEFAULT_MAX_CALLBACKS)
     active: Mapped[bool] = mapped_column(default=True)
     ready: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

@@ -23,6 +23,7 @@ import jsonschema_rs
 import orjson
 from sqlalchemy.orm import Session
 
+from batchcall.agents import service as agents
 from batchcall.batches import repository as batches
 from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import transitions
@@ -35,13 +36,13 @@ from batchcall.kit.errors import Conflict, Invalid, NotFound
 from batchcall.kit.tenancy import get_owned
 from batchcall.mail import suppressions
 from batchcall.models import DIALLED_ENDINGS, WAITING, Agent, Attempt, Batch, BatchStatus, Call, CallResult
+from batchcall.models.agent import DEFAULT_MAX_CALLBACKS
 from batchcall.results import repository
 from batchcall.results.dispositions import DO_NOT_CALL, allowed
 from batchcall.results.schemas import Effects, ResultCreate
 
 # The furthest ahead a callback may be asked for.
 MAX_CALLBACK_DAYS = 60
-DEFAULT_MAX_CALLBACKS = 2
 # The schema faults a refused result lists.
 MAX_FAULTS_LISTED = 20
 OPTED_OUT = "asked not to be contacted again"
@@ -135,7 +136,7 @@ def post(session: Session, poster: Poster, call_id: str, body: ResultCreate, now
     batch = batches.lock(session, call.batch_id)
     assert batch is not None
     attempt = _attempt_of(session, call, poster)
-    agent = session.get(Agent, batch.agent_id) if batch.agent_id else None
+    agent = agents.of_batch(session, batch.id)
     _check(body, agent, now)
     canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(canonical).hexdigest()
@@ -194,11 +195,11 @@ def _check(body: ResultCreate, agent: Agent | None, now: datetime) -> None:
     refuses, a callback too far ahead."""
     codes = allowed(agent.dispositions if agent else [])
     if body.disposition not in codes:
-        _refuse([("disposition", f"'{body.disposition}' is none of {', '.join(codes)}")])
+        raise Invalid.of_fields([("disposition", f"'{body.disposition}' is none of {', '.join(codes)}")])
     if body.callback_at is not None and body.callback_at > now + timedelta(days=MAX_CALLBACK_DAYS):
-        _refuse([("callback_at", f"is more than {MAX_CALLBACK_DAYS} days ahead")])
+        raise Invalid.of_fields([("callback_at", f"is more than {MAX_CALLBACK_DAYS} days ahead")])
     if body.callback_at is not None and body.callback_at < now - timedelta(days=1):
-        _refuse([("callback_at", "is more than a day ago")])
+        raise Invalid.of_fields([("callback_at", "is more than a day ago")])
     if agent is None or agent.result_schema is None:
         return
     validator = jsonschema_rs.validator_for(agent.result_schema, offline=True)
@@ -207,14 +208,7 @@ def _check(body: ResultCreate, agent: Agent | None, now: datetime) -> None:
         for _, fault in zip(range(MAX_FAULTS_LISTED), validator.iter_errors(body.data), strict=False)
     ]
     if faults:
-        _refuse(faults)
-
-
-def _refuse(faults: Sequence[tuple[str, str]]) -> None:
-    field, message = faults[0]
-    raise Invalid(
-        f"{field}: {message}", errors=[{"field": field, "message": message} for field, message in faults]
-    )
+        raise Invalid.of_fields(faults)
 
 
 def _stop(session: Session, call: Call, body: ResultCreate, now: datetime) -> tuple[bool, int]:
@@ -274,15 +268,28 @@ def decide_endings(
     decisions: list[RetryDecision] = []
     for call, attempt, outcome, ended_at in endings:
         policy = policies[call.batch_id]
-        result = results.get(attempt.id)
-        decision = None
-        batch = session.get(Batch, call.batch_id) if result is not None else None
-        if result is not None and batch is not None and batch.status != BatchStatus.CANCELED:
-            agent = session.get(Agent, batch.agent_id) if batch.agent_id else None
-            decision = follow_up(Ask.of(result), AgentRules.of(agent), policy, call, batch, ended_at, now)
-            if decision is not None:
-                effects = Effects.model_validate(result.effects)
-                effects.follow_up, effects.next_attempt_at = decision.reason, decision.at
-                repository.set_effects(session, attempt.id, effects.model_dump(mode="json"))
+        decision = _asked_at_end(session, results.get(attempt.id), call, policy, ended_at, now)
         decisions.append(decision or policy.decide(call, outcome, ended_at))
     return decisions
+
+
+def _asked_at_end(
+    session: Session,
+    result: CallResult | None,
+    call: LiveCall,
+    policy: RetryPolicy,
+    ended_at: datetime,
+    now: datetime,
+) -> RetryDecision | None:
+    """What the result posted during the call asks once it ended, kept on the result; None when there is
+    none, it asks nothing, or the batch was canceled."""
+    batch = session.get(Batch, call.batch_id) if result is not None else None
+    if result is None or batch is None or batch.status == BatchStatus.CANCELED:
+        return None
+    rules = AgentRules.of(agents.of_batch(session, batch.id))
+    decision = follow_up(Ask.of(result), rules, policy, call, batch, ended_at, now)
+    if decision is not None:
+        effects = Effects.model_validate(result.effects)
+        effects.follow_up, effects.next_attempt_at = decision.reason, decision.at
+        repository.set_effects(session, result.attempt_id, effects.model_dump(mode="json"))
+    return decision

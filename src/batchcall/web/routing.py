@@ -25,7 +25,7 @@ def public_base(request: HTTPConnection) -> str:
     return runtime_of(request).settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
 
 
-def public_url_of(request: Request) -> str:
+def public_url_of(request: HTTPConnection) -> str:
     """The URL this request was sent to as its sender saw it (behind a proxy too): the public base, the
     path and the query, as a vendor that signs the URL (Twilio) signed it."""
     query = request.url.query

@@ -43,9 +43,7 @@ def _check_target(url: str, *, allow_private: bool) -> None:
     try:
         outbound.check_url(url, allow_private=allow_private)
     except outbound.TargetRefused as refusal:
-        raise Invalid(
-            f"url: {refusal.message}", errors=[{"field": "url", "message": refusal.message}]
-        ) from None
+        raise Invalid.of_fields([("url", refusal.message)]) from None
 
 
 def create_endpoint(

@@ -18,10 +18,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Connect, Dial, Stream, VoiceResponse
 
 from batchcall.agent_sessions import service as agent_sessions
+from batchcall.agents import service as agents
 from batchcall.auth.dependencies import DbSession
 from batchcall.contacts import service as contacts
 from batchcall.kit.errors import Conflict, Forbidden, NotFound
-from batchcall.models import Agent, Attempt, Batch, Call, Transport
+from batchcall.models import Attempt, Call, Transport
 from batchcall.numbers import repository as numbers
 from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers import registry
@@ -63,8 +64,7 @@ async def twiml(attempt_id: str, request: Request, session: DbSession, token: st
         raise Forbidden(REFUSED) from None
     call = session.get(Call, attempt.call_id)
     assert call is not None
-    batch = session.get(Batch, call.batch_id)
-    agent = session.get(Agent, batch.agent_id) if batch is not None and batch.agent_id else None
+    agent = agents.of_batch(session, call.batch_id)
     answer = VoiceResponse()
     if agent is not None and agent.transport == Transport.STREAM:
         answer.append(_stream(runtime, key, call.id, attempt_id))

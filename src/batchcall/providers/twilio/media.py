@@ -10,7 +10,6 @@ audio came (the whole stream, when it never spoke), kept on the attempt.
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -20,17 +19,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.status import WS_1008_POLICY_VIOLATION
 from websockets.asyncio.client import ClientConnection
 
+from batchcall.agents import service as agents
 from batchcall.calls import repository as calls
 from batchcall.db import unit_of_work
 from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid, NotFound
-from batchcall.models import Agent, Attempt, Batch, Call, Transport
+from batchcall.models import Attempt, Call, Transport
 from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers.base import CallbackForged
 from batchcall.providers.twilio import urls
 from batchcall.providers.twilio.provider import NAME, TwilioProvider
 from batchcall.runtime import Runtime
-from batchcall.web.routing import public_base, runtime_of
+from batchcall.web.routing import public_url_of, runtime_of
 
 log = logging.getLogger("batchcall.providers.twilio")
 
@@ -39,18 +39,11 @@ MAX_MESSAGE_BYTES = 256 * 1024
 CONNECT_SECONDS = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Bridge:
-    attempt_id: str
-    stream_url: str
-
-
 async def media_stream(websocket: WebSocket, attempt_id: str, token: str = "") -> None:
     runtime = runtime_of(websocket)
-    url = urls.as_websocket(public_base(websocket)) + websocket.url.path
-    url += f"?{websocket.url.query}" if websocket.url.query else ""
-    bridge = await run_in_threadpool(_bridge_of, runtime, attempt_id, token, dict(websocket.headers), url)
-    if bridge is None:
+    url = urls.as_websocket(public_url_of(websocket))
+    stream_url = await run_in_threadpool(_agent_url, runtime, attempt_id, token, dict(websocket.headers), url)
+    if stream_url is None:
         # Refused before the handshake completes: Twilio (or whoever asked) is answered 403.
         await websocket.close(code=WS_1008_POLICY_VIOLATION)
         return
@@ -58,7 +51,7 @@ async def media_stream(websocket: WebSocket, attempt_id: str, token: str = "") -
     # The person is on the line from here: the silence is timed from now.
     began = runtime.clock.now()
     try:
-        agent = await _connect(bridge.stream_url, runtime.settings.allow_private_targets)
+        agent = await _connect(stream_url, runtime.settings.allow_private_targets)
     except (OSError, TimeoutError, ValueError, websockets.WebSocketException, Invalid) as fault:
         log.warning("the agent of attempt %s could not be reached: %s", attempt_id, fault)
         await run_in_threadpool(_record_silence, runtime, attempt_id, began)
@@ -74,11 +67,11 @@ def _record_silence(runtime: Runtime, attempt_id: str, began: datetime) -> None:
         calls.record_agent_audio(session, attempt_id, (runtime.clock.now() - began).total_seconds())
 
 
-def _bridge_of(
+def _agent_url(
     runtime: Runtime, attempt_id: str, token: str, headers: dict[str, str], url: str
-) -> Bridge | None:
-    """The agent a genuine stream of the attempt goes to, or None when the stream is not Twilio's for a
-    ``stream`` agent's call."""
+) -> str | None:
+    """The WebSocket of the agent a genuine stream of the attempt goes to, or None when the stream is not
+    Twilio's for a ``stream`` agent's call."""
     key = runtime.installation_secret(urls.TWIML_KEY)
     if not urls.token_matches(key, attempt_id, token, urls.MEDIA):
         return None
@@ -96,11 +89,10 @@ def _bridge_of(
         except CallbackForged:
             return None
         call = session.get(Call, attempt.call_id)
-        batch = session.get(Batch, call.batch_id) if call is not None else None
-        agent = session.get(Agent, batch.agent_id) if batch is not None and batch.agent_id else None
+        agent = agents.of_batch(session, call.batch_id) if call is not None else None
         if agent is None or agent.transport != Transport.STREAM or not agent.stream_url:
             return None
-        return Bridge(attempt_id, agent.stream_url)
+        return agent.stream_url
 
 
 async def _connect(stream_url: str, allow_private: bool) -> ClientConnection:
