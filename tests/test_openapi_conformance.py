@@ -153,6 +153,13 @@ EXCLUSIONS = (
         "document), and whether a base URL may be reached is the network's",
     ),
     Exclusion(
+        frozenset({"POST /v1/agents", "PATCH /v1/agents/{agent_id}"}),
+        ACCEPTED,
+        r"^(stream_url|sip_uri|voicemail_message): a '\w+' agent needs |^stream_url: ",
+        "An agent's transport needs its address, and a 'message' voicemail its message, required by the "
+        "value of another field; whether a stream URL may be reached is the network's",
+    ),
+    Exclusion(
         frozenset({"GET /v1/unsubscribe", "POST /v1/unsubscribe"}),
         ACCEPTED,
         r"This unsubscribe link is not valid",

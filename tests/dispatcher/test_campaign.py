@@ -14,6 +14,7 @@ from batchcall.providers.base import (
     ProviderUnavailable,
     StatusEvent,
     Verification,
+    VoicemailMessage,
 )
 from batchcall.providers.simulated.provider import SimulatedProvider
 from batchcall.runtime import Runtime
@@ -236,6 +237,9 @@ class FlakyProvider:
 
     def end_call(self, provider_call_id: str) -> None:
         self.inner.end_call(provider_call_id)
+
+    def leave_message(self, provider_call_id: str, message: VoicemailMessage) -> None:
+        self.inner.leave_message(provider_call_id, message)
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         return self.inner.fetch_status(provider_call_id)

@@ -37,6 +37,8 @@ API = "/2010-04-01/Accounts"
 # What the contact says on a Media Stream: a few 20 ms frames of mu-law silence (160 bytes at 8 kHz).
 CONTACT_FRAMES = 5
 SILENCE_FRAME = base64.b64encode(b"\xff" * 160).decode()
+# How Twilio's AnsweredBy begins when no person took the call.
+MACHINES = ("machine_", "fax")
 
 
 @dataclass
@@ -75,6 +77,12 @@ class Call:
     first_agent_audio_at: float | None = None
     stream_refused: int | None = None
     stream_stopped_by_twilio: bool = False
+    media: "MediaStream | None" = None
+    # What the application asked of the call while it was on: new TwiML (a voicemail's message), or a
+    # hang-up; ``updated`` is set by either.
+    updated_twiml: str | None = None
+    hung_up: bool = False
+    updated: threading.Event = field(default_factory=threading.Event)
 
     def one(self, name: str) -> str:
         return self.params.get(name, [""])[0]
@@ -185,11 +193,19 @@ class MediaStream:
             message = {"event": event, "sequenceNumber": number, **body, "streamSid": self.sid}
             self.websocket.send(json.dumps(message))
 
+    def stop(self) -> None:
+        """Stop the stream as Twilio does when the call's TwiML is replaced or the call hangs up."""
+        self.call.stream_stopped_by_twilio = True
+        with suppress(ConnectionClosed):
+            self.send("stop", {"stop": {"accountSid": self.call.account.sid, "callSid": self.call.sid}})
+        self.websocket.close()
+
     def run(self, while_streaming: Callable[[], None] | None, stream_seconds: float) -> None:
         """Connected, start, the test's hook, the contact's frames; then wait up to ``stream_seconds`` for the
         other side to hang up, and stop the stream if it does not."""
         call = self.call
         call.stream_sid = self.sid
+        call.media = self
         self.websocket.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         start = {
             "accountSid": call.account.sid,
@@ -210,10 +226,7 @@ class MediaStream:
                 self.send("media", {"media": media | {"payload": SILENCE_FRAME}})
         reader.join(stream_seconds)
         if reader.is_alive():
-            call.stream_stopped_by_twilio = True
-            with suppress(ConnectionClosed):
-                self.send("stop", {"stop": {"accountSid": call.account.sid, "callSid": call.sid}})
-            self.websocket.close()
+            self.stop()
             reader.join()
 
     def _read(self) -> None:
@@ -323,6 +336,13 @@ class FakeTwilio:
                 return error(404, 20404, "The requested resource was not found")
             if method == "POST" and form.get("Status", [""])[0] in ("completed", "canceled"):
                 call.status = form["Status"][0]
+                call.hung_up = True
+            if method == "POST" and form.get("Twiml"):
+                call.updated_twiml = form["Twiml"][0]
+            if method == "POST" and (call.hung_up or call.updated_twiml):
+                if call.media is not None:
+                    call.media.stop()
+                call.updated.set()
             return 200, call.resource()
         if parts[1:] == ["Messages"] and method == "POST":
             return self._create_message(account, form)
@@ -462,10 +482,16 @@ class FakeTwilio:
         twice: bool = False,
         while_streaming: Callable[[], None] | None = None,
         stream_seconds: float = 10.0,
+        machine_wait_seconds: float = 10.0,
     ) -> None:
         """Take the call to its end as Twilio would: fetch the TwiML once answered, run the Media Stream its
         ``<Connect><Stream>`` asks for (see ``stream``), then post the status callbacks (and the asynchronous
-        machine verdict) it asked for; in a shuffled order, or each twice."""
+        machine verdict) it asked for; in a shuffled order, or each twice.
+
+        A machine (an outcome answered by ``machine_*`` or ``fax``) gives its asynchronous verdict while the
+        call is on, as Twilio does once it has heard the greeting (or its end, with ``DetectMessageEnd``):
+        the call then waits up to ``machine_wait_seconds`` for the application to hang it up or replace its
+        TwiML (which stops its Media Stream), before it ends."""
         call = self.calls[sid]
         outcome = self.outcomes.get(call.one("To"), Outcome())
         answered = outcome.status == "completed"
@@ -477,6 +503,15 @@ class FakeTwilio:
             "Direction": "outbound-api",
             "ApiVersion": "2010-04-01",
         }
+        verdict = common | {"AnsweredBy": outcome.answered_by, "MachineDetectionDuration": "2100"}
+        machine = answered and call.one("AsyncAmd") == "true" and outcome.answered_by.startswith(MACHINES)
+
+        def machine_answers() -> None:
+            if while_streaming is not None:
+                while_streaming()
+            self.post(call.one("AsyncAmdStatusCallback"), verdict, call.account.auth_token)
+            call.updated.wait(machine_wait_seconds)
+
         if answered:
             twiml = self.post(
                 call.one("Url"), common | {"CallStatus": "in-progress"}, call.account.auth_token
@@ -485,9 +520,10 @@ class FakeTwilio:
             media_stream = stream_of(twiml.text) if twiml.is_success else None
             if media_stream is not None:
                 url, parameters = media_stream
-                self.stream(
-                    call, url, parameters, while_streaming=while_streaming, stream_seconds=stream_seconds
-                )
+                hook = machine_answers if machine else while_streaming
+                self.stream(call, url, parameters, while_streaming=hook, stream_seconds=stream_seconds)
+            elif machine:
+                machine_answers()
         stages = ["initiated", "ringing", *(["in-progress"] if answered else []), outcome.status]
         asked = set(call.params.get("StatusCallbackEvent", []))
         now = format_datetime(datetime.now(UTC), usegmt=True)
@@ -501,8 +537,7 @@ class FakeTwilio:
             if stage == outcome.status and answered:
                 params |= {"CallDuration": str(outcome.duration), "Duration": str(-(-outcome.duration // 60))}
             posts.append((call.one("StatusCallback"), params))
-        if answered and call.one("AsyncAmd") == "true":
-            verdict = common | {"AnsweredBy": outcome.answered_by, "MachineDetectionDuration": "2100"}
+        if answered and call.one("AsyncAmd") == "true" and not machine:
             posts.insert(len(posts) - 1, (call.one("AsyncAmdStatusCallback"), verdict))
         call.status = outcome.status
         call.answered_by = outcome.answered_by if answered else None

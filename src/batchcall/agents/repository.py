@@ -14,10 +14,11 @@ def list_agents(session: Session, workspace_id: str, limit: int, offset: int) ->
 
 def prompt_parts(
     session: Session, agent_id: str
-) -> tuple[str, str | None, dict[str, Any], bool, bool] | None:
-    """The agent's templates (spoken, texted) and variable defaults, and whether it is active and ready."""
+) -> tuple[str, str | None, dict[str, Any], bool, bool, str] | None:
+    """The agent's templates (spoken, texted) and variable defaults, whether it is active and ready, and
+    what it does on a machine."""
     query = select(
-        Agent.prompt_template, Agent.sms_template, Agent.defaults, Agent.active, Agent.ready
+        Agent.prompt_template, Agent.sms_template, Agent.defaults, Agent.active, Agent.ready, Agent.voicemail
     ).where(Agent.id == agent_id)
     row = session.execute(query).first()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, 
 
 from batchcall.bounds import PromptText, StoredJson, within_json_bounds
 from batchcall.kit.schema import Read, Write
-from batchcall.models.agent import DEFAULT_MAX_CALLBACKS, Transport
+from batchcall.models.agent import DEFAULT_MAX_CALLBACKS, Transport, Voicemail
 from batchcall.results.dispositions import MAX_OWN_DISPOSITIONS, Disposition
 
 VariableName = Annotated[str, Field(min_length=1, max_length=255)]
@@ -94,6 +94,20 @@ RETRY_DESCRIPTION = (
     "limit (do_not_call never is)"
 )
 CALLBACKS_DESCRIPTION = "How many callbacks (a result's callback_at) one call may have"
+VOICEMAIL_DESCRIPTION = (
+    "What a call a machine answered does: 'hangup' at once; 'message' waits for the beep and leaves "
+    "voicemail_message (rendered) or plays voicemail_audio_url; 'fallback' hangs up and reaches the person "
+    "on the batch's next fallback channel (an SMS to the number when the batch names none)"
+)
+VOICEMAIL_MESSAGE_DESCRIPTION = "What a 'message' agent says after the beep, with {{variable}} placeholders"
+AudioUrl = Annotated[
+    str,
+    Field(
+        max_length=2048,
+        pattern=r"^https?://\S+$",
+        description="A recording a 'message' agent plays after the beep: an http(s) URL Twilio fetches",
+    ),
+]
 
 
 class AgentCreate(Write):
@@ -113,6 +127,9 @@ class AgentCreate(Write):
     dispositions: OwnDispositions = Field(default_factory=list, description=DISPOSITIONS_DESCRIPTION)
     retry_dispositions: OwnDispositions = Field(default_factory=list, description=RETRY_DESCRIPTION)
     max_callbacks: MaxCallbacks = Field(default=DEFAULT_MAX_CALLBACKS, description=CALLBACKS_DESCRIPTION)
+    voicemail: Voicemail = Field(default=Voicemail.HANGUP, description=VOICEMAIL_DESCRIPTION)
+    voicemail_message: PromptText | None = Field(default=None, description=VOICEMAIL_MESSAGE_DESCRIPTION)
+    voicemail_audio_url: AudioUrl | None = None
     active: bool = True
     ready: bool = True
 
@@ -132,6 +149,9 @@ class AgentUpdate(Write):
     dispositions: OwnDispositions | None = Field(default=None, description=DISPOSITIONS_DESCRIPTION)
     retry_dispositions: OwnDispositions | None = Field(default=None, description=RETRY_DESCRIPTION)
     max_callbacks: MaxCallbacks | None = Field(default=None, description=CALLBACKS_DESCRIPTION)
+    voicemail: Voicemail | None = Field(default=None, description=VOICEMAIL_DESCRIPTION)
+    voicemail_message: PromptText | None = Field(default=None, description=VOICEMAIL_MESSAGE_DESCRIPTION)
+    voicemail_audio_url: AudioUrl | None = None
     active: bool | None = None
     ready: bool | None = None
 
@@ -152,6 +172,9 @@ class AgentRead(Read):
     dispositions: list[str]
     retry_dispositions: list[str]
     max_callbacks: int
+    voicemail: str
+    voicemail_message: str | None
+    voicemail_audio_url: str | None
     active: bool
     ready: bool
     created_at: datetime

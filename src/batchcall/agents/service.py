@@ -11,7 +11,7 @@ from batchcall.agents.schemas import AgentCreate, AgentUpdate
 from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid
 from batchcall.kit.tenancy import get_owned
-from batchcall.models import Agent, Batch, Transport
+from batchcall.models import Agent, Batch, Transport, Voicemail
 from batchcall.results.dispositions import DO_NOT_CALL, allowed
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
@@ -29,7 +29,8 @@ def create(
 
 def _check_bridge(agent: Agent, allow_private: bool) -> None:
     """Refuse an agent its calls could not reach (a transport without its address, an address this server
-    may not connect to) or whose retry dispositions are none of its own."""
+    may not connect to), a 'message' agent with nothing to leave on a machine, or one whose retry
+    dispositions are none of its own."""
     if agent.transport == Transport.STREAM:
         if not agent.stream_url:
             message = "a 'stream' agent needs the WebSocket URL its calls are connected to"
@@ -42,6 +43,9 @@ def _check_bridge(agent: Agent, allow_private: bool) -> None:
             raise Invalid.of_fields([("stream_url", refusal.message)]) from None
     if agent.transport == Transport.SIP and not agent.sip_uri:
         raise Invalid.of_fields([("sip_uri", "a 'sip' agent needs the SIP URI its calls are bridged to")])
+    if agent.voicemail == Voicemail.MESSAGE and not (agent.voicemail_message or agent.voicemail_audio_url):
+        message = "a 'message' agent needs the voicemail_message it says or the voicemail_audio_url it plays"
+        raise Invalid.of_fields([("voicemail_message", message)])
     retriable = [code for code in allowed(agent.dispositions) if code != DO_NOT_CALL]
     unknown = [code for code in agent.retry_dispositions if code not in retriable]
     if unknown:
@@ -104,6 +108,8 @@ class Prompt:
     # Why the agent may not place calls now (switched off, not ready); None while it may.
     unfit: str | None = None
     sms_template: str | None = None
+    # What a call a machine answers does (a ``Voicemail``).
+    voicemail: str = Voicemail.HANGUP
 
     def texted(self) -> "Prompt | None":
         """The agent's text message as a prompt of its own, when it has one."""
@@ -114,8 +120,8 @@ def prompt_of(session: Session, agent_id: str) -> Prompt | None:
     parts = repository.prompt_parts(session, agent_id)
     if parts is None:
         return None
-    template, sms_template, defaults, active, ready = parts
-    return Prompt(template, defaults, unfit_to_call(agent_id, active, ready), sms_template)
+    template, sms_template, defaults, active, ready, voicemail = parts
+    return Prompt(template, defaults, unfit_to_call(agent_id, active, ready), sms_template, voicemail)
 
 
 def render_prompt(prompt: Prompt, variables: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ from batchcall.bounds import Id, StoredJson
 from batchcall.ingest.times import MAX_ZONE_CHARS, zone
 from batchcall.kit.schema import Instant, Read, Write
 from batchcall.models import RETRIABLE, RETRIED_BY_DEFAULT, Channel, Rotation
+from batchcall.models.batch import DEFAULT_MAX_ABANDON_RATE
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 # A caller id as given (national forms included), and a pool of them larger than any campaign needs.
@@ -44,6 +45,12 @@ def _retry_on(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _distinct(value: list[Channel]) -> list[Channel]:
+    if len(set(value)) != len(value):
+        raise ValueError("names a channel twice")
+    return value
+
+
 # The names ``zone`` accepts, listed in the OpenAPI document (which keeps one copy for all the fields).
 TIME_ZONES = sorted(available_timezones())
 TimeZone = Annotated[
@@ -63,6 +70,26 @@ RetryOn = Annotated[
     list[str],
     Field(json_schema_extra={"items": {"type": "string", "enum": [str(s) for s in RETRIABLE]}}),
     AfterValidator(_retry_on),
+]
+
+FallbackChannels = Annotated[
+    list[Channel],
+    Field(
+        max_length=len(Channel),
+        description="Where a call that did not reach the person goes next, in order, once its own channel "
+        "has no attempt left (or its agent's voicemail is 'fallback'): e.g. ['sms'] texts the number after "
+        "the last voice attempt. Each step is one more attempt of the call, under that channel's rules",
+    ),
+    AfterValidator(_distinct),
+]
+AbandonRate = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=1,
+        description="The share of live-answered calls the batch may abandon (no agent audio within 2 s of "
+        "the answer) before it pauses itself",
+    ),
 ]
 
 
@@ -97,6 +124,8 @@ class BatchSettings(Write):
     retry_delay_seconds: int = Field(default=300, ge=0, le=30 * 86_400)
     retry_on: RetryOn = Field(default_factory=lambda: [str(s) for s in RETRIED_BY_DEFAULT])
     dedup_days: int | None = Field(default=None, ge=0, le=3650, description="Default: the workspace's")
+    fallback_channels: FallbackChannels = Field(default_factory=list)
+    max_abandon_rate: AbandonRate = DEFAULT_MAX_ABANDON_RATE
     file_name: str | None = Field(default=None, max_length=255)
     source_system: str | None = Field(default=None, max_length=255)
     source_org_id: str | None = Field(default=None, max_length=255)
@@ -143,6 +172,8 @@ class BatchUpdate(Write):
     retry_delay_seconds: int | None = Field(default=None, ge=0, le=30 * 86_400)
     retry_on: RetryOn | None = None
     dedup_days: int | None = Field(default=None, ge=0, le=3650)
+    fallback_channels: FallbackChannels | None = None
+    max_abandon_rate: AbandonRate | None = None
     file_name: str | None = Field(default=None, max_length=255)
     source_system: str | None = Field(default=None, max_length=255)
     source_org_id: str | None = Field(default=None, max_length=255)
@@ -165,6 +196,17 @@ class Counters(BaseModel):
     unknown: int = Field(default=0, description="Calls dialled whose outcome the provider never told")
     sent: int = Field(default=0, description="Calls dialled at least once")
     picked_up: int = Field(default=0, description="Calls answered by a person")
+
+
+class Abandonment(BaseModel):
+    """The batch's abandoned calls: answered by a person who heard no agent within 2 s."""
+
+    live_answered: int = Field(
+        description="Calls answered by a person (not a machine) with an agent on the line"
+    )
+    abandoned: int = Field(description="Of those, calls whose agent said nothing within 2 s of the answer")
+    rate: float = Field(description="abandoned / live_answered (0 before any)")
+    limit: float = Field(description="The batch's max_abandon_rate: over it, the batch pauses itself")
 
 
 class BatchRead(Read):
@@ -193,6 +235,8 @@ class BatchRead(Read):
     retry_delay_seconds: int
     retry_on: list[str]
     dedup_days: int
+    fallback_channels: list[str]
+    max_abandon_rate: float
     file_name: str | None
     contact_source: str
     contact_folder_id: str | None
@@ -203,8 +247,8 @@ class BatchRead(Read):
     waiting_reason: str | None = Field(
         description="Why the batch is not dialling now (a code: outside_window, not_working_day, "
         "recipient_hours, batch_daily_cap, caller_id_daily_cap, calls_per_second, all_in_flight, "
-        "no_caller_id, agent_unavailable, breaker, nothing_due, scheduled_start); for a draft, what "
-        "would hold its first dial if it started now; null when nothing holds it"
+        "no_caller_id, agent_unavailable, breaker, abandoned_calls, nothing_due, scheduled_start); for a "
+        "draft, what would hold its first dial if it started now; null when nothing holds it"
     )
     waiting_detail: str | None = Field(
         description="The waiting reason in words, with the figures that matter"
@@ -215,6 +259,7 @@ class BatchRead(Read):
     )
     warnings: list[str] = Field(description="What about the batch's settings may surprise; empty if nothing")
     counters: Counters
+    abandonment: Abandonment
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None

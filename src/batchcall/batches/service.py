@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from batchcall.agents import service as agents
 from batchcall.auth import service as auth
 from batchcall.batches import repository, transitions
-from batchcall.batches.schemas import BatchCreate, BatchRead, BatchUpdate, Counters
+from batchcall.batches.schemas import Abandonment, BatchCreate, BatchRead, BatchUpdate, Counters
 from batchcall.calls import ingestion
 from batchcall.calls import transitions as call_transitions
 from batchcall.calls.ingestion import IngestOptions
 from batchcall.contacts import service as contacts
-from batchcall.dispatcher import waiting
+from batchcall.dispatcher import abandonment, waiting
 from batchcall.kit.errors import Conflict, Invalid, NotFound
 from batchcall.kit.tenancy import get_owned
 from batchcall.models import Batch, BatchStatus, Channel
@@ -348,6 +348,7 @@ def warnings_of(batch: Batch) -> list[str]:
 def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[BatchRead]:
     """Batches as answered, each with counters derived from its calls and what holds its next dial."""
     counters = counters_of(session, batches)
+    abandoned = abandonment.of_batches(session, batches)
     answers = []
     for batch in batches:
         held, next_dial_at = waiting_of(session, batch, now)
@@ -360,6 +361,7 @@ def present(session: Session, batches: Sequence[Batch], now: datetime) -> list[B
                 waiting_detail=held.detail if held else None,
                 next_dial_at=next_dial_at,
                 counters=counters[batch.id],
+                abandonment=Abandonment.model_validate(abandoned[batch.id], from_attributes=True),
             )
         )
     return answers
@@ -391,7 +393,15 @@ def waiting_of(
     return waiting.Waiting(reason, batch.waiting_detail or "", batch.next_dial_at), batch.next_dial_at
 
 
-_COMPUTED = {"counters", "metadata", "warnings", "waiting_reason", "waiting_detail", "next_dial_at"}
+_COMPUTED = {
+    "counters",
+    "abandonment",
+    "metadata",
+    "warnings",
+    "waiting_reason",
+    "waiting_detail",
+    "next_dial_at",
+}
 
 
 def _attributes(batch: Batch) -> dict[str, Any]:

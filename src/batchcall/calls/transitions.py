@@ -368,6 +368,7 @@ def finish(
             }
         )
         status = CallStatus.QUEUED.value if retry.at is not None else ending.outcome
+        moved_on = retry.fallback
         calls.append(
             {
                 "id": call.id,
@@ -379,9 +380,13 @@ def finish(
                 "completed_at": None if retry.at is not None else now,
                 "updated_at": now,
                 "callbacks": call.callbacks + 1 if retry.callback else call.callbacks,
+                "fallbacks": moved_on.step if moved_on else call.fallbacks,
+                "channel": moved_on.channel if moved_on else call.channel,
             }
         )
         details: dict[str, object] = {"outcome": ending.outcome, "retry": retry.reason}
+        if moved_on is not None:
+            details["channel"] = moved_on.channel
         if retry.at is not None:
             details["retry_at"] = retry.at.isoformat()
         elif ending.error is not None:

@@ -73,6 +73,8 @@ class LiveCall:
     attempt_count: int
     max_retries: int | None
     callbacks: int
+    fallbacks: int
+    channel: str
     to: str | None
     email: str | None
 
@@ -85,6 +87,8 @@ LIVE_CALL_COLUMNS = (
     Call.attempt_count,
     Call.max_retries,
     Call.callbacks,
+    Call.fallbacks,
+    Call.channel,
     Call.to,
     Call.email,
 )

@@ -20,7 +20,7 @@ from batchcall.contacts import repository as contacts
 from batchcall.dispatcher import caps, repository, rotation, waiting, window
 from batchcall.dispatcher.content import Emails, message_of
 from batchcall.mail.suppressions import suppressed
-from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel
+from batchcall.models import IN_FLIGHT, WAITING, Batch, BatchStatus, Channel, Voicemail
 from batchcall.provider_accounts import service as provider_accounts
 from batchcall.providers.base import DialRequest, EmailContent
 
@@ -99,6 +99,7 @@ def claim(session: Session, batch: Batch, claimer: Claimer, now: datetime) -> Cl
             provider=dial.provider,
             account_id=dial.account_id,
             email=dial.email,
+            leaves_message=prompt is not None and prompt.voicemail == Voicemail.MESSAGE,
         )
         for dial, row in zip(dials, rows, strict=True)
     ]

@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 from batchcall.agents.service import Prompt, render_prompt
 from batchcall.calls.views import DueCall
 from batchcall.email_templates import service as email_templates
-from batchcall.models import Channel, EmailTemplate
+from batchcall.models import Call, Channel, EmailTemplate
 from batchcall.providers.base import EmailContent
 
 
-def prompt_values(call: DueCall) -> dict[str, object]:
+def prompt_values(call: DueCall | Call) -> dict[str, object]:
     """What an agent's template may name: the row's variables and the person's own fields (where known)."""
     person = {
         "name": call.name,

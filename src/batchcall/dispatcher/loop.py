@@ -22,7 +22,7 @@ from batchcall.batches import transitions as batch_transitions
 from batchcall.calls import repository as calls
 from batchcall.calls import transitions
 from batchcall.db import unit_of_work
-from batchcall.dispatcher import provider_events, repository
+from batchcall.dispatcher import provider_events, repository, voicemail
 from batchcall.dispatcher.claim import Claimer, claim
 from batchcall.dispatcher.lease import Heartbeat
 from batchcall.dispatcher.providers import ProviderPool
@@ -145,18 +145,24 @@ class Dispatcher:
     def deliver_events(self, tick: Tick) -> None:
         """Store the provider's due events and act on them; if the write fails they wait for the next pass
         (storing is idempotent on the event id, so none is acted on twice), and this pass goes on."""
-        for account_id, provider in self.providers.held():
+        held = {(provider.name, account_id): provider for account_id, provider in self.providers.held()}
+        for source, provider in held.items():
             polled = provider.poll_events()
             if polled:
-                self.undelivered.setdefault((provider.name, account_id), []).extend(polled)
+                self.undelivered.setdefault(source, []).extend(polled)
         if not self.undelivered:
             return
         try:
             with unit_of_work(self.runtime.sessions) as session:
-                received = [
-                    provider_events.receive(session, vendor, events, self._now(), account_id)
-                    for (vendor, account_id), events in self.undelivered.items()
-                ]
+                received = {
+                    source: provider_events.receive(session, source[0], events, self._now(), source[1])
+                    for source, events in self.undelivered.items()
+                }
+                machines = {
+                    source: voicemail.steps(session, r.machines)
+                    for source, r in received.items()
+                    if r.machines
+                }
         except Exception:
             log.exception(
                 "storing %d provider event(s) failed; kept for the next pass",
@@ -165,8 +171,10 @@ class Dispatcher:
             )
             return
         self.undelivered.clear()
-        tick.events += sum(r.new for r in received)
-        tick.ended += sum(r.ended for r in received)
+        tick.events += sum(r.new for r in received.values())
+        tick.ended += sum(r.ended for r in received.values())
+        for source, steps in machines.items():
+            voicemail.carry_out(held[source], steps)
 
     def reconcile(self, tick: Tick) -> None:
         """Ask the provider about each call whose lease lapsed: end it, or hold it until the next check.

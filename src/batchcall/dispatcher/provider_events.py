@@ -7,7 +7,7 @@ one ends the attempt and lets the retry rules decide whether the call is tried a
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,8 +18,9 @@ from batchcall.calls import transitions, views
 from batchcall.calls.transitions import Ending
 from batchcall.calls.views import LiveAttempt, LiveCall
 from batchcall.contacts import service as contacts
-from batchcall.dispatcher import breaker, repository, waiting
+from batchcall.dispatcher import abandonment, breaker, repository, waiting
 from batchcall.dispatcher.retry import RetryDecision
+from batchcall.dispatcher.voicemail import MachineAnswered
 from batchcall.kit.ids import new_id
 from batchcall.mail import suppressions
 from batchcall.models import IN_FLIGHT, BatchStatus, CallStatus, Channel
@@ -41,6 +42,8 @@ class Received:
     new: int = 0
     duplicates: int = 0
     ended: int = 0
+    # Calls still on that a machine answered: what each does is asked of the vendor once this commits.
+    machines: list[MachineAnswered] = field(default_factory=list)
 
 
 def receive(
@@ -147,6 +150,10 @@ def _act(
         if not event.is_final:
             # Events come in any order: a late "ringing" never moves an answered call back.
             moving[attempt_id] = so_far.advanced(event.status, event.answered_at, event.answered_by)
+            if _is_machine(moving[attempt_id].answered_by) and not _is_machine(so_far.answered_by):
+                received.machines.append(
+                    MachineAnswered(found.call.id, found.call.batch_id, event.provider_call_id)
+                )
             continue
         answered_by = event.answered_by or so_far.answered_by
         ending.append(
@@ -184,10 +191,13 @@ def _act(
     trip_breakers(session, failing, now)
 
 
+def _is_machine(answered_by: str | None) -> bool:
+    return answered_by is not None and answered_by.startswith(MACHINE_ANSWERS)
+
+
 def _machine_ending(status: str, answered_by: str | None) -> str:
     """A call a machine answered ended in a voicemail, whichever callback told who answered."""
-    machine = answered_by is not None and answered_by.startswith(MACHINE_ANSWERS)
-    return CallStatus.VOICEMAIL if status == CallStatus.COMPLETED and machine else status
+    return CallStatus.VOICEMAIL if status == CallStatus.COMPLETED and _is_machine(answered_by) else status
 
 
 def unsubscribe(session: Session, requests: Sequence[DialRequest], now: datetime) -> None:
@@ -225,6 +235,7 @@ def end_attempts(session: Session, endings: Sequence[tuple[_InFlight, Ending]], 
         ],
         now,
     )
+    abandonment.pause_over_limit(session, [found.attempt.id for found, _ in endings], now)
 
 
 def trip_breakers(session: Session, batch_ids: set[str], now: datetime) -> None:

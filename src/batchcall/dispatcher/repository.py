@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, union, update
+from sqlalchemy import and_, case, func, or_, select, union, update
 from sqlalchemy.orm import Session, aliased
 
 from batchcall.dispatcher.retry import RetryPolicy
@@ -16,6 +16,7 @@ from batchcall.models import (
     BatchStatus,
     Call,
     CallStatus,
+    Channel,
     DialCounter,
     ProviderEvent,
 )
@@ -187,12 +188,12 @@ def attempts_named(session: Session, attempt_ids: Sequence[str]) -> list[tuple[s
 
 def retry_policies(session: Session, batch_ids: Sequence[str]) -> dict[str, RetryPolicy]:
     """Each batch's retry settings, by batch id."""
-    query = select(Batch.id, Batch.max_retry_attempts, Batch.retry_delay_seconds, Batch.retry_on).where(
-        Batch.id.in_(list(set(batch_ids)))
-    )
+    query = select(
+        Batch.id, Batch.max_retry_attempts, Batch.retry_delay_seconds, Batch.retry_on, Batch.fallback_channels
+    ).where(Batch.id.in_(list(set(batch_ids))))
     return {
-        batch_id: RetryPolicy(attempts, delay, tuple(retry_on))
-        for batch_id, attempts, delay, retry_on in session.execute(query)
+        batch_id: RetryPolicy(attempts, delay, tuple(retry_on), tuple(chain))
+        for batch_id, attempts, delay, retry_on, chain in session.execute(query)
     }
 
 
@@ -218,5 +219,37 @@ def renew_leases(session: Session, worker_id: str, call_ids: Sequence[str], unti
         .values(lease_expires_at=until)
         .returning(Call.id)
         .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(query))
+
+
+def abandonment_counts(
+    session: Session, batch_ids: Sequence[str], after_seconds: float
+) -> dict[str, tuple[int, int]]:
+    """Per batch, its calls a person answered (attempts on the phone that ended completed, a machine's
+    being voicemails) and how many of them heard no agent within ``after_seconds``."""
+    if not batch_ids:
+        return {}
+    abandoned = func.sum(case((Attempt.agent_audio_after_seconds > after_seconds, 1), else_=0))
+    query = (
+        select(Attempt.batch_id, func.count(), abandoned)
+        .where(
+            among(session, Attempt.batch_id, batch_ids),
+            Attempt.channel == Channel.PHONE,
+            Attempt.outcome == CallStatus.COMPLETED,
+        )
+        .group_by(Attempt.batch_id)
+    )
+    return {batch_id: (live, int(silent or 0)) for batch_id, live, silent in session.execute(query)}
+
+
+def abandoned_batches(session: Session, attempt_ids: Sequence[str], after_seconds: float) -> set[str]:
+    """The batches of these attempts that a person answered and heard no agent within ``after_seconds``."""
+    if not attempt_ids:
+        return set()
+    query = select(Attempt.batch_id).where(
+        among(session, Attempt.id, attempt_ids),
+        Attempt.outcome == CallStatus.COMPLETED,
+        Attempt.agent_audio_after_seconds > after_seconds,
     )
     return set(session.scalars(query))

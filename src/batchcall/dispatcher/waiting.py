@@ -32,6 +32,7 @@ class Reason(StrEnum):
     NO_CALLER_ID = "no_caller_id"
     AGENT_UNAVAILABLE = "agent_unavailable"
     BREAKER = "breaker"
+    ABANDONED_CALLS = "abandoned_calls"
     NOTHING_DUE = "nothing_due"
     SCHEDULED_START = "scheduled_start"
 
@@ -118,6 +119,10 @@ def agent_unavailable(why: str) -> Waiting:
 
 def breaker(reason: str) -> Waiting:
     return Waiting(Reason.BREAKER, reason)
+
+
+def abandoning(reason: str) -> Waiting:
+    return Waiting(Reason.ABANDONED_CALLS, reason)
 
 
 def recipient_hours(batch: Batch, until: datetime | None) -> Waiting:

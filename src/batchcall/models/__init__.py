@@ -1,6 +1,6 @@
 """The store's tables, one module per aggregate."""
 
-from batchcall.models.agent import Agent, Transport
+from batchcall.models.agent import Agent, Transport, Voicemail
 from batchcall.models.base import Base
 from batchcall.models.batch import Batch, BatchStatus, Channel, DialCounter, Rotation
 from batchcall.models.call import (
@@ -61,6 +61,7 @@ __all__ = [
     "RejectedRow",
     "Rotation",
     "Transport",
+    "Voicemail",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Workspace",

@@ -22,6 +22,17 @@ class Transport(StrEnum):
     SIP = "sip"
 
 
+class Voicemail(StrEnum):
+    """What a call a machine answered does (answering-machine detection's verdict)."""
+
+    # Hang up at once: nothing is left on the machine.
+    HANGUP = "hangup"
+    # Wait for the beep, leave the agent's voicemail_message (rendered) or voicemail_audio_url, hang up.
+    MESSAGE = "message"
+    # Hang up, and reach the person on the batch's next fallback channel (SMS to the number, without one).
+    FALLBACK = "fallback"
+
+
 class Agent(IdMixin, Base):
     __tablename__ = "agents"
 
@@ -46,6 +57,11 @@ class Agent(IdMixin, Base):
     dispositions: Mapped[list[str]] = mapped_column(default=list)
     retry_dispositions: Mapped[list[str]] = mapped_column(default=list)
     max_callbacks: Mapped[int] = mapped_column(default=DEFAULT_MAX_CALLBACKS)
+    voicemail: Mapped[str] = mapped_column(String(8), default=Voicemail.HANGUP)
+    # What a ``message`` agent leaves after the beep: the text (with the prompt's placeholders), said, or
+    # the recording at the URL, played.
+    voicemail_message: Mapped[str | None] = mapped_column(Text)
+    voicemail_audio_url: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=True)
     ready: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

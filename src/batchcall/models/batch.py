@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from batchcall.models.base import Base, IdMixin
 
+# The share of live-answered calls a batch may abandon unless it says (the US TSR's and Ofcom's 3 %).
+DEFAULT_MAX_ABANDON_RATE = 0.03
+
 
 class BatchStatus(StrEnum):
     DRAFT = "draft"
@@ -66,6 +69,10 @@ class Batch(IdMixin, Base):
     retry_delay_seconds: Mapped[int] = mapped_column(default=300)
     retry_on: Mapped[list[str]]
     dedup_days: Mapped[int] = mapped_column(default=0)
+    # The channels a call that did not reach the person moves on to, in order, once its own is done.
+    fallback_channels: Mapped[list[str]] = mapped_column(default=list)
+    # The share of its live-answered calls the batch may abandon before it pauses itself.
+    max_abandon_rate: Mapped[float] = mapped_column(Float, default=DEFAULT_MAX_ABANDON_RATE)
 
     source_system: Mapped[str | None] = mapped_column(String(255))
     source_org_id: Mapped[str | None] = mapped_column(String(255))

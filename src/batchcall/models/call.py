@@ -137,6 +137,8 @@ class Call(IdMixin, Base):
     attempt_count: Mapped[int] = mapped_column(default=0)
     # How many attempts the person asked for with a callback time (they count against no retry budget).
     callbacks: Mapped[int] = mapped_column(default=0)
+    # How far along its batch's fallback_channels the call has moved.
+    fallbacks: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None]

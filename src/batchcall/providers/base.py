@@ -34,6 +34,17 @@ class DialRequest:
     account_id: str | None = None
     # For an email: what it says (``prompt`` is its text part).
     email: EmailContent | None = None
+    # For a call: whether a machine that answers is left a message after its beep (the agent's voicemail
+    # is 'message'), so the vendor listens for the end of the greeting.
+    leaves_message: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailMessage:
+    """What a call leaves on the machine that answered it: a text to say, or a recording to play."""
+
+    text: str | None = None
+    audio_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +170,10 @@ class Provider(Protocol):
 
     def end_call(self, provider_call_id: str) -> None:
         """Hang up a call that is still ringing or talking."""
+        ...
+
+    def leave_message(self, provider_call_id: str, message: VoicemailMessage) -> None:
+        """On a call a machine answered, once its greeting ended: say or play ``message``, then hang up."""
         ...
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:

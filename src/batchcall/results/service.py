@@ -35,7 +35,18 @@ from batchcall.dispatcher.retry import AttemptBudget, RetryDecision, RetryPolicy
 from batchcall.kit.errors import Conflict, Invalid, NotFound
 from batchcall.kit.tenancy import get_owned
 from batchcall.mail import suppressions
-from batchcall.models import DIALLED_ENDINGS, WAITING, Agent, Attempt, Batch, BatchStatus, Call, CallResult
+from batchcall.models import (
+    DIALLED_ENDINGS,
+    WAITING,
+    Agent,
+    Attempt,
+    Batch,
+    BatchStatus,
+    Call,
+    CallResult,
+    CallStatus,
+    Voicemail,
+)
 from batchcall.models.agent import DEFAULT_MAX_CALLBACKS
 from batchcall.results import repository
 from batchcall.results.dispositions import DO_NOT_CALL, allowed
@@ -266,11 +277,22 @@ def decide_endings(
     the agent posted one while the call was on, else the batch's retry rules; the result keeps the answer."""
     results = repository.of_attempts(session, [attempt.id for _, attempt, _, _ in endings])
     decisions: list[RetryDecision] = []
-    for call, attempt, outcome, ended_at in endings:
+    for call, attempt, outcome, reported_end in endings:
         policy = policies[call.batch_id]
+        # A provider whose clock runs ahead of ours delays no retry past its delay.
+        ended_at = min(reported_end, now)
         decision = _asked_at_end(session, results.get(attempt.id), call, policy, ended_at, now)
-        decisions.append(decision or policy.decide(call, outcome, ended_at))
+        if decision is None:
+            falls_back = outcome == CallStatus.VOICEMAIL and _falls_back(session, call.batch_id)
+            decision = policy.decide(call, outcome, ended_at, machine_falls_back=falls_back)
+        decisions.append(decision)
     return decisions
+
+
+def _falls_back(session: Session, batch_id: str) -> bool:
+    """Whether the batch's agent moves a call a machine answered on to the next channel."""
+    agent = agents.of_batch(session, batch_id)
+    return agent is not None and agent.voicemail == Voicemail.FALLBACK
 
 
 def _asked_at_end(

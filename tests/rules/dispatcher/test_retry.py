@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcall.dispatcher.retry import RetryDecision, RetryPolicy
+from batchcall.dispatcher.retry import Fallback, RetryDecision, RetryPolicy
 from batchcall.models import RETRIABLE
 
 ENDED = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -17,12 +17,17 @@ POLICY = RetryPolicy(max_retry_attempts=2, retry_delay_seconds=300, retry_on=("b
 
 @dataclass(frozen=True)
 class Call:
-    """What the policy reads of a call: the attempts it has had, its row's own retry limit, and the
-    callbacks the person asked for (which add to the attempts allowed)."""
+    """What the policy reads of a call: the attempts it has had, its row's own retry limit, the callbacks
+    the person asked for and the fallback steps it took (which add to the attempts allowed), the channel
+    it is on and the person's number and address."""
 
     attempt_count: int
     max_retries: int | None = None
     callbacks: int = 0
+    fallbacks: int = 0
+    channel: str = "phone"
+    to: str | None = "+12025550100"
+    email: str | None = None
 
 
 def test_a_callback_the_person_asked_for_takes_nothing_from_the_retry_budget() -> None:
@@ -94,3 +99,42 @@ def test_one_budget_per_call_whatever_mix_of_outcomes_led_there(
         assert decision.at - ended == timedelta(seconds=policy.retry_delay_seconds)
         attempts, ended = attempts + 1, decision.at
     assert attempts <= 1 + (row_retries if row_retries is not None else policy.max_retry_attempts)
+
+
+VOICE_THEN_TEXT = RetryPolicy(
+    max_retry_attempts=1, retry_delay_seconds=300, retry_on=("no_answer",), fallback_channels=("sms",)
+)
+
+
+def test_a_call_that_never_reached_the_person_is_texted_after_its_last_voice_attempt() -> None:
+    retried = VOICE_THEN_TEXT.decide(Call(attempt_count=1), "no_answer", ENDED)
+    assert retried.fallback is None
+    assert retried.at == ENDED + timedelta(seconds=300)
+    moved = VOICE_THEN_TEXT.decide(Call(attempt_count=2), "no_answer", ENDED)
+    assert moved == RetryDecision(
+        ENDED, "no_answer: moves on to sms (fallback 1 of 1)", fallback=Fallback("sms", 1)
+    )
+    # The text is an attempt of the same call, the budget's third; when it fails too, nothing is left.
+    texted = Call(attempt_count=3, fallbacks=1, channel="sms")
+    assert VOICE_THEN_TEXT.attempts_allowed(texted) == 3
+    assert VOICE_THEN_TEXT.decide(texted, "failed", ENDED).at is None
+
+
+def test_a_call_that_reached_the_person_or_a_person_without_the_channel_goes_nowhere_else() -> None:
+    assert VOICE_THEN_TEXT.decide(Call(attempt_count=2), "completed", ENDED).at is None
+    by_email = RetryPolicy(0, 0, (), fallback_channels=("email",))
+    assert by_email.decide(Call(attempt_count=1), "busy", ENDED).at is None
+    reached = by_email.decide(Call(attempt_count=1, email="ana@example.com"), "busy", ENDED)
+    assert reached.fallback == Fallback("email", 1)
+
+
+def test_a_machine_answering_a_fallback_agent_texts_at_once_even_with_retries_left() -> None:
+    policy = RetryPolicy(max_retry_attempts=3, retry_delay_seconds=300, retry_on=("voicemail",))
+    decision = policy.decide(Call(attempt_count=1), "voicemail", ENDED, machine_falls_back=True)
+    assert decision.at == ENDED
+    assert decision.fallback == Fallback("sms", 1)
+    # Without the agent's say, a voicemail is retried as the batch's rules have it.
+    assert policy.decide(Call(attempt_count=1), "voicemail", ENDED).fallback is None
+    # A text that reached a machine (there is none) or a call with no number left stays where it is.
+    on_sms = Call(attempt_count=2, fallbacks=1, channel="sms")
+    assert policy.decide(on_sms, "voicemail", ENDED, machine_falls_back=True).at is None

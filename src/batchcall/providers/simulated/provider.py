@@ -23,6 +23,7 @@ from batchcall.providers.base import (
     ProviderRejected,
     StatusEvent,
     Verification,
+    VoicemailMessage,
     status_event_id,
 )
 from batchcall.providers.simulated import callback
@@ -203,6 +204,9 @@ class SimulatedProvider:
         if now < call.ended_at:
             # The early end carries the same event id as the natural one, so only the first is acted on.
             heapq.heappush(self._due, (now, next(self._order), call.final_event(now)))
+
+    def leave_message(self, provider_call_id: str, message: VoicemailMessage) -> None:
+        """A simulated machine reports no verdict of its own, so it is never asked to take a message."""
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         return SimulatedCall.decode(provider_call_id).status_at(self._clock.now())

@@ -37,6 +37,7 @@ from batchcall.providers.base import (
     ProviderUnavailable,
     StatusEvent,
     Verification,
+    VoicemailMessage,
     status_event_id,
 )
 from batchcall.providers.smtp.config import SmtpCredentials, SmtpSettings, Tls
@@ -242,6 +243,9 @@ class SmtpProvider:
 
     def end_call(self, provider_call_id: str) -> None:
         """A message the server took is out of reach."""
+
+    def leave_message(self, provider_call_id: str, message: VoicemailMessage) -> None:
+        """An email has no answering machine."""
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         """An SMTP id is only given to a message the server took: it is delivered to the server."""

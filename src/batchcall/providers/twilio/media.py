@@ -10,6 +10,7 @@ audio came (the whole stream, when it never spoke), kept on the attempt.
 
 import asyncio
 import logging
+from contextlib import suppress
 from datetime import datetime
 
 import orjson
@@ -20,8 +21,8 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from websockets.asyncio.client import ClientConnection
 
 from batchcall.agents import service as agents
-from batchcall.calls import repository as calls
 from batchcall.db import unit_of_work
+from batchcall.dispatcher import abandonment
 from batchcall.kit import outbound
 from batchcall.kit.errors import Invalid, NotFound
 from batchcall.models import Attempt, Call, Transport
@@ -59,12 +60,23 @@ async def media_stream(websocket: WebSocket, attempt_id: str, token: str = "") -
         return
     async with agent:
         await _relay(websocket, agent, runtime, attempt_id, began)
+        # The agent may still be talking when the call ends: what it says is read and dropped, so that
+        # its queue never stops the reading and the close handshake is heard at once.
+        draining = asyncio.ensure_future(_drain(agent))
+    await draining
+
+
+async def _drain(agent: ClientConnection) -> None:
+    with suppress(websockets.ConnectionClosed):
+        async for _ in agent:
+            pass
 
 
 def _record_silence(runtime: Runtime, attempt_id: str, began: datetime) -> None:
     """How long the person waited for the agent's first audio, from ``began`` until now."""
+    now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
-        calls.record_agent_audio(session, attempt_id, (runtime.clock.now() - began).total_seconds())
+        abandonment.record_first_audio(session, attempt_id, (now - began).total_seconds(), now)
 
 
 def _agent_url(

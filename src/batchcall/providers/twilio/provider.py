@@ -24,6 +24,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 from urllib3.exceptions import ConnectTimeoutError, SSLError
 from urllib3.util.ssl_match_hostname import CertificateError
 
@@ -40,6 +41,7 @@ from batchcall.providers.base import (
     ProviderUnavailable,
     StatusEvent,
     Verification,
+    VoicemailMessage,
     status_event_id,
 )
 from batchcall.providers.twilio import urls
@@ -190,7 +192,8 @@ class TwilioProvider:
         events = urls.events_url(self._public_url, request.attempt_id, self._account_id)
         detection: dict[str, Any] = (
             {
-                "machine_detection": "Enable",
+                # A message is left after the beep: Twilio's verdict then waits for the greeting's end.
+                "machine_detection": "DetectMessageEnd" if request.leaves_message else "Enable",
                 "async_amd": "true",
                 "async_amd_status_callback": events,
                 "async_amd_status_callback_method": "POST",
@@ -263,6 +266,17 @@ class TwilioProvider:
             self._client.calls(provider_call_id).update(status="completed")
         except TwilioRestException as fault:
             raise self._fault(fault) from None
+
+    def leave_message(self, provider_call_id: str, message: VoicemailMessage) -> None:
+        """The call's TwiML replaced by the message (said, or played) and a hang-up,
+        as Twilio's answering-machine guide has it once ``DetectMessageEnd`` heard the beep."""
+        answer = VoiceResponse()
+        if message.audio_url:
+            answer.play(message.audio_url)
+        else:
+            answer.say(message.text or "")
+        answer.hangup()
+        self._asked(partial(self._client.calls(provider_call_id).update, twiml=str(answer)))
 
     def fetch_status(self, provider_call_id: str) -> StatusEvent:
         if provider_call_id.startswith(MESSAGE_SIDS):
